@@ -1,0 +1,46 @@
+"""The Flask twin: ``create_app(settings)`` builds the WSGI app; gunicorn serves it.
+
+Read it beside ``quart_impl/__init__.py``: the two differ only in framework names and in
+``async``/``await``. Every status, header and body comes from ``shared``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, Response
+from flask.globals import request_ctx
+from werkzeug.exceptions import HTTPException
+
+from shared import Settings, responses
+from shared.config import settings_from
+
+from ._respond import respond
+from .blueprints import ops, resp
+
+__all__ = ["create_app"]
+
+
+class TwinportFlask(Flask):
+    def make_default_options_response(self) -> Response:
+        return respond(responses.options(request_ctx.url_adapter.allowed_methods()))  # type: ignore[union-attr]
+
+
+def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
+    """Settings from the argument, else from twinport.toml and TWINPORT_* (as ``serve`` sets)."""
+    resolved = settings_from(settings)
+    app = TwinportFlask(__name__, static_folder=None)
+    app.config.from_mapping(
+        TWINPORT=resolved,
+        # The same limits in both runtimes (Quart's default is 16 MiB, Flask's none).
+        MAX_CONTENT_LENGTH=1024 * 1024,
+    )
+    app.register_blueprint(resp.bp)
+    app.register_blueprint(ops.bp)
+    app.register_error_handler(HTTPException, http_error)
+    return app
+
+
+def http_error(error: HTTPException) -> Response:
+    return respond(responses.http_error(error.code or 500, getattr(error, "valid_methods", None)))

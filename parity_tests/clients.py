@@ -1,0 +1,192 @@
+"""Send one request to one runtime and record exactly what it answered.
+
+In-process, each app is driven through its own server interface: Flask through werkzeug's
+WSGI test runner (``run_wsgi_app``, without the test client's response wrapper, which adds a
+default Content-Type), Quart through a minimal ASGI driver (Quart's test client rebuilds the
+response: it adds Content-Length to streamed bodies and returns a body on HEAD, none of which
+is on the wire). Over the wire, ``http.client`` talks to the real servers, one connection per
+request, headers in the order they arrived.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import unquote_to_bytes, urlsplit
+
+from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+__all__ = ["Client", "Exchange", "FlaskInProcess", "QuartInProcess", "WireClient"]
+
+Headers = tuple[tuple[str, str], ...]
+# Both runtimes see the same Host, in-process and on the wire, so URLs they build agree.
+HOST = "localhost"
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """What came back: the status code, every header in order (names as sent), the body."""
+
+    status: int
+    headers: Headers
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        values = self.header_values(name)
+        return values[0] if values else None
+
+    def header_values(self, name: str) -> list[str]:
+        wanted = name.lower()
+        return [value for key, value in self.headers if key.lower() == wanted]
+
+
+class Client(Protocol):
+    name: str
+
+    def request(
+        self, method: str, target: str, headers: Iterable[tuple[str, str]] = (), body: bytes = b"", *, read_limit: int | None = None
+    ) -> Exchange: ...
+
+
+class FlaskInProcess:
+    """The Flask app called as WSGI, in this thread."""
+
+    def __init__(self, app: Any, name: str = "flask") -> None:
+        self.app = app
+        self.name = name
+
+    def request(
+        self, method: str, target: str, headers: Iterable[tuple[str, str]] = (), body: bytes = b"", *, read_limit: int | None = None
+    ) -> Exchange:
+        path, _, query = target.partition("?")
+        builder = EnvironBuilder(
+            path=path, query_string=query, method=method, headers=[("Host", HOST), *headers], data=body, base_url=f"http://{HOST}/"
+        )
+        try:
+            environ = builder.get_environ()
+        finally:
+            builder.close()
+        app_iter, status, response_headers = run_wsgi_app(self.app, environ, buffered=False)
+        collected = bytearray()
+        try:
+            for chunk in app_iter:
+                collected += chunk
+                if read_limit is not None and len(collected) >= read_limit:
+                    break
+        finally:
+            close = getattr(app_iter, "close", None)
+            if close is not None:
+                close()
+        return Exchange(int(status.split()[0]), tuple(response_headers.items()), bytes(collected))
+
+
+class QuartInProcess:
+    """The Quart app called as ASGI on a private event loop, lifespan included."""
+
+    def __init__(self, app: Any, name: str = "quart") -> None:
+        self.app = app
+        self.name = name
+        self._runner = asyncio.Runner()
+        self._test_app: Any = None
+
+    def __enter__(self) -> QuartInProcess:
+        self._test_app = self.app.test_app()
+        self._runner.run(self._test_app.startup())
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            self._runner.run(self._test_app.shutdown())
+        finally:
+            self._runner.close()
+
+    def request(
+        self, method: str, target: str, headers: Iterable[tuple[str, str]] = (), body: bytes = b"", *, read_limit: int | None = None
+    ) -> Exchange:
+        return self._runner.run(self._request(method, target, tuple(headers), body, read_limit))
+
+    async def _request(self, method: str, target: str, headers: Headers, body: bytes, read_limit: int | None) -> Exchange:
+        split = urlsplit(target)
+        raw_path = split.path.encode("ascii")
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.3"},
+            "http_version": "1.1",
+            "method": method,
+            "scheme": "http",
+            "path": unquote_to_bytes(split.path).decode("utf-8", "surrogateescape"),
+            "raw_path": raw_path,
+            "query_string": split.query.encode("ascii"),
+            "root_path": "",
+            "headers": [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in (("Host", HOST), *headers)],
+            "client": ("127.0.0.1", 50000),
+            "server": (HOST, 80),
+            "extensions": {},
+        }
+        if body:
+            scope["headers"].append((b"content-length", str(len(body)).encode()))
+        received: list[dict[str, Any]] = [{"type": "http.request", "body": body, "more_body": False}]
+        disconnected = asyncio.Event()
+        start: dict[str, Any] = {}
+        collected = bytearray()
+        finished = asyncio.Event()
+
+        async def receive() -> dict[str, Any]:
+            if received:
+                return received.pop()
+            await disconnected.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                start.update(message)
+            elif message["type"] == "http.response.body":
+                collected.extend(message.get("body", b""))
+                if not message.get("more_body", False) or (read_limit is not None and len(collected) >= read_limit):
+                    finished.set()
+
+        task = asyncio.ensure_future(self.app(scope, receive, send))
+        waiter = asyncio.ensure_future(finished.wait())
+        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        disconnected.set()  # like a client that hangs up once it has what it wanted
+        await task
+        waiter.cancel()
+        headers_out = tuple((name.decode("latin-1"), value.decode("latin-1")) for name, value in start.get("headers", ()))
+        return Exchange(int(start["status"]), headers_out, bytes(collected))
+
+
+class WireClient:
+    """A real HTTP/1.1 client against a real server on loopback."""
+
+    def __init__(self, host: str, port: int, name: str, timeout: float = 20.0) -> None:
+        self.host = host
+        self.port = port
+        self.name = name
+        self.timeout = timeout
+
+    def request(
+        self, method: str, target: str, headers: Iterable[tuple[str, str]] = (), body: bytes = b"", *, read_limit: int | None = None
+    ) -> Exchange:
+        with self._connection() as connection:
+            connection.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
+            connection.putheader("Host", HOST)
+            for name, value in headers:
+                connection.putheader(name, value)
+            if body:
+                connection.putheader("Content-Length", str(len(body)))
+            connection.endheaders(body or None)
+            response = connection.getresponse()
+            data = response.read(read_limit) if read_limit is not None else response.read()
+            return Exchange(response.status, tuple(response.getheaders()), data)
+
+    @contextmanager
+    def _connection(self) -> Iterator[http.client.HTTPConnection]:
+        connection = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+        try:
+            yield connection
+        finally:
+            connection.close()

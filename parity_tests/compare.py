@@ -1,0 +1,82 @@
+"""What counts as a difference between two exchanges, and the few things that do not.
+
+Compared: the status code, every header (names case-insensitively, values exactly, repeated
+fields such as Set-Cookie in order), and the body byte for byte. Normalized, each for a reason:
+
+- ``Date``: its presence is compared, its value is the clock (servers add it, RFC 9110 §6.6.1).
+- ``Server``: its presence is compared, its value names the server (gunicorn, hypercorn-h11),
+  which is the point of running two.
+- Hop-by-hop framing, RFC 9110 §7.6.1: ``Connection``, ``Keep-Alive``, ``Transfer-Encoding``,
+  ``TE``, ``Trailer``, ``Upgrade``, ``Proxy-Connection`` describe one connection, not the
+  response: gunicorn says ``Connection: keep-alive``, hypercorn says nothing, and both decide
+  chunking themselves when there is no Content-Length.
+- The reason phrase is not compared (gunicorn sends ``304 NOT MODIFIED``, hypercorn none);
+  RFC 9112 §4 says clients should ignore it and HTTP/2 has none. It is not a header.
+
+Nothing else is normalized: a difference anywhere else is a defect in the code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from .clients import Exchange
+
+__all__ = ["HOP_BY_HOP", "NORMALIZED_VALUES", "FieldDifference", "diff_exchanges", "fingerprint"]
+
+HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"})
+NORMALIZED_VALUES = frozenset({"date", "server"})
+
+
+@dataclass(frozen=True, slots=True)
+class FieldDifference:
+    """One field that differs: ``status``, ``header <name>`` or ``body``, and both sides."""
+
+    field: str
+    left: str
+    right: str
+
+
+def fingerprint(exchange: Exchange) -> dict[str, object]:
+    """The exchange as compared: status, headers grouped by lowercase name, body."""
+    headers: dict[str, list[str]] = {}
+    for name, value in exchange.headers:
+        key = name.lower()
+        if key in HOP_BY_HOP:
+            continue
+        headers.setdefault(key, []).append("<present>" if key in NORMALIZED_VALUES else value)
+    return {"status": exchange.status, "headers": headers, "body": exchange.body}
+
+
+def diff_exchanges(left: Exchange, right: Exchange) -> list[FieldDifference]:
+    a, b = fingerprint(left), fingerprint(right)
+    differences: list[FieldDifference] = []
+    if a["status"] != b["status"]:
+        differences.append(FieldDifference("status", str(a["status"]), str(b["status"])))
+    a_headers, b_headers = a["headers"], b["headers"]
+    assert isinstance(a_headers, dict) and isinstance(b_headers, dict)
+    for name in sorted(set(a_headers) | set(b_headers)):
+        if a_headers.get(name) != b_headers.get(name):
+            differences.append(FieldDifference(f"header {name}", _show_values(a_headers.get(name)), _show_values(b_headers.get(name))))
+    if left.body != right.body:
+        differences.append(FieldDifference("body", *_show_bodies(left.body, right.body)))
+    return differences
+
+
+def _show_values(values: list[str] | None) -> str:
+    if values is None:
+        return "(absent)"
+    return " | ".join(values)
+
+
+def _show_bodies(left: bytes, right: bytes) -> tuple[str, str]:
+    if len(left) <= 120 and len(right) <= 120:
+        return repr(left), repr(right)
+    offset = next((i for i, (x, y) in enumerate(zip(left, right)) if x != y), min(len(left), len(right)))
+
+    def describe(body: bytes) -> str:
+        digest = hashlib.sha256(body).hexdigest()[:12]
+        return f"{len(body)} bytes sha256:{digest}, from byte {offset}: {body[offset:offset + 24]!r}"
+
+    return describe(left), describe(right)

@@ -1,0 +1,110 @@
+"""Run the parity cases against both runtimes and report what differs.
+
+For each case the harness sends the request to Flask twice and to Quart twice (Diffy's
+"learned noise"): a field that changes between two answers of one runtime is reported as
+nondeterministic, a field that differs between the runtimes as a difference. Both are
+defects; the only tolerated noise is the documented normalizations in ``compare``.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .cases import CASES, Case
+from .clients import Client, FlaskInProcess, QuartInProcess, WireClient
+from .compare import diff_exchanges
+from .servers import running_server
+
+__all__ = ["MODES", "Finding", "format_table", "in_process_pair", "main", "run_case", "run_cases", "wire_pair"]
+
+MODES = ("in-process", "wire")
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    case: str
+    mode: str
+    kind: str  # "difference", or "nondeterministic in flask" / "... in quart"
+    field: str
+    flask: str
+    quart: str
+
+
+def run_case(case: Case, flask: Client, quart: Client, mode: str) -> list[Finding]:
+    def send(client: Client) -> Any:
+        return client.request(case.method, case.target, case.headers, case.body, read_limit=case.read_limit)
+
+    first_flask, first_quart = send(flask), send(quart)
+    findings = [
+        Finding(case.id, mode, "difference", difference.field, difference.left, difference.right)
+        for difference in diff_exchanges(first_flask, first_quart)
+    ]
+    if case.repeatable:
+        for client, first in ((flask, first_flask), (quart, first_quart)):
+            for difference in diff_exchanges(first, send(client)):
+                findings.append(Finding(case.id, mode, f"nondeterministic in {client.name}", difference.field, difference.left, difference.right))
+    return findings
+
+
+def run_cases(cases: Iterable[Case], flask: Client, quart: Client, mode: str) -> list[Finding]:
+    return [finding for case in cases for finding in run_case(case, flask, quart, mode)]
+
+
+def parity_settings(data_dir: Path) -> dict[str, Any]:
+    """The settings both runtimes run with in the parity suite."""
+    return {"data_dir": str(data_dir)}
+
+
+@contextmanager
+def in_process_pair(settings: Mapping[str, Any], flask_app: Any = None, quart_app: Any = None) -> Iterator[tuple[Client, Client]]:
+    import flask_impl
+    import quart_impl
+
+    flask = FlaskInProcess(flask_app or flask_impl.create_app(dict(settings)))
+    with QuartInProcess(quart_app or quart_impl.create_app(dict(settings))) as quart:
+        yield flask, quart
+
+
+@contextmanager
+def wire_pair(settings: Mapping[str, Any]) -> Iterator[tuple[Client, Client]]:
+    with running_server("flask", settings) as flask_server, running_server("quart", settings) as quart_server:
+        yield WireClient(flask_server.host, flask_server.port, "flask"), WireClient(quart_server.host, quart_server.port, "quart")
+
+
+def format_table(findings: Iterable[Finding]) -> str:
+    rows = [("case", "mode", "kind", "field", "flask (or 1st)", "quart (or 2nd)")]
+    rows += [(f.case, f.mode, f.kind, f.field, _clip(f.flask), _clip(f.quart)) for f in findings]
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def _clip(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def main(mode: str = "both", cases: Iterable[Case] = CASES) -> int:
+    """``twinport parity``: every case, both runtimes, the chosen modes; exit 1 on any finding."""
+    cases = tuple(cases)
+    modes = MODES if mode == "both" else (mode,)
+    findings: list[Finding] = []
+    with tempfile.TemporaryDirectory(prefix="twinport-parity-") as scratch, ExitStack() as stack:
+        settings = parity_settings(Path(scratch) / "data")
+        for current in modes:
+            pair = in_process_pair(settings) if current == "in-process" else wire_pair(settings)
+            flask, quart = stack.enter_context(pair)
+            findings += run_cases(cases, flask, quart, current)
+            print(f"{current}: {len(cases)} cases sent to both runtimes", file=sys.stderr)
+    if findings:
+        print(format_table(findings))
+        print(f"\n{len(findings)} finding(s): the runtimes do not answer alike.")
+        return 1
+    print(f"no differences: {len(cases)} cases x {len(modes)} mode(s), each sent twice to each runtime.")
+    return 0

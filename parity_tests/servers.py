@@ -1,0 +1,109 @@
+"""Start the real production servers on free loopback ports, as ``twinport serve`` does.
+
+Each server is the real command line (``python -m shared.cli serve``) in a scratch working
+directory with only the settings we pass, so the user's twinport.toml or TWINPORT_* variables
+cannot leak into a test run. Stopping sends SIGTERM and records the exit status: a clean
+shutdown is part of what is tested.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from shared.config import CONFIG_ENV
+from shared.settings import ENV_PREFIX
+
+__all__ = ["REPO_ROOT", "RunningServer", "free_port", "running_command", "running_server", "twinport_environment"]
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+STARTUP_SECONDS = 30.0
+
+
+@dataclass
+class RunningServer:
+    runtime: str
+    host: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    exit_status: int | None = field(default=None)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def twinport_environment(settings: Mapping[str, object]) -> dict[str, str]:
+    """This process's environment without any TWINPORT_* of the user's, plus ``settings``."""
+    environment = {key: value for key, value in os.environ.items() if not key.startswith(ENV_PREFIX) and key != CONFIG_ENV}
+    environment.update({f"{ENV_PREFIX}{key.upper()}": str(value) for key, value in settings.items()})
+    environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
+    environment.setdefault("PYTHONUNBUFFERED", "1")
+    return environment
+
+
+@contextmanager
+def running_command(
+    runtime: str, argv: Sequence[str], port: int, environment: Mapping[str, str], cwd: Path, log_path: Path
+) -> Iterator[RunningServer]:
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(list(argv), cwd=cwd, env=dict(environment), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+    server = RunningServer(runtime, "127.0.0.1", port, process, log_path)
+    try:
+        _wait_until_healthy(server)
+        yield server
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        server.exit_status = process.returncode
+
+
+@contextmanager
+def running_server(runtime: str, settings: Mapping[str, object] | None = None) -> Iterator[RunningServer]:
+    """``twinport serve --runtime RUNTIME`` on a free port, until the block ends."""
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix=f"twinport-{runtime}-") as scratch:
+        directory = Path(scratch)
+        argv = [sys.executable, "-m", "shared.cli", "serve", "--runtime", runtime, "--host", "127.0.0.1", "--port", str(port)]
+        environment = twinport_environment({"data_dir": str(directory / "data"), **(settings or {})})
+        with running_command(runtime, argv, port, environment, directory, directory / "server.log") as server:
+            yield server
+
+
+def _wait_until_healthy(server: RunningServer) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"{server.runtime} server exited with {server.process.returncode} before answering:\n{server.log()}")
+        try:
+            connection = http.client.HTTPConnection(server.host, server.port, timeout=2)
+            connection.request("GET", "/healthz")
+            if connection.getresponse().status == 200:
+                connection.close()
+                return
+            connection.close()
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{server.runtime} server did not answer /healthz within {STARTUP_SECONDS:.0f}s:\n{server.log()}")

@@ -1,0 +1,127 @@
+"""``twinport``: the command line (serve, config, parity).
+
+The other module of ``shared`` that touches the process: it reads argv, prints, and replaces
+itself with the production server. It imports no web framework: ``serve`` execs gunicorn or
+hypercorn with the resolved settings exported as ``TWINPORT_*``, and the server's worker
+imports the app, which reads them back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from .config import load_settings
+from .settings import SETTINGS, ConfigError, Resolved, Settings
+
+__all__ = ["main", "server_command"]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # One line, like every other configuration error, and exit status 2.
+        self.exit(2, f"twinport: error: {message} (see {self.prog} --help)\n")
+
+
+def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("settings (override twinport.toml and TWINPORT_* variables)")
+    for setting in SETTINGS:
+        group.add_argument(setting.flag, dest=setting.name, metavar=setting.name.upper(), help=f"{setting.help} ({setting.allowed})")
+
+
+def _parser() -> _Parser:
+    parser = _Parser(prog="twinport", description="One service, two runtimes (Flask and Quart), one HTTP core.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    serve = commands.add_parser("serve", help="run the chosen runtime on its production server, in the foreground")
+    _add_setting_flags(serve)
+    config = commands.add_parser("config", help="print the effective settings and where each came from")
+    config.add_argument("--json", action="store_true", help="machine-readable output")
+    _add_setting_flags(config)
+    parity = commands.add_parser("parity", help="send the parity cases to both runtimes and show every difference")
+    parity.add_argument("--mode", choices=("in-process", "wire", "both"), default="both")
+    return parser
+
+
+def server_command(settings: Settings, python: str = sys.executable) -> list[str]:
+    """The argv of the production server for these settings (pure: tested without running it)."""
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    bind = f"{host}:{settings.port}"
+    if settings.server == "gunicorn":
+        return [
+            python, "-m", "gunicorn",
+            "--bind", bind,
+            "--workers", str(settings.workers),
+            "--worker-class", settings.worker_class,
+            # gthread: each thread holds one request (or one open stream) at a time.
+            "--threads", str(settings.threads),
+            "--log-level", settings.log_level,
+            "--error-logfile", "-",
+            "--access-logfile", "/dev/stderr",
+            "flask_impl:create_app()",
+        ]
+    return [
+        python, "-m", "hypercorn",
+        "--bind", bind,
+        "--workers", str(settings.workers),
+        "--worker-class", settings.worker_class,
+        "--log-level", settings.log_level.upper(),
+        "--error-logfile", "-",
+        "--access-logfile", "/dev/stderr",
+        "quart_impl:create_app()",
+    ]
+
+
+def _flags(arguments: argparse.Namespace) -> dict[str, str | None]:
+    return {setting.name: getattr(arguments, setting.name, None) for setting in SETTINGS}
+
+
+def _print_settings(resolved: Resolved, as_json: bool) -> None:
+    values = resolved.settings.as_dict()
+    if as_json:
+        print(json.dumps({"settings": values, "sources": dict(resolved.sources)}, indent=2, sort_keys=True))
+        return
+    width = max(len(name) for name in values)
+    value_width = max(len(str(value)) for value in values.values())
+    print(f"{'setting':<{width}}  {'value':<{value_width}}  source")
+    for name, value in values.items():
+        print(f"{name:<{width}}  {str(value):<{value_width}}  {resolved.sources[name]}")
+
+
+def _serve(resolved: Resolved) -> NoReturn:
+    settings = resolved.settings
+    if settings.worker_class == "uvloop":
+        try:
+            import uvloop  # noqa: F401
+        except ImportError:
+            raise ConfigError("worker_class: 'uvloop' needs the uvloop package (pip install uvloop)") from None
+    os.makedirs(settings.data_dir, exist_ok=True)
+    argv = server_command(settings)
+    environment = {**os.environ, **settings.as_environ()}
+    print(f"twinport: serving runtime={settings.runtime} on {settings.server} ({settings.worker_class}) at http://{settings.host}:{settings.port}", file=sys.stderr, flush=True)
+    os.execve(argv[0], argv, environment)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = _parser().parse_args(argv)
+    try:
+        if arguments.command == "parity":
+            from parity_tests.harness import main as parity_main
+
+            return parity_main(mode=arguments.mode)
+        resolved = load_settings(_flags(arguments))
+        if arguments.command == "config":
+            _print_settings(resolved, arguments.json)
+            return 0
+        _serve(resolved)
+    except ConfigError as error:
+        print(f"twinport: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,191 @@
+"""twinport's settings: the schema, validation, and precedence, with no I/O.
+
+Effective settings come from, in rising precedence: defaults, the config file
+(``twinport.toml`` or the file named by ``TWINPORT_CONFIG``), ``TWINPORT_<KEY>`` environment
+variables, and command-line flags. ``shared.config`` reads the file and the environment;
+this module only decides. Every error is one line naming the key, the value and what is
+allowed, so ``twinport`` can print it and exit 2 before any server starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+__all__ = ["ENV_PREFIX", "SETTINGS", "ConfigError", "Resolved", "Setting", "Settings", "resolve_settings"]
+
+ENV_PREFIX = "TWINPORT_"
+# Environment variables with our prefix that are not settings.
+RESERVED_ENV = frozenset({"TWINPORT_CONFIG"})
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be used; the message is one line meant for the user."""
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    name: str
+    kind: type
+    allowed: str
+    help: str
+    check: Callable[[Any], bool] = lambda _value: True
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + self.name.upper()
+
+
+def _one_of(*choices: str) -> Callable[[Any], bool]:
+    return lambda value: value in choices
+
+
+def _between(low: float, high: float) -> Callable[[Any], bool]:
+    return lambda value: low <= value <= high
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("runtime", str, "flask or quart", "which implementation to serve", _one_of("flask", "quart")),
+    Setting(
+        "server", str, "gunicorn (runtime flask) or hypercorn (runtime quart)",
+        "production server; follows the runtime unless set", _one_of("gunicorn", "hypercorn"),
+    ),
+    Setting(
+        "worker_class", str, "gthread or sync (gunicorn), asyncio or uvloop (hypercorn)",
+        "server worker class; gthread and asyncio keep serving while streams are open",
+        _one_of("gthread", "sync", "asyncio", "uvloop"),
+    ),
+    Setting("host", str, "an interface address or host name", "address to bind", lambda value: bool(value) and not any(c.isspace() for c in value)),
+    Setting("port", int, "an integer from 1 to 65535", "TCP port to bind", _between(1, 65535)),
+    Setting("workers", int, "an integer from 1 to 64", "server worker processes", _between(1, 64)),
+    Setting("threads", int, "an integer from 1 to 1024", "threads per gunicorn gthread worker (concurrent requests per worker)", _between(1, 1024)),
+    Setting("data_dir", str, "a directory path", "where the served files live", lambda value: bool(value.strip())),
+    Setting("log_level", str, "debug, info, warning, error or critical", "server log level", _one_of("debug", "info", "warning", "error", "critical")),
+)
+_BY_NAME = {setting.name: setting for setting in SETTINGS}
+_SERVER_FOR_RUNTIME = {"flask": "gunicorn", "quart": "hypercorn"}
+_WORKER_CLASS_FOR_SERVER = {"gunicorn": ("gthread", "sync"), "hypercorn": ("asyncio", "uvloop")}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Effective settings. ``server`` and ``worker_class`` default from the runtime."""
+
+    runtime: str = "flask"
+    server: str = ""
+    worker_class: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    threads: int = 32
+    data_dir: str = "data"
+    log_level: str = "info"
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def as_environ(self) -> dict[str, str]:
+        """The settings as ``TWINPORT_*`` variables, which a server's app factory reads back."""
+        return {_BY_NAME[key].env: str(value) for key, value in self.as_dict().items()}
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    settings: Settings
+    sources: Mapping[str, str] = field(default_factory=dict)
+
+
+def resolve_settings(
+    *,
+    file_values: Mapping[str, Any] | None = None,
+    file_label: str = "twinport.toml",
+    environ: Mapping[str, str] | None = None,
+    cli: Mapping[str, str | None] | None = None,
+) -> Resolved:
+    """Merge the layers (rising precedence: defaults, file, environment, command line)."""
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for key, value in (file_values or {}).items():
+        setting = _known(key, file_label)
+        values[key] = _typed(setting, value, file_label)
+        sources[key] = file_label
+    for name, raw in (environ or {}).items():
+        if not name.startswith(ENV_PREFIX) or name in RESERVED_ENV:
+            continue
+        key = name[len(ENV_PREFIX):].lower()
+        setting = _known(key, f"environment variable {name}", display=name)
+        values[key] = _from_text(setting, raw, name)
+        sources[key] = f"env {name}"
+    for key, raw in (cli or {}).items():
+        if raw is None:
+            continue
+        setting = _known(key, "command line")
+        values[key] = _from_text(setting, raw, setting.flag)
+        sources[key] = setting.flag
+    return _complete(values, sources)
+
+
+def _complete(values: dict[str, Any], sources: dict[str, str]) -> Resolved:
+    defaults = Settings()
+    runtime = values.get("runtime", defaults.runtime)
+    server = values.setdefault("server", _SERVER_FOR_RUNTIME[runtime])
+    if server != _SERVER_FOR_RUNTIME[runtime]:
+        why = (
+            "hypercorn answers 500 to HEAD and 304 for WSGI apps (hypercorn issue 331)"
+            if runtime == "flask"
+            else "the Quart app is ASGI and gunicorn serves it only through an extra worker package"
+        )
+        raise ConfigError(
+            f"server: {server!r} ({sources.get('server', 'default')}) is not offered for runtime {runtime!r}: {why}; use {_SERVER_FOR_RUNTIME[runtime]}"
+        )
+    allowed_classes = _WORKER_CLASS_FOR_SERVER[server]
+    worker_class = values.setdefault("worker_class", allowed_classes[0])
+    if worker_class not in allowed_classes:
+        raise ConfigError(
+            f"worker_class: {worker_class!r} ({sources.get('worker_class')}) does not fit server {server!r}; allowed: {' or '.join(allowed_classes)}"
+        )
+    if "server" not in sources:
+        sources["server"] = "default (follows runtime)"
+    if "worker_class" not in sources:
+        sources["worker_class"] = "default (follows server)"
+    for setting in fields(Settings):
+        sources.setdefault(setting.name, "default")
+    return Resolved(Settings(**values), sources)
+
+
+def _known(key: str, where: str, *, display: str | None = None) -> Setting:
+    setting = _BY_NAME.get(key)
+    if setting is None:
+        known = ", ".join(sorted(_BY_NAME))
+        raise ConfigError(f"{display or key}: unknown setting in {where}; known settings: {known}")
+    return setting
+
+
+def _typed(setting: Setting, value: Any, where: str) -> Any:
+    # bool is an int in Python; a TOML ``port = true`` is still a type error.
+    if isinstance(value, bool) or not isinstance(value, setting.kind):
+        raise ConfigError(f"{setting.name} = {value!r} in {where}: expected {setting.allowed}")
+    return _checked(setting, value, where)
+
+
+def _from_text(setting: Setting, raw: str, where: str) -> Any:
+    value: Any = raw.strip()
+    if setting.kind is int:
+        try:
+            value = int(value, 10)
+        except ValueError:
+            raise ConfigError(f"{where}={raw!r}: expected {setting.allowed}") from None
+    return _checked(setting, value, where, raw=raw)
+
+
+def _checked(setting: Setting, value: Any, where: str, *, raw: str | None = None) -> Any:
+    if not setting.check(value):
+        shown = f"{where}={raw!r}" if raw is not None else f"{setting.name} = {value!r} in {where}"
+        raise ConfigError(f"{shown}: expected {setting.allowed}")
+    return value
+

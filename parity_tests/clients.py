@@ -112,6 +112,9 @@ class QuartInProcess:
     async def _request(self, method: str, target: str, headers: Headers, body: bytes, read_limit: int | None) -> Exchange:
         split = urlsplit(target)
         raw_path = split.path.encode("ascii")
+        request_headers = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in (("Host", HOST), *headers)]
+        if body:
+            request_headers.append((b"content-length", str(len(body)).encode()))
         scope = {
             "type": "http",
             "asgi": {"version": "3.0", "spec_version": "2.3"},
@@ -122,13 +125,11 @@ class QuartInProcess:
             "raw_path": raw_path,
             "query_string": split.query.encode("ascii"),
             "root_path": "",
-            "headers": [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in (("Host", HOST), *headers)],
+            "headers": request_headers,
             "client": ("127.0.0.1", 50000),
             "server": (HOST, 80),
             "extensions": {},
         }
-        if body:
-            scope["headers"].append((b"content-length", str(len(body)).encode()))
         received: list[dict[str, Any]] = [{"type": "http.request", "body": body, "more_body": False}]
         disconnected = asyncio.Event()
         start: dict[str, Any] = {}

@@ -95,9 +95,10 @@ def plan_range(value: str | None, size: int, *, max_ranges: int = DEFAULT_MAX_RA
         return RangeIgnored("no Range field")
     unit, equals, range_set = value.partition("=")
     unit = unit.strip(" \t")
+    # §14.1: range units are case-insensitive; one we do not know is ignored (§14.2). So is a
+    # field that names no unit at all: only a bytes range set can be malformed (nginx agrees).
     if not equals or not _TOKEN.fullmatch(unit):
-        return RangeMalformed(value)
-    # §14.1: range units are case-insensitive; one we do not know is ignored (§14.2).
+        return RangeIgnored("not a ranges-specifier")
     if unit.lower() != "bytes":
         return RangeIgnored(f"unit {unit!r} is not supported")
     # §5.6.1.2: empty list elements are ignored, so "bytes=0-9," is one range. (nginx answers

@@ -9,6 +9,7 @@ imports the app, which reads them back.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import sys
@@ -93,11 +94,8 @@ def _print_settings(resolved: Resolved, as_json: bool) -> None:
 
 def _serve(resolved: Resolved) -> NoReturn:
     settings = resolved.settings
-    if settings.worker_class == "uvloop":
-        try:
-            import uvloop  # noqa: F401
-        except ImportError:
-            raise ConfigError("worker_class: 'uvloop' needs the uvloop package (pip install uvloop)") from None
+    if settings.worker_class == "uvloop" and importlib.util.find_spec("uvloop") is None:
+        raise ConfigError("worker_class: 'uvloop' needs the uvloop package (pip install uvloop)")
     os.makedirs(settings.data_dir, exist_ok=True)
     argv = server_command(settings)
     environment = {**os.environ, **settings.as_environ()}

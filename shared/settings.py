@@ -16,8 +16,10 @@ from typing import Any
 __all__ = ["ENV_PREFIX", "SETTINGS", "ConfigError", "Resolved", "Setting", "Settings", "resolve_settings"]
 
 ENV_PREFIX = "TWINPORT_"
-# Environment variables with our prefix that are not settings.
+# Environment variables with our prefix that are not settings: the config file's name, and
+# TWINPORT_TEST_* for the test suite (e.g. TWINPORT_TEST_REQUIRE=nginx in CI).
 RESERVED_ENV = frozenset({"TWINPORT_CONFIG"})
+RESERVED_ENV_PREFIX = "TWINPORT_TEST_"
 
 
 class ConfigError(ValueError):
@@ -115,17 +117,17 @@ def resolve_settings(
         values[key] = _typed(setting, value, file_label)
         sources[key] = file_label
     for name, raw in (environ or {}).items():
-        if not name.startswith(ENV_PREFIX) or name in RESERVED_ENV:
+        if not name.startswith(ENV_PREFIX) or name in RESERVED_ENV or name.startswith(RESERVED_ENV_PREFIX):
             continue
         key = name[len(ENV_PREFIX):].lower()
         setting = _known(key, f"environment variable {name}", display=name)
         values[key] = _from_text(setting, raw, name)
         sources[key] = f"env {name}"
-    for key, raw in (cli or {}).items():
-        if raw is None:
+    for key, flag_value in (cli or {}).items():
+        if flag_value is None:
             continue
         setting = _known(key, "command line")
-        values[key] = _from_text(setting, raw, setting.flag)
+        values[key] = _from_text(setting, flag_value, setting.flag)
         sources[key] = setting.flag
     return _complete(values, sources)
 

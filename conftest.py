@@ -1,0 +1,77 @@
+"""Fixtures shared by tests/ and parity_tests/: both apps, a client per runtime, real servers.
+
+A test that takes ``client`` runs once per runtime (``[flask]`` and ``[quart]``), in-process;
+one that takes ``wire_client`` runs once per runtime against the real server. The test body is
+written once, in the synchronous ``Client`` interface of ``parity_tests.clients``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import flask_impl
+import quart_impl
+from parity_tests.clients import Client, FlaskInProcess, QuartInProcess, WireClient
+from parity_tests.harness import parity_settings
+from parity_tests.servers import running_server
+
+RUNTIMES = ("flask", "quart")
+
+
+def require_tool(name: str) -> str:
+    """The path of an external program, or a skip; a failure where CI says it must be there."""
+    path = shutil.which(name) or (f"/usr/sbin/{name}" if os.path.exists(f"/usr/sbin/{name}") else None)
+    if path is None:
+        required = os.environ.get("TWINPORT_TEST_REQUIRE", "").split(",")
+        if name in required:
+            pytest.fail(f"{name} is required here (TWINPORT_TEST_REQUIRE) but not installed")
+        pytest.skip(f"{name} is not installed (install it, or let .ci/run do it)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("data")
+
+
+@pytest.fixture(scope="session")
+def settings(data_dir: Path) -> dict[str, object]:
+    return parity_settings(data_dir)
+
+
+@pytest.fixture(params=RUNTIMES)
+def runtime(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def app(runtime: str, settings: dict[str, object]) -> object:
+    return (flask_impl if runtime == "flask" else quart_impl).create_app(dict(settings))
+
+
+@pytest.fixture
+def client(runtime: str, app: object) -> Iterator[Client]:
+    if runtime == "flask":
+        yield FlaskInProcess(app)
+    else:
+        with QuartInProcess(app) as quart:
+            yield quart
+
+
+@pytest.fixture(scope="session")
+def servers(settings: dict[str, object]) -> Iterator[dict[str, WireClient]]:
+    """One real server per runtime for the whole session (gunicorn+Flask, hypercorn+Quart)."""
+    with running_server("flask", settings) as flask_server, running_server("quart", settings) as quart_server:
+        yield {
+            server.runtime: WireClient(server.host, server.port, server.runtime) for server in (flask_server, quart_server)
+        }
+
+
+@pytest.fixture
+def wire_client(runtime: str, servers: dict[str, WireClient]) -> WireClient:
+    return servers[runtime]

@@ -1,0 +1,96 @@
+"""A real nginx on a free loopback port, for the tests that use it as a reference.
+
+Started in the foreground from a scratch prefix with its own config (no system config, no
+root-owned paths), stopped with SIGQUIT (graceful) at the end.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from .servers import free_port
+
+__all__ = ["RunningNginx", "running_nginx"]
+
+_CONFIG = """\
+daemon off;
+master_process on;
+worker_processes 1;
+error_log {prefix}/error.log warn;
+pid {prefix}/nginx.pid;
+events {{ worker_connections 256; }}
+http {{
+    access_log off;
+    client_body_temp_path {prefix}/client_body;
+    proxy_temp_path {prefix}/proxy;
+    fastcgi_temp_path {prefix}/fastcgi;
+    uwsgi_temp_path {prefix}/uwsgi;
+    scgi_temp_path {prefix}/scgi;
+    default_type application/octet-stream;
+    server {{
+        listen 127.0.0.1:{port};
+{server}
+    }}
+}}
+"""
+
+
+@dataclass(frozen=True)
+class RunningNginx:
+    host: str
+    port: int
+    prefix: Path
+
+
+@contextmanager
+def running_nginx(binary: str, prefix: Path, server_block: str) -> Iterator[RunningNginx]:
+    """nginx with ``server_block`` inside its one ``server {}``; ``prefix`` is its scratch space."""
+    prefix.mkdir(parents=True, exist_ok=True)
+    prefix.chmod(0o755)
+    port = free_port()
+    config = prefix / "nginx.conf"
+    config.write_text(_CONFIG.format(prefix=prefix, port=port, server=server_block))
+    # Started as root, nginx's workers would switch to "nobody", who cannot read a test's
+    # temporary files; as root we keep them root ("user" is ignored otherwise).
+    command = [binary, "-p", str(prefix), "-c", str(config), "-e", str(prefix / "error.log")]
+    if os.geteuid() == 0:
+        command += ["-g", "user root;"]
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        _wait_for(process, port, prefix)
+        yield RunningNginx("127.0.0.1", port, prefix)
+    finally:
+        process.send_signal(signal.SIGQUIT)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stderr is not None:
+            process.stderr.close()
+
+
+def _wait_for(process: subprocess.Popen[bytes], port: int, prefix: Path) -> None:
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            errors = process.stderr.read().decode(errors="replace") if process.stderr else ""
+            log = (prefix / "error.log").read_text(errors="replace") if (prefix / "error.log").exists() else ""
+            raise RuntimeError(f"nginx exited with {process.returncode}:\n{errors}\n{log}")
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            connection.request("HEAD", "/")
+            connection.getresponse()
+            connection.close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("nginx did not start listening within 15 s")

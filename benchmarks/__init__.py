@@ -1,0 +1,1 @@
+"""Benchmarks of the two runtimes (issue: benchmarks). Measurements, never tests of speed."""

@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from quart import Quart, Response
-from quart.globals import request_ctx
 from werkzeug.exceptions import HTTPException
 
 from shared import Settings, responses
@@ -23,8 +22,11 @@ __all__ = ["create_app"]
 
 
 class TwinportQuart(Quart):
-    async def make_default_options_response(self) -> Response:
-        return respond(responses.options(request_ctx.url_adapter.allowed_methods()))  # type: ignore[union-attr]
+    async def make_default_options_response(self, *args: Any) -> Response:
+        # The framework knows the methods (its signature differs across releases: Quart 0.23
+        # passes the context); shared decides the answer, Allow in a fixed order included.
+        default = await super().make_default_options_response(*args)
+        return respond(responses.options(default.headers.get("Allow", "").split(", ")))
 
 
 def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Quart:

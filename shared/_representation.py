@@ -115,7 +115,7 @@ def plan_problem(status: int, detail: str | None = None, *, headers: Iterable[tu
 
 def allow_header(methods: Iterable[str]) -> str:
     """Allow in a fixed order (well-known methods first, then the rest sorted)."""
-    unique = {method.upper() for method in methods}
+    unique = {method.strip().upper() for method in methods if method.strip()}
     known = [method for method in _METHOD_ORDER if method in unique]
     return ", ".join(known + sorted(unique.difference(_METHOD_ORDER)))
 

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .servers import free_port
+from .servers import free_port, stop_process
 
 __all__ = ["RunningNginx", "running_nginx"]
 
@@ -68,12 +68,7 @@ def running_nginx(binary: str, prefix: Path, server_block: str) -> Iterator[Runn
         _wait_for(process, port, prefix)
         yield RunningNginx("127.0.0.1", port, prefix)
     finally:
-        process.send_signal(signal.SIGQUIT)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, signal.SIGQUIT)  # graceful
         if process.stderr is not None:
             process.stderr.close()
 

@@ -9,15 +9,15 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-import flask_impl
-import quart_impl
+from flask_impl import create_app as create_flask_app
+from quart_impl import create_app as create_quart_app
 
 _counter = itertools.count()
 
 
 def flask_with_extra_header(settings: Any = None) -> Any:
     """Flask that adds one header Quart does not send."""
-    app = flask_impl.create_app(settings)
+    app = create_flask_app(settings)
 
     @app.after_request
     def plant(response: Any) -> Any:
@@ -29,7 +29,7 @@ def flask_with_extra_header(settings: Any = None) -> Any:
 
 def quart_with_changing_header(settings: Any = None) -> Any:
     """Quart that sends a header whose value changes on every request."""
-    app = quart_impl.create_app(settings)
+    app = create_quart_app(settings)
 
     @app.after_request
     async def plant(response: Any) -> Any:

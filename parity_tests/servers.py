@@ -24,7 +24,7 @@ from pathlib import Path
 from shared.config import CONFIG_ENV
 from shared.settings import ENV_PREFIX
 
-__all__ = ["REPO_ROOT", "RunningServer", "free_port", "running_command", "running_server", "twinport_environment"]
+__all__ = ["REPO_ROOT", "RunningServer", "free_port", "running_command", "running_server", "stop_process", "twinport_environment"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STARTUP_SECONDS = 30.0
@@ -58,6 +58,18 @@ def twinport_environment(settings: Mapping[str, object]) -> dict[str, str]:
     return environment
 
 
+def stop_process(process: subprocess.Popen[bytes], stop: signal.Signals, timeout: float = 20) -> int:
+    """Ask a process to stop, kill it if it will not, and return its exit status."""
+    if process.poll() is None:
+        process.send_signal(stop)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
+
+
 @contextmanager
 def running_command(
     runtime: str, argv: Sequence[str], port: int, environment: Mapping[str, str], cwd: Path, log_path: Path
@@ -69,14 +81,7 @@ def running_command(
         _wait_until_healthy(server)
         yield server
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        server.exit_status = process.returncode
+        server.exit_status = stop_process(process, signal.SIGTERM)
 
 
 @contextmanager

@@ -7,11 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from parity_tests import planted
 from parity_tests.cases import Case
 from parity_tests.clients import Exchange, WireClient
 from parity_tests.compare import diff_exchanges
-from parity_tests.harness import format_table, in_process_pair, run_case
+from parity_tests.harness import format_table, in_process_pair, main, run_case
 from parity_tests.servers import REPO_ROOT, free_port, running_command, twinport_environment
 from shared.cli import server_command
 from shared.config import settings_from
@@ -68,6 +70,15 @@ def test_status_and_body_differences_are_shown() -> None:
     differences = diff_exchanges(Exchange(200, (), b"x" * 500), Exchange(201, (), b"x" * 499 + b"y"))
     assert [d.field for d in differences] == ["status", "body"]
     assert "from byte 499" in differences[1].left
+
+
+def test_parity_main_prints_the_table_and_fails_on_a_difference(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import flask_impl
+
+    monkeypatch.setattr(flask_impl, "create_app", planted.flask_with_extra_header)
+    assert main(mode="in-process", cases=[CASE]) == 1
+    output = capsys.readouterr().out
+    assert "planted" in output and "header x-planted" in output and "flask-only" in output and "(absent)" in output
 
 
 def test_twinport_parity_command_passes_on_the_real_apps() -> None:

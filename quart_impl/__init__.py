@@ -16,7 +16,7 @@ from shared import Settings, responses
 from shared.config import settings_from
 
 from ._respond import respond
-from .blueprints import ops, resp
+from .blueprints import assets, ops, resp
 
 __all__ = ["create_app"]
 
@@ -40,6 +40,7 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Quart:
     )
     app.register_blueprint(resp.bp)
     app.register_blueprint(ops.bp)
+    app.register_blueprint(assets.bp)
     app.register_error_handler(HTTPException, http_error)
     return app
 

@@ -68,6 +68,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("threads", int, "an integer from 1 to 1024", "threads per gunicorn gthread worker (concurrent requests per worker)", _between(1, 1024)),
     Setting("data_dir", str, "a directory path", "where the served files live", lambda value: bool(value.strip())),
     Setting("log_level", str, "debug, info, warning, error or critical", "server log level", _one_of("debug", "info", "warning", "error", "critical")),
+    Setting("stream_delay", float, "seconds from 0 to 60", "pause between the chunks of /stream/gen (the seed's 0.5 s)", _between(0, 60)),
+    Setting("export_rows", int, "an integer from 0 to 100000000", "rows in /export.csv (the seed's 100,000)", _between(0, 100_000_000)),
+    Setting("sse_heartbeat", float, "seconds from 0.05 to 3600", "comment heartbeat interval on /events; a gone client is let go within one", _between(0.05, 3600)),
+    Setting("sse_replay", int, "an integer from 0 to 1000000", "events kept for clients that reconnect with Last-Event-ID", _between(0, 1_000_000)),
+    Setting("file_chunk_size", int, "an integer from 4096 to 67108864", "bytes read at a time when streaming a file", _between(4096, 64 * 1024 * 1024)),
+    Setting("max_ranges", int, "an integer from 1 to 1000", "more ranges than this in one request get the whole file", _between(1, 1000)),
 )
 _BY_NAME = {setting.name: setting for setting in SETTINGS}
 _SERVER_FOR_RUNTIME = {"flask": "gunicorn", "quart": "hypercorn"}
@@ -87,6 +93,12 @@ class Settings:
     threads: int = 32
     data_dir: str = "data"
     log_level: str = "info"
+    stream_delay: float = 0.5
+    export_rows: int = 100_000
+    sse_heartbeat: float = 15.0
+    sse_replay: int = 1000
+    file_chunk_size: int = 1024 * 1024
+    max_ranges: int = 64
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -169,7 +181,10 @@ def _known(key: str, where: str, *, display: str | None = None) -> Setting:
 
 
 def _typed(setting: Setting, value: Any, where: str) -> Any:
-    # bool is an int in Python; a TOML ``port = true`` is still a type error.
+    # bool is an int in Python; a TOML ``port = true`` is still a type error. A whole number
+    # is a fine float (``stream_delay = 1``).
+    if setting.kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
     if isinstance(value, bool) or not isinstance(value, setting.kind):
         raise ConfigError(f"{setting.name} = {value!r} in {where}: expected {setting.allowed}")
     return _checked(setting, value, where)
@@ -177,11 +192,13 @@ def _typed(setting: Setting, value: Any, where: str) -> Any:
 
 def _from_text(setting: Setting, raw: str, where: str) -> Any:
     value: Any = raw.strip()
-    if setting.kind is int:
+    if setting.kind in (int, float):
         try:
-            value = int(value, 10)
+            value = int(value, 10) if setting.kind is int else float(value)
         except ValueError:
             raise ConfigError(f"{where}={raw!r}: expected {setting.allowed}") from None
+        if value != value or value in (float("inf"), float("-inf")):  # NaN and infinities
+            raise ConfigError(f"{where}={raw!r}: expected {setting.allowed}")
     return _checked(setting, value, where, raw=raw)
 
 

@@ -46,7 +46,7 @@ def test_twinport_config_names_another_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("file_text", "environ", "cli", "message"),
     [
-        ('prot = 8000\n', {}, {}, "prot: unknown setting in twinport.toml; known settings: data_dir, host, log_level, port, runtime, server, threads, worker_class, workers"),
+        ('prot = 8000\n', {}, {}, "prot: unknown setting in twinport.toml; known settings: data_dir, export_rows, file_chunk_size, host, log_level, max_ranges, port, runtime, server, sse_heartbeat, sse_replay, stream_delay, threads, worker_class, workers"),
         ('port = "8000"\n', {}, {}, "port = '8000' in twinport.toml: expected an integer from 1 to 65535"),
         ("port = true\n", {}, {}, "port = True in twinport.toml: expected an integer from 1 to 65535"),
         ("workers = 0\n", {}, {}, "workers = 0 in twinport.toml: expected an integer from 1 to 64"),
@@ -57,6 +57,9 @@ def test_twinport_config_names_another_file(tmp_path: Path) -> None:
         ("", {}, {"runtime": "flask", "server": "hypercorn"}, "server: 'hypercorn' (--server) is not offered for runtime 'flask': hypercorn answers 500 to HEAD and 304"),
         ("", {}, {"runtime": "quart", "worker_class": "gthread"}, "worker_class: 'gthread' (--worker-class) does not fit server 'hypercorn'; allowed: asyncio or uvloop"),
         ("port = [\n", {}, {}, "not valid TOML"),
+        ("", {"TWINPORT_STREAM_DELAY": "nan"}, {}, "TWINPORT_STREAM_DELAY='nan': expected seconds from 0 to 60"),
+        ('stream_delay = "fast"\n', {}, {}, "stream_delay = 'fast' in twinport.toml: expected seconds from 0 to 60"),
+        ("", {}, {"sse_heartbeat": "0"}, "--sse-heartbeat='0': expected seconds from 0.05 to 3600"),
     ],
 )
 def test_errors_name_the_key_the_value_and_what_is_allowed(
@@ -73,6 +76,12 @@ def test_errors_name_the_key_the_value_and_what_is_allowed(
 def test_missing_named_config_file_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="TWINPORT_CONFIG='nope.toml': no such file"):
         load_settings(environ={"TWINPORT_CONFIG": "nope.toml"}, cwd=tmp_path)
+
+
+def test_a_whole_number_is_a_float_setting(tmp_path: Path) -> None:
+    (tmp_path / "twinport.toml").write_text("stream_delay = 1\n")
+    assert load_settings(environ={"TWINPORT_SSE_HEARTBEAT": "2.5"}, cwd=tmp_path).settings.stream_delay == 1.0
+    assert load_settings(environ={"TWINPORT_SSE_HEARTBEAT": "2.5"}, cwd=tmp_path).settings.sse_heartbeat == 2.5
 
 
 def test_test_suite_variables_are_not_settings(tmp_path: Path) -> None:

@@ -1,45 +1,22 @@
-"""The parity cases: one request each, sent alike to both runtimes, as data.
-
-A case names its request (method, target, headers, body) and how much of the body to read
-(``read_limit``, for endless streams). ``repeatable=False`` marks a case with side effects,
-which the harness does not send twice to learn noise.
-"""
+"""Cases for the responses of seed §2.1, §2.4.4, health, and errors."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ._case import Case, get_and_head
 
-__all__ = ["CASES", "Case"]
-
-
-@dataclass(frozen=True, slots=True)
-class Case:
-    id: str
-    target: str
-    method: str = "GET"
-    headers: tuple[tuple[str, str], ...] = ()
-    body: bytes = b""
-    read_limit: int | None = None
-    repeatable: bool = True
-
-
-def _get_and_head(case_id: str, target: str, headers: tuple[tuple[str, str], ...] = ()) -> list[Case]:
-    return [Case(case_id, target, headers=headers), Case(f"{case_id}-head", target, method="HEAD", headers=headers)]
-
-
-CASES: tuple[Case, ...] = (
+BASIC_CASES: tuple[Case, ...] = (
     # Operations.
-    *_get_and_head("healthz", "/healthz"),
+    *get_and_head("healthz", "/healthz"),
     # §2.1 response patterns.
-    *_get_and_head("basic-1", "/basic-1"),
-    *_get_and_head("basic-2", "/basic-2"),
-    *_get_and_head("basic-3", "/basic-3"),
-    *_get_and_head("basic-4", "/basic-4"),
-    *_get_and_head("basic-5", "/basic-5"),
-    *_get_and_head("basic-6", "/basic-6"),
-    *_get_and_head("as-json", "/as-json"),
+    *get_and_head("basic-1", "/basic-1"),
+    *get_and_head("basic-2", "/basic-2"),
+    *get_and_head("basic-3", "/basic-3"),
+    *get_and_head("basic-4", "/basic-4"),
+    *get_and_head("basic-5", "/basic-5"),
+    *get_and_head("basic-6", "/basic-6"),
+    *get_and_head("as-json", "/as-json"),
     # §2.4.4 cache policy.
-    *_get_and_head("cache-demo", "/cache-demo"),
+    *get_and_head("cache-demo", "/cache-demo"),
     Case("cache-demo-gzip-accepted", "/cache-demo", headers=(("Accept-Encoding", "gzip, br"),)),
     # The query string and unknown headers change nothing.
     Case("as-json-query", "/as-json?x=1&y=%ED%95%9C"),

@@ -1,0 +1,13 @@
+"""The parity cases: one request each, sent alike to both runtimes, as data.
+
+One module per area of the seed; ``CASES`` is all of them, in order.
+"""
+
+from __future__ import annotations
+
+from ._case import Case
+from .basic import BASIC_CASES
+
+__all__ = ["CASES", "Case"]
+
+CASES: tuple[Case, ...] = (*BASIC_CASES,)

@@ -1,0 +1,28 @@
+"""One parity case: a request sent alike to both runtimes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Case", "get_and_head"]
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    """A request (method, target, headers, body) and how much of the answer to read:
+    ``read_limit`` bytes for endless streams. ``repeatable=False`` marks a case with side
+    effects, which the harness does not send twice to learn noise."""
+
+    id: str
+    target: str
+    method: str = "GET"
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes = b""
+    read_limit: int | None = None
+    repeatable: bool = True
+
+
+def get_and_head(case_id: str, target: str, headers: tuple[tuple[str, str], ...] = ()) -> list[Case]:
+    return [Case(case_id, target, headers=headers), Case(f"{case_id}-head", target, method="HEAD", headers=headers)]
+
+

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .cases import CASES, Case
+from .cases.files import prepare_file_fixtures
 from .clients import Client, FlaskInProcess, QuartInProcess, WireClient
 from .compare import diff_exchanges
 from .servers import running_server
@@ -57,7 +58,9 @@ def run_cases(cases: Iterable[Case], flask: Client, quart: Client, mode: str) ->
 
 
 def parity_settings(data_dir: Path) -> dict[str, Any]:
-    """The settings both runtimes run with in the parity suite."""
+    """The settings both runtimes run with in the parity suite (and the fixtures its data
+    directory needs: the symlinks of the traversal cases)."""
+    prepare_file_fixtures(str(data_dir))
     return {"data_dir": str(data_dir)}
 
 

@@ -11,14 +11,23 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from .servers import free_port, stop_process
 
-__all__ = ["RunningNginx", "running_nginx"]
+__all__ = ["RunningNginx", "static_server", "running_nginx"]
+
+
+def static_server(root: Path | str) -> Callable[[int], str]:
+    """A server block that serves ``root`` as nginx's reference for Range and conditional GET:
+    ``if_modified_since before`` (304 when the file is not newer, as RFC 9110 asks) and
+    ``max_ranges 64`` (more ranges get the whole file, as twinport's default does)."""
+    return lambda port: (
+        f"server {{\n listen 127.0.0.1:{port};\n root {root};\n if_modified_since before;\n max_ranges 64;\n etag on;\n}}"
+    )
 
 _CONFIG = """\
 daemon off;
@@ -35,10 +44,7 @@ http {{
     uwsgi_temp_path {prefix}/uwsgi;
     scgi_temp_path {prefix}/scgi;
     default_type application/octet-stream;
-    server {{
-        listen 127.0.0.1:{port};
 {server}
-    }}
 }}
 """
 
@@ -51,13 +57,14 @@ class RunningNginx:
 
 
 @contextmanager
-def running_nginx(binary: str, prefix: Path, server_block: str) -> Iterator[RunningNginx]:
-    """nginx with ``server_block`` inside its one ``server {}``; ``prefix`` is its scratch space."""
+def running_nginx(binary: str, prefix: Path, server: Callable[[int], str]) -> Iterator[RunningNginx]:
+    """nginx with one ``server {}`` block, made by ``server(port)`` for a free port, in the
+    http block of a config of our own; ``prefix`` is its scratch space."""
     prefix.mkdir(parents=True, exist_ok=True)
     prefix.chmod(0o755)
     port = free_port()
     config = prefix / "nginx.conf"
-    config.write_text(_CONFIG.format(prefix=prefix, port=port, server=server_block))
+    config.write_text(_CONFIG.format(prefix=prefix, server=server(port)))
     # Started as root, nginx's workers would switch to "nobody", who cannot read a test's
     # temporary files; as root we keep them root ("user" is ignored otherwise).
     command = [binary, "-p", str(prefix), "-c", str(config), "-e", str(prefix / "error.log")]

@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from shared import Settings, responses
 from shared.config import settings_from
+from shared.datafiles import ensure_data_dir
 
 from ._respond import respond
 from .blueprints import assets, ops, resp
@@ -32,12 +33,16 @@ class TwinportQuart(Quart):
 def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Quart:
     """Settings from the argument, else from twinport.toml and TWINPORT_* (as ``serve`` sets)."""
     resolved = settings_from(settings)
+    ensure_data_dir(resolved.data_dir)
     app = TwinportQuart(__name__, static_folder=None)
     app.config.from_mapping(
         TWINPORT=resolved,
         # The same limits in both runtimes (Quart's default is 16 MiB, Flask's none).
         MAX_CONTENT_LENGTH=1024 * 1024,
     )
+    # werkzeug would answer "//" in a path with its own 308 redirect page; a file name with an
+    # empty segment is simply not found (shared._files.check_name), in both runtimes alike.
+    app.url_map.merge_slashes = False
     app.register_blueprint(resp.bp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(assets.bp)

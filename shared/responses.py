@@ -13,9 +13,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ._cache import no_store, revalidated
-from ._representation import ResponsePlan, allow_header, plan_bytes, plan_json, plan_problem, plan_text
+from ._files import FileFacts, content_type_for, file_representation
+from ._representation import Representation, ResponsePlan, allow_header, plan_bytes, plan_json, plan_problem, plan_text
 
 __all__ = [
+    "I18N_FILE",
+    "REPORT_PDF",
     "as_json",
     "basic_1",
     "basic_2",
@@ -24,10 +27,18 @@ __all__ = [
     "basic_5",
     "basic_6",
     "cache_demo",
+    "download",
     "healthz",
     "http_error",
+    "i18n_file",
+    "no_such_file",
     "options",
+    "report_pdf",
+    "video",
 ]
+
+REPORT_PDF = "report.pdf"
+I18N_FILE = "보고서.pdf"
 
 
 def basic_1() -> ResponsePlan:
@@ -68,6 +79,41 @@ def cache_demo() -> ResponsePlan:
 
 def healthz() -> ResponsePlan:
     return plan_json({"status": "ok"}, headers=[("Cache-Control", no_store().to_header())])
+
+
+# §2.3 and §2.5.1: the file routes. Each says how a file of the data directory is presented; the
+# adapters open the file and plan Range and conditional answers from this representation.
+
+
+def download(facts: FileFacts) -> Representation:
+    """``/files/<name>``: send_from_directory(..., as_attachment=True, download_name=name)."""
+    return file_representation(facts, attachment=True, download_name=_leaf(facts.relative))
+
+
+def report_pdf(facts: FileFacts) -> Representation:
+    """``/reports/pdf``: the PDF inline, still named so "save as" has a name."""
+    return file_representation(facts, attachment=False, download_name=REPORT_PDF, content_type="application/pdf")
+
+
+def i18n_file(facts: FileFacts) -> Representation:
+    """``/i18n-file``: 보고서.pdf downloaded as 보고서_2025Q4.pdf (RFC 8187 name, ASCII fallback)."""
+    return file_representation(facts, attachment=True, download_name="보고서_2025Q4.pdf")
+
+
+def video(facts: FileFacts) -> Representation | None:
+    """``/video/<name>``: videos only, inline, seekable by Range; anything else is not found."""
+    if not content_type_for(facts.relative).startswith("video/"):
+        return None
+    return file_representation(facts, attachment=False, download_name=_leaf(facts.relative))
+
+
+def no_such_file() -> ResponsePlan:
+    """Missing, not a regular file, outside the data directory, or a refused name: one answer."""
+    return plan_problem(404, "No file by that name.")
+
+
+def _leaf(relative: str) -> str:
+    return relative.rsplit("/", 1)[-1]
 
 
 def options(methods: Iterable[str]) -> ResponsePlan:

@@ -2,6 +2,35 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, Response
+
+from shared import responses
+
+from .._files import accel_redirect, send_data_file
 
 bp = Blueprint("assets", __name__)
+
+
+@bp.get("/files/<path:filename>")
+def download(filename: str) -> Response:
+    return send_data_file(filename, responses.download)
+
+
+@bp.get("/reports/pdf")
+def report_pdf() -> Response:
+    return send_data_file(responses.REPORT_PDF, responses.report_pdf)
+
+
+@bp.get("/i18n-file")
+def i18n_file() -> Response:
+    return send_data_file(responses.I18N_FILE, responses.i18n_file)
+
+
+@bp.get("/video/<path:name>")
+def video(name: str) -> Response:
+    return send_data_file(name, responses.video)
+
+
+@bp.get("/nginx-download/<path:filename>")
+def nginx_accel(filename: str) -> Response:
+    return accel_redirect(filename)

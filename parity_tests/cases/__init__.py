@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from ._case import Case
 from .basic import BASIC_CASES
+from .files import FILE_CASES
 
 __all__ = ["CASES", "Case"]
 
-CASES: tuple[Case, ...] = (*BASIC_CASES,)
+CASES: tuple[Case, ...] = (*BASIC_CASES, *FILE_CASES)

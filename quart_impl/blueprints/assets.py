@@ -2,6 +2,35 @@
 
 from __future__ import annotations
 
-from quart import Blueprint
+from quart import Blueprint, Response
+
+from shared import responses
+
+from .._files import accel_redirect, send_data_file
 
 bp = Blueprint("assets", __name__)
+
+
+@bp.get("/files/<path:filename>")
+async def download(filename: str) -> Response:
+    return await send_data_file(filename, responses.download)
+
+
+@bp.get("/reports/pdf")
+async def report_pdf() -> Response:
+    return await send_data_file(responses.REPORT_PDF, responses.report_pdf)
+
+
+@bp.get("/i18n-file")
+async def i18n_file() -> Response:
+    return await send_data_file(responses.I18N_FILE, responses.i18n_file)
+
+
+@bp.get("/video/<path:name>")
+async def video(name: str) -> Response:
+    return await send_data_file(name, responses.video)
+
+
+@bp.get("/nginx-download/<path:filename>")
+async def nginx_accel(filename: str) -> Response:
+    return await accel_redirect(filename)

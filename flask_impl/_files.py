@@ -1,0 +1,60 @@
+"""Serve a file of the data directory: open it safely, plan the answer in ``shared``, stream it.
+
+The twin of ``quart_impl/_files.py``: Flask reads synchronously and hands a whole file to the
+server's ``wsgi.file_wrapper`` (gunicorn then uses sendfile).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime, timezone
+
+from flask import Response, current_app, request
+from werkzeug.datastructures import Headers
+from werkzeug.wsgi import FileWrapper
+
+from shared import ByteSpan, Representation, ResponsePlan, plan_representation, responses
+from shared._files import FileFacts, plan_accel_redirect
+from shared.datafiles import iter_body, open_data_file
+
+from ._respond import respond
+
+__all__ = ["accel_redirect", "send_data_file"]
+
+
+def send_data_file(name: str, describe: Callable[[FileFacts], Representation | None]) -> Response:
+    settings = current_app.config["TWINPORT"]
+    opened = open_data_file(settings.data_dir, name)
+    if opened is None:
+        return respond(responses.no_such_file())
+    file, facts = opened
+    representation = describe(facts)
+    if representation is None:
+        file.close()
+        return respond(responses.no_such_file())
+    plan = plan_representation(
+        request.method, request.headers.items(), representation, now=datetime.now(timezone.utc), max_ranges=settings.max_ranges
+    ).for_method(request.method)
+    if not plan.body:
+        file.close()
+        return respond(plan)
+    if plan.body == (ByteSpan(0, facts.size - 1),):
+        # The whole file: the server's file wrapper (gunicorn: sendfile, no copy through Python).
+        wrapper = request.environ.get("wsgi.file_wrapper", FileWrapper)
+        return _stream(plan, wrapper(file, settings.file_chunk_size))
+    return _stream(plan, iter_body(file, plan.body, settings.file_chunk_size))
+
+
+def accel_redirect(name: str) -> Response:
+    opened = open_data_file(current_app.config["TWINPORT"].data_dir, name)
+    if opened is None:
+        return respond(responses.no_such_file())
+    file, facts = opened
+    file.close()
+    return respond(plan_accel_redirect(facts))
+
+
+def _stream(plan: ResponsePlan, body: Iterable[bytes]) -> Response:
+    response = Response(body, status=plan.status, direct_passthrough=True)
+    response.headers = Headers(plan.headers)
+    return response

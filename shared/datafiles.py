@@ -1,0 +1,121 @@
+"""The filesystem edge: open a file of the data directory safely, read spans of it, and lay
+out the data directory on first start.
+
+Like ``config`` and ``cli``, this module does I/O and is not re-exported by ``shared``; the
+decisions (which names are acceptable, whether a resolved path is inside, what to send) are
+in ``shared._files`` and ``shared._representation``. Both adapters call it: Flask directly,
+Quart through ``asyncio.to_thread`` so its event loop never waits on the disk.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from ._files import FileFacts, NameRejected, check_name, is_inside
+from ._range import ByteSpan
+
+__all__ = [
+    "LARGE_FILE",
+    "LARGE_FILE_SIZE",
+    "SAMPLE_MTIME_NS",
+    "SHIPPED",
+    "BodyPart",
+    "ensure_data_dir",
+    "iter_body",
+    "open_data_file",
+    "read_span_chunk",
+    "sample_facts",
+]
+
+SHIPPED = Path(__file__).resolve().parent / "data"
+LARGE_FILE = "large.bin"
+LARGE_FILE_SIZE = 1_048_583  # just over 1 MiB, a prime: no range lines up with a power of two
+BodyPart = bytes | ByteSpan
+# The sample files are dated like the seed chapter (2025-10-01 12:00 UTC), whatever the time of
+# the checkout or the copy, so their validators are the same on every machine and in every test.
+SAMPLE_MTIME_NS = 1_759_320_000 * 1_000_000_000
+
+
+def open_data_file(data_dir: str, name: str) -> tuple[BinaryIO, FileFacts] | None:
+    """The open file and its facts, or None for anything that is not a regular file inside
+    ``data_dir`` (missing, a directory, a symlink pointing out, a refused name)."""
+    segments = check_name(name)
+    if isinstance(segments, NameRejected):
+        return None
+    root = os.path.realpath(data_dir)
+    target = os.path.realpath(os.path.join(root, *segments))
+    if not is_inside(root, target):
+        return None
+    try:
+        file = open(target, "rb")  # noqa: SIM115 - the response owns and closes it
+    except OSError:
+        return None
+    status = os.fstat(file.fileno())  # facts from the open file: no race with a rename
+    if not stat.S_ISREG(status.st_mode):
+        file.close()
+        return None
+    return file, FileFacts("/".join(segments), status.st_size, status.st_mtime_ns)
+
+
+def read_span_chunk(file: BinaryIO, span: ByteSpan, offset: int, chunk_size: int) -> bytes:
+    """Up to ``chunk_size`` bytes of ``span`` starting ``offset`` bytes into it (pread: no shared
+    file position, so Quart's worker threads never race)."""
+    return os.pread(file.fileno(), min(chunk_size, span.length - offset), span.first + offset)
+
+
+def iter_body(file: BinaryIO, parts: tuple[BodyPart, ...], chunk_size: int) -> Iterator[bytes]:
+    """The body in chunks of at most ``chunk_size``: never a whole file or range in memory.
+    Closes the file at the end, or when the server closes the iterator early."""
+    try:
+        for part in parts:
+            if isinstance(part, bytes):
+                yield part
+                continue
+            offset = 0
+            while offset < part.length:
+                chunk = read_span_chunk(file, part, offset, chunk_size)
+                if not chunk:
+                    return  # the file shrank under us: end short, the server closes the connection
+                offset += len(chunk)
+                yield chunk
+    finally:
+        file.close()
+
+
+def ensure_data_dir(data_dir: str) -> None:
+    """Create the data directory and put the shipped sample files in it where missing.
+    Each file appears whole or not at all (written aside, then renamed), since several server
+    workers may start at once."""
+    directory = Path(data_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    for source in SHIPPED.iterdir():
+        if source.is_file() and not (directory / source.name).exists():
+            with source.open("rb") as shipped:
+                _write_atomically(directory / source.name, iter(lambda: shipped.read(1 << 20), b""))
+    if not (directory / LARGE_FILE).exists():
+        _write_atomically(directory / LARGE_FILE, _pattern(LARGE_FILE_SIZE))
+
+
+def _pattern(size: int) -> Iterator[bytes]:
+    block = bytes(range(251)) * 4096  # a period of 251 bytes, a whole number of periods per block
+    for offset in range(0, size, len(block)):
+        yield block[: min(len(block), size - offset)]
+
+
+def _write_atomically(target: Path, chunks: Iterator[bytes]) -> None:
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    with temporary.open("wb") as out:
+        for chunk in chunks:
+            out.write(chunk)
+    os.utime(temporary, ns=(SAMPLE_MTIME_NS, SAMPLE_MTIME_NS))
+    os.replace(temporary, target)
+
+
+def sample_facts(name: str) -> FileFacts:
+    """What ``open_data_file`` will report for a sample file that nobody changed."""
+    size = LARGE_FILE_SIZE if name == LARGE_FILE else (SHIPPED / name).stat().st_size
+    return FileFacts(name, size, SAMPLE_MTIME_NS)

@@ -1,0 +1,48 @@
+"""A per-client token bucket for ``api_v1.before_request`` (seed §2.7.3: "rate limit").
+
+A pure data structure: the adapters pass the clock. Each client has a bucket of ``burst`` tokens
+refilled at ``rate`` per second; a request takes one or is refused with the seconds until one is
+back (``Retry-After``, RFC 9110 §10.2.3, whole seconds rounded up). Per process: with several
+workers each holds its own buckets, so the effective limit is ``workers`` times as high.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+__all__ = ["Limited", "RateLimiter"]
+
+
+@dataclass(frozen=True, slots=True)
+class Limited:
+    retry_after: int
+
+
+class RateLimiter:
+    def __init__(self, rate: float, burst: int, *, max_clients: int = 10_000) -> None:
+        if rate <= 0 or burst < 1:
+            raise ValueError("a token bucket needs a positive rate and a burst of at least 1")
+        self.rate = rate
+        self.burst = burst
+        self._max_clients = max_clients  # bounded memory: the least recently seen client goes first
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # client -> (tokens, at)
+        self._lock = threading.Lock()  # Flask's gthread workers call it from many threads
+
+    def take(self, client: str, now: float) -> Limited | None:
+        """None when the request may go on; ``Limited`` when the client must wait."""
+        with self._lock:
+            tokens, at = self._buckets.pop(client, (float(self.burst), now))
+            tokens = min(float(self.burst), tokens + max(0.0, now - at) * self.rate)
+            if tokens >= 1:
+                self._remember(client, tokens - 1, now)
+                return None
+            self._remember(client, tokens, now)
+            return Limited(max(1, math.ceil((1 - tokens) / self.rate)))
+
+    def _remember(self, client: str, tokens: float, now: float) -> None:
+        self._buckets[client] = (tokens, now)
+        while len(self._buckets) > self._max_clients:
+            self._buckets.popitem(last=False)

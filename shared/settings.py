@@ -74,6 +74,20 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("sse_replay", int, "an integer from 0 to 1000000", "events kept for clients that reconnect with Last-Event-ID", _between(0, 1_000_000)),
     Setting("file_chunk_size", int, "an integer from 4096 to 67108864", "bytes read at a time when streaming a file", _between(4096, 64 * 1024 * 1024)),
     Setting("max_ranges", int, "an integer from 1 to 1000", "more ranges than this in one request get the whole file", _between(1, 1000)),
+    Setting(
+        "database_url", str, "empty (SQLite in data_dir) or a sqlite:// or postgresql:// URL",
+        "the items store", lambda value: value == "" or value.split(":", 1)[0].split("+", 1)[0] in ("sqlite", "postgresql"),
+    ),
+    Setting("seed_items", int, "an integer from 0 to 10000000", "items created in an empty store on first start", _between(0, 10_000_000)),
+    Setting(
+        "api_tokens", str, "comma-separated bearer tokens without spaces, or empty for none",
+        "when set, /api/v1 requires one of them", lambda value: not any(c.isspace() for c in value),
+    ),
+    Setting("rate_limit", float, "requests per second from 0.01 to 100000", "per-client token bucket refill rate on /api/v1", _between(0.01, 100_000)),
+    Setting("rate_burst", int, "an integer from 1 to 100000", "per-client token bucket size on /api/v1", _between(1, 100_000)),
+    Setting("total_count_ttl", float, "seconds from 0 to 86400", "how long the paging API reuses its item count", _between(0, 86_400)),
+    Setting("compress_min_bytes", int, "an integer from 0 to 104857600", "JSON bodies at least this long are compressed when the client accepts it", _between(0, 100 * 1024 * 1024)),
+    Setting("trusted_proxy_hops", int, "an integer from 0 to 5", "proxies in front whose X-Forwarded-* headers are trusted (0: ignore them)", _between(0, 5)),
 )
 _BY_NAME = {setting.name: setting for setting in SETTINGS}
 _SERVER_FOR_RUNTIME = {"flask": "gunicorn", "quart": "hypercorn"}
@@ -99,6 +113,14 @@ class Settings:
     sse_replay: int = 1000
     file_chunk_size: int = 1024 * 1024
     max_ranges: int = 64
+    database_url: str = ""
+    seed_items: int = 10_000
+    api_tokens: str = ""
+    rate_limit: float = 20.0
+    rate_burst: int = 40
+    total_count_ttl: float = 10.0
+    compress_min_bytes: int = 1024
+    trusted_proxy_hops: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -46,7 +46,7 @@ def test_twinport_config_names_another_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("file_text", "environ", "cli", "message"),
     [
-        ('prot = 8000\n', {}, {}, "prot: unknown setting in twinport.toml; known settings: data_dir, export_rows, file_chunk_size, host, log_level, max_ranges, port, runtime, server, sse_heartbeat, sse_replay, stream_delay, threads, worker_class, workers"),
+        ('prot = 8000\n', {}, {}, "prot: unknown setting in twinport.toml; known settings: api_tokens, compress_min_bytes, data_dir, database_url, export_rows, file_chunk_size, host, log_level, max_ranges, port, rate_burst, rate_limit, runtime, seed_items, server, sse_heartbeat, sse_replay, stream_delay, threads, total_count_ttl, trusted_proxy_hops, worker_class, workers"),
         ('port = "8000"\n', {}, {}, "port = '8000' in twinport.toml: expected an integer from 1 to 65535"),
         ("port = true\n", {}, {}, "port = True in twinport.toml: expected an integer from 1 to 65535"),
         ("workers = 0\n", {}, {}, "workers = 0 in twinport.toml: expected an integer from 1 to 64"),
@@ -60,6 +60,8 @@ def test_twinport_config_names_another_file(tmp_path: Path) -> None:
         ("", {"TWINPORT_STREAM_DELAY": "nan"}, {}, "TWINPORT_STREAM_DELAY='nan': expected seconds from 0 to 60"),
         ('stream_delay = "fast"\n', {}, {}, "stream_delay = 'fast' in twinport.toml: expected seconds from 0 to 60"),
         ("", {}, {"sse_heartbeat": "0"}, "--sse-heartbeat='0': expected seconds from 0.05 to 3600"),
+        ("", {"TWINPORT_DATABASE_URL": "mysql://x/y"}, {}, "TWINPORT_DATABASE_URL='mysql://x/y': expected empty (SQLite in data_dir) or a sqlite:// or postgresql:// URL"),
+        ("", {"TWINPORT_API_TOKENS": "a, b"}, {}, "TWINPORT_API_TOKENS='a, b': expected comma-separated bearer tokens without spaces"),
     ],
 )
 def test_errors_name_the_key_the_value_and_what_is_allowed(

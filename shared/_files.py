@@ -123,14 +123,14 @@ def file_representation(
     """A file as one representation: its validators come from its identity and version
     (name, modification time, size), never from its bytes."""
     etag = EntityTag.from_version(facts.relative, f"{facts.mtime_ns:x}", f"{facts.size:x}")
+    # A plain inline file with no name to suggest (a stylesheet) needs no Content-Disposition.
+    named = attachment or download_name is not None
+    disposition = (("Content-Disposition", content_disposition(download_name, attachment=attachment)),) if named else ()
     return Representation(
         size=facts.size,
         content_type=content_type or content_type_for(download_name or facts.relative),
         validators=Validators(etag, facts.last_modified),
-        headers=(
-            ("Cache-Control", cache.to_header()),
-            ("Content-Disposition", content_disposition(download_name, attachment=attachment)),
-        ),
+        headers=(("Cache-Control", cache.to_header()), *disposition),
     )
 
 

@@ -105,9 +105,12 @@ def plan_json(value: Any, *, status: int = 200, headers: Iterable[tuple[str, str
     return plan_bytes(json_bytes(value), status=status, content_type="application/json", headers=headers)
 
 
-def plan_problem(status: int, detail: str | None = None, *, headers: Iterable[tuple[str, str]] = ()) -> ResponsePlan:
-    """An RFC 9457 problem document, the one error body both runtimes send."""
-    problem: dict[str, Any] = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status}
+def plan_problem(
+    status: int, detail: str | None = None, *, headers: Iterable[tuple[str, str]] = (), extra: dict[str, Any] | None = None
+) -> ResponsePlan:
+    """An RFC 9457 problem document, the one error body both runtimes send; ``extra`` holds
+    extension members (§3.2), e.g. the name of a bad query parameter."""
+    problem: dict[str, Any] = {**(extra or {}), "type": "about:blank", "title": HTTPStatus(status).phrase, "status": status}
     if detail:
         problem["detail"] = detail
     return plan_bytes(json_bytes(problem), status=status, content_type="application/problem+json", headers=headers)

@@ -1,0 +1,243 @@
+"""What the data endpoints answer: conditional JSON (seed §2.4.2, §2.4.3), the versioned item
+representations (§2.6.3) and the paging API (§2.8), from rows the adapters fetched.
+
+Bodies are JSON bytes written here; validators come from identities and versions, never from
+the bytes; content coding is negotiated here (``_encoding``), so a gzip body is its own
+representation with its own ETag. The adapters run the queries and build URLs with url_for.
+"""
+
+from __future__ import annotations
+
+import hmac
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from ._cache import CachePolicy, merge_vary, private_revalidated, revalidated
+from ._conditional import Validators
+from ._etag import EntityTag
+from ._link import Link, format_link_header
+from ._paging import BadParameter, KeysetQuery, PageQuery, keyset_links, page_etag, page_links
+from ._ratelimit import Limited, RateLimiter
+from ._representation import Representation, ResponsePlan, json_bytes, plan_problem
+
+__all__ = [
+    "API_VERSION_HEADER",
+    "ITEM_CACHE",
+    "DOC_CACHE",
+    "LIST_CACHE",
+    "ApiGuard",
+    "ApiPolicy",
+    "TotalCache",
+    "JsonResource",
+    "bad_parameter",
+    "doc",
+    "item",
+    "items_keyset",
+    "items_page",
+    "no_such_doc",
+    "no_such_item",
+    "rate_limited",
+    "unauthorized",
+    "v1_item",
+    "v2_item",
+]
+
+API_VERSION_HEADER = "X-API-Version"
+ITEM_CACHE = revalidated(60)  # the seed's "public, max-age=60"
+DOC_CACHE = revalidated(120)
+LIST_CACHE = revalidated(30)
+
+
+class ItemRow(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def updated_at(self) -> datetime: ...
+
+
+class DocRow(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def content(self) -> str: ...
+    @property
+    def updated_at(self) -> datetime: ...
+
+
+@dataclass(frozen=True, slots=True)
+class JsonResource:
+    """A JSON representation before content coding: its bytes, validators and headers."""
+
+    body: bytes
+    etag: EntityTag | None
+    last_modified: datetime | None
+    cache: CachePolicy
+    vary: tuple[str, ...] = ()
+    headers: tuple[tuple[str, str], ...] = ()
+
+    def representation(self) -> Representation:
+        vary = merge_vary(*self.vary)
+        headers = (("Cache-Control", self.cache.to_header()), *((("Vary", vary),) if vary else ()), *self.headers)
+        return Representation(len(self.body), "application/json", Validators(self.etag, self.last_modified), headers, accept_ranges=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiPolicy:
+    """How /api/v1 guards itself: with tokens configured, answers depend on Authorization, so
+    they are private and vary on it (the seed's ``public`` on an authenticated list is a bug)."""
+
+    authenticated: bool
+
+    def cache(self, policy: CachePolicy) -> CachePolicy:
+        if not self.authenticated:
+            return policy
+        return private_revalidated(policy.max_age or 0)
+
+    def vary(self) -> tuple[str, ...]:
+        return ("Authorization",) if self.authenticated else ()
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def item(row: ItemRow) -> JsonResource:
+    """``/items/<id>``: the seed's payload, ETag from identity and version (§2.4.2 tip)."""
+    return JsonResource(
+        json_bytes({"id": row.id, "name": row.name, "ver": row.version}),
+        EntityTag.from_version("item", row.id, f"v{row.version}"),
+        None,
+        ITEM_CACHE,
+    )
+
+
+def doc(row: DocRow) -> JsonResource:
+    """``/docs/<id>``: validated by Last-Modified (the row's updated_at), as in §2.4.3."""
+    return JsonResource(json_bytes({"id": row.id, "title": row.title, "content": row.content}), None, row.updated_at, DOC_CACHE)
+
+
+def v1_item(row: ItemRow, policy: ApiPolicy) -> JsonResource:
+    """``/api/v1/items/<id>``: flat, as v1 clients have always had it."""
+    return JsonResource(
+        json_bytes({"id": row.id, "name": row.name}),
+        EntityTag.from_version("v1-item", row.id, f"v{row.version}"),
+        None,
+        policy.cache(ITEM_CACHE),
+        vary=policy.vary(),
+    )
+
+
+def v2_item(row: ItemRow, self_url: str) -> JsonResource:
+    """``/api/v2/items/<id>``: an envelope with version, timestamp and a self link: the visible
+    difference between the versions that url prefixes keep apart."""
+    body = {"data": {"id": row.id, "name": row.name, "version": row.version, "updated_at": _iso(row.updated_at)}, "links": {"self": self_url}}
+    return JsonResource(json_bytes(body), EntityTag.from_version("v2-item", row.id, f"v{row.version}"), None, ITEM_CACHE)
+
+
+def items_page(
+    rows: Sequence[ItemRow], query: PageQuery, total: int, url_for_page: Callable[[int], str], policy: ApiPolicy
+) -> JsonResource:
+    """``/api/v1/items?page=N&size=S``: the page, a Link header, the total in X-Total-Count."""
+    body: dict[str, Any] = {"items": [{"id": row.id, "name": row.name} for row in rows], "page": query.page, "size": query.size}
+    links = page_links(query, total, url_for_page)
+    return _page(body, links, page_etag("items", query, [(row.id, row.version) for row in rows], total), policy, (("X-Total-Count", str(total)),))
+
+
+def items_keyset(rows: Sequence[ItemRow], query: KeysetQuery, url_for_after: Callable[[int], str], policy: ApiPolicy) -> JsonResource:
+    """``/api/v1/items?after=ID&size=S``: keyset pagination, a next link by cursor."""
+    body: dict[str, Any] = {"items": [{"id": row.id, "name": row.name} for row in rows], "after": query.after, "size": query.size}
+    links = keyset_links(query, [row.id for row in rows], url_for_after)
+    return _page(body, links, page_etag("items", query, [(row.id, row.version) for row in rows], None), policy, ())
+
+
+def _page(body: dict[str, Any], links: tuple[Link, ...], etag: EntityTag, policy: ApiPolicy, extra: tuple[tuple[str, str], ...]) -> JsonResource:
+    link_header = format_link_header(links)
+    headers = ((("Link", link_header),) if link_header else ()) + extra
+    return JsonResource(json_bytes(body), etag, None, policy.cache(LIST_CACHE), vary=policy.vary(), headers=headers)
+
+
+def no_such_item(item_id: int) -> ResponsePlan:
+    return plan_problem(404, f"There is no item {item_id}.")
+
+
+def no_such_doc(doc_id: int) -> ResponsePlan:
+    return plan_problem(404, f"There is no doc {doc_id}.")
+
+
+def bad_parameter(problem: BadParameter) -> ResponsePlan:
+    """RFC 9457: 400 naming the query parameter (an extension member, ``parameter``)."""
+    return plan_problem(400, problem.detail, headers=(), extra={"parameter": problem.name})
+
+
+def unauthorized(detail: str) -> ResponsePlan:
+    # RFC 6750 §3: a request without a usable token gets a challenge naming the scheme.
+    return plan_problem(401, detail, headers=(("WWW-Authenticate", 'Bearer realm="twinport"'),))
+
+
+def rate_limited(limited: Limited) -> ResponsePlan:
+    # RFC 6585 §4 and RFC 9110 §10.2.3.
+    return plan_problem(429, "Too many requests from this client; try again later.", headers=(("Retry-After", str(limited.retry_after)),))
+
+
+class ApiGuard:
+    """``api_v1.before_request`` (seed §2.7.3): a bearer token when tokens are configured, then
+    a per-client token bucket. The client is its token when there is one, else its address."""
+
+    def __init__(self, tokens: str, rate: float, burst: int) -> None:
+        self._tokens = tuple(token for token in tokens.split(",") if token)
+        self.policy = ApiPolicy(authenticated=bool(self._tokens))
+        self._limiter = RateLimiter(rate, burst)
+
+    def check(self, authorization: str | None, remote_address: str, now: float) -> ResponsePlan | None:
+        """None to let the request through, or the 401/429 to send instead."""
+        client = remote_address
+        if self._tokens:
+            token = _bearer_token(authorization)
+            if token is None:
+                return unauthorized("This API needs a bearer token (Authorization: Bearer <token>).")
+            # Compare against every token in constant time: no timing hint of a near miss.
+            if not any(hmac.compare_digest(token.encode(), known.encode()) for known in self._tokens):
+                return unauthorized("The bearer token is not valid.")
+            client = f"token:{token}"
+        limited = self._limiter.take(client, now)
+        return None if limited is None else rate_limited(limited)
+
+
+def _bearer_token(authorization: str | None) -> str | None:
+    # RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token; the scheme is case-insensitive (RFC 9110 §11.1).
+    if authorization is None:
+        return None
+    scheme, _, token = authorization.strip().partition(" ")
+    token = token.strip(" ")
+    if scheme.lower() != "bearer" or not token or " " in token:
+        return None
+    return token
+
+
+class TotalCache:
+    """The paging API's item count, reused for ``ttl`` seconds so a list request does not count
+    the table every time (seed §2.8 operations tip). The adapters pass a monotonic clock."""
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._value: int | None = None
+        self._expires = 0.0
+        self._lock = threading.Lock()
+
+    def get(self, now: float) -> int | None:
+        with self._lock:
+            return self._value if self._value is not None and now < self._expires else None
+
+    def put(self, value: int, now: float) -> int:
+        with self._lock:
+            self._value, self._expires = value, now + self.ttl
+            return value

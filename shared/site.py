@@ -1,0 +1,37 @@
+"""The ``site`` blueprint's answers (seed §2.7.2): an HTML page and its static files.
+
+Static files are served by twinport's own file logic, not by the frameworks' static views
+(Flask's and Quart's disagree on Cache-Control and more). A URL that carries the asset's
+current version (``?v=``) is immutable for a year, as the seed's §2.4.4 recommends for
+versioned static files; without it, or with a stale one, the asset is revalidated.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ._cache import CachePolicy, immutable_static
+from ._files import FileFacts, file_representation
+from ._representation import Representation, ResponsePlan, plan_bytes
+
+__all__ = ["STATIC_DIR", "TEMPLATE_DIR", "asset_version", "page", "static_asset"]
+
+_HERE = Path(__file__).resolve().parent
+STATIC_DIR = str(_HERE / "static" / "site")
+TEMPLATE_DIR = str(_HERE / "templates")
+
+
+def asset_version(facts: FileFacts) -> str:
+    """A short version token for cache busting: changes whenever the file does."""
+    tag = file_representation(facts, attachment=False, download_name=None).validators.etag
+    assert tag is not None
+    return tag.opaque[-12:] if len(tag.opaque) > 12 else tag.opaque
+
+
+def static_asset(facts: FileFacts, requested_version: str | None) -> Representation:
+    cache = immutable_static() if requested_version == asset_version(facts) else CachePolicy(no_cache=True)
+    return file_representation(facts, attachment=False, download_name=None, cache=cache)
+
+
+def page(html: str) -> ResponsePlan:
+    return plan_bytes(html.encode("utf-8"), content_type="text/html; charset=utf-8", headers=(("Cache-Control", "no-cache"),))

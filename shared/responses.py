@@ -1,4 +1,5 @@
-"""What each simple endpoint answers: the seed's §2.1 and §2.4.4 responses, health, errors.
+"""What each simple endpoint answers: the seed's §2.1, §2.2, §2.4.4 and §2.5.2 responses, health,
+operations, errors.
 
 One function per endpoint, named after the view that calls it in both adapters. The seed
 wrote these as Flask idioms (a ``str``, a ``dict``, a tuple, ``make_response``); the plans below
@@ -6,15 +7,24 @@ are what those idioms put on the wire, decided once, so the two frameworks' defa
 a say. One deliberate change: the seed's comment says ``/basic-1`` is ``text/plain; charset=utf-8``
 while Flask would have sent ``text/html`` for a bare ``str``; plain text is what the seed meant
 and what a client of ``OK`` expects, so both runtimes say ``text/plain``.
+
+The §2.2 streams answer with a ``StreamHead`` (status and headers; the adapter writes the body from
+a generator of ``shared``), the rest with a whole ``ResponsePlan``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from werkzeug.http import dump_cookie
+
 from ._cache import no_store, revalidated
+from ._disposition import content_disposition
+from ._event_stream import InvalidPublication, parse_publication
+from ._events import EventBackend
 from ._files import FileFacts, content_type_for, file_representation
 from ._representation import Representation, ResponsePlan, allow_header, plan_bytes, plan_json, plan_problem, plan_text
+from ._streams import StreamHead, plan_stream
 
 __all__ = [
     "I18N_FILE",
@@ -28,12 +38,18 @@ __all__ = [
     "basic_6",
     "cache_demo",
     "download",
+    "export_csv",
     "healthz",
     "http_error",
     "i18n_file",
     "no_such_file",
     "options",
+    "publish_event",
     "report_pdf",
+    "set_cookie",
+    "sse",
+    "stats",
+    "stream_gen",
     "video",
 ]
 
@@ -75,6 +91,67 @@ def cache_demo() -> ResponsePlan:
         {"ok": True},
         headers=[("Cache-Control", revalidated(60).to_header()), ("Vary", "Accept-Encoding")],
     )
+
+
+def stream_gen() -> StreamHead:
+    """§2.2.1: the seed's mimetype ``text/plain`` with the charset Flask added; unbuffered, so a
+    proxy passes each chunk on as it comes (the seed's own warning)."""
+    return plan_stream("text/plain; charset=utf-8", unbuffered=True)
+
+
+def export_csv() -> StreamHead:
+    """§2.2.2: a download, so a proxy may buffer it (see ``plan_stream``)."""
+    return plan_stream(
+        "text/csv; charset=utf-8",
+        unbuffered=False,
+        headers=[("Content-Disposition", content_disposition("export.csv", attachment=True))],
+    )
+
+
+def sse() -> StreamHead:
+    """§2.2.3: an event stream. WHATWG HTML §9.2.5: the stream is always UTF-8, so the charset
+    parameter says nothing new; it is kept because the seed's Flask sent it."""
+    return plan_stream("text/event-stream; charset=utf-8", unbuffered=True)
+
+
+def publish_event(body: bytes, content_type: str | None, hub: EventBackend) -> ResponsePlan:
+    """``POST /events``: publish ``{"event": ..., "data": ...}``; 202 with the event's id.
+
+    202, not 201: the event has no URL of its own to put in a Location, and it reaches
+    subscribers after this answer. A body of another media type is a 415 (RFC 9110 §15.5.16) that
+    names the accepted one in ``Accept-Post`` (the field the W3C's LDP registered for POST).
+    """
+    if not _is_json(content_type):
+        return plan_problem(415, "Send the event as application/json.", headers=[("Accept-Post", "application/json")])
+    publication = parse_publication(body)
+    if isinstance(publication, InvalidPublication):
+        return plan_problem(400, publication.detail)
+    event = hub.publish(publication.event_type, publication.data)
+    return plan_json({"id": event.id}, status=202)
+
+
+def _is_json(content_type: str | None) -> bool:
+    # RFC 6838 §4.2.8: a "+json" suffix names a JSON-based type; parameters (charset) change nothing.
+    media_type = (content_type or "").partition(";")[0].strip().lower()
+    return media_type == "application/json" or (media_type.startswith("application/") and media_type.endswith("+json"))
+
+
+def set_cookie() -> ResponsePlan:
+    """§2.5.2: ``sid=s-1`` for an hour, HttpOnly, Secure, SameSite=Lax, Path=/.
+
+    No ``Expires``: Flask's ``set_cookie(max_age=...)`` adds one computed from the clock, so the
+    header would change every second and differ between two servers. RFC 6265 §5.3 step 3: a user
+    agent that sees Max-Age ignores Expires, and every browser in use implements Max-Age. And
+    ``no-store``: Set-Cookie does not keep a cache from storing a response (RFC 9111 says nothing
+    of it), and one that hands out a session must never be replayed to someone else.
+    """
+    cookie = dump_cookie("sid", "s-1", max_age=3600, path="/", secure=True, httponly=True, samesite="Lax", sync_expires=False)
+    return plan_json({"ok": True}, headers=[("Set-Cookie", cookie), ("Cache-Control", no_store().to_header())])
+
+
+def stats(sse_subscribers: int) -> ResponsePlan:
+    """Live counters for operators (and for the tests that count streams let go)."""
+    return plan_json({"sse_subscribers": sse_subscribers}, headers=[("Cache-Control", no_store().to_header())])
 
 
 def healthz() -> ResponsePlan:
@@ -125,6 +202,7 @@ _DETAILS = {
     404: "No resource lives at this URL.",
     405: "This resource does not support the request method.",
     413: "The request body is larger than this server accepts.",
+    415: "This resource does not accept the request's media type.",
     500: "The server failed to answer this request.",
 }
 

@@ -20,11 +20,33 @@ from urllib.parse import unquote_to_bytes, urlsplit
 
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
-__all__ = ["Client", "Exchange", "FlaskInProcess", "QuartInProcess", "WireClient"]
+__all__ = ["Client", "Exchange", "FlaskInProcess", "QuartInProcess", "WireClient", "enough"]
 
 Headers = tuple[tuple[str, str], ...]
 # Both runtimes see the same Host, in-process and on the wire, so URLs they build agree.
 HOST = "localhost"
+
+
+def enough(body: bytes | bytearray, read_limit: int | None, events: int | None) -> int | None:
+    """How many bytes of a partial body to keep, once there are enough; None to read on.
+
+    ``read_limit`` is a byte count. ``events`` counts the complete server-sent events at the
+    start of the body (blocks ending in a blank line, comment-only blocks such as heartbeats not
+    counted); the body is cut right after the last one, so a comparison never depends on how the
+    bytes that followed were chunked. Both twins end lines with LF (``shared.encode_event``).
+    """
+    if read_limit is not None and len(body) >= read_limit:
+        return read_limit
+    if events is None:
+        return None
+    start = seen = 0
+    while (end := body.find(b"\n\n", start)) != -1:
+        block, start = body[start:end], end + 2
+        if any(line and not line.startswith(b":") for line in block.split(b"\n")):
+            seen += 1
+            if seen == events:
+                return start
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +70,14 @@ class Client(Protocol):
     name: str
 
     def request(
-        self, method: str, target: str, headers: Iterable[tuple[str, str]] = (), body: bytes = b"", *, read_limit: int | None = None
+        self,
+        method: str,
+        target: str,
+        headers: Iterable[tuple[str, str]] = (),
+        body: bytes = b"",
+        *,
+        read_limit: int | None = None,
+        events: int | None = None,
     ) -> Exchange: ...
 
 
@@ -60,7 +89,14 @@ class FlaskInProcess:
         self.name = name
 
     def request(
-        self, method: str, target: str, headers: Iterable[tuple[str, str]] = (), body: bytes = b"", *, read_limit: int | None = None
+        self,
+        method: str,
+        target: str,
+        headers: Iterable[tuple[str, str]] = (),
+        body: bytes = b"",
+        *,
+        read_limit: int | None = None,
+        events: int | None = None,
     ) -> Exchange:
         path, _, query = target.partition("?")
         builder = EnvironBuilder(
@@ -75,7 +111,8 @@ class FlaskInProcess:
         try:
             for chunk in app_iter:
                 collected += chunk
-                if read_limit is not None and len(collected) >= read_limit:
+                if (keep := enough(collected, read_limit, events)) is not None:
+                    del collected[keep:]
                     break
         finally:
             close = getattr(app_iter, "close", None)
@@ -105,11 +142,20 @@ class QuartInProcess:
             self._runner.close()
 
     def request(
-        self, method: str, target: str, headers: Iterable[tuple[str, str]] = (), body: bytes = b"", *, read_limit: int | None = None
+        self,
+        method: str,
+        target: str,
+        headers: Iterable[tuple[str, str]] = (),
+        body: bytes = b"",
+        *,
+        read_limit: int | None = None,
+        events: int | None = None,
     ) -> Exchange:
-        return self._runner.run(self._request(method, target, tuple(headers), body, read_limit))
+        return self._runner.run(self._request(method, target, tuple(headers), body, read_limit, events))
 
-    async def _request(self, method: str, target: str, headers: Headers, body: bytes, read_limit: int | None) -> Exchange:
+    async def _request(
+        self, method: str, target: str, headers: Headers, body: bytes, read_limit: int | None, events: int | None
+    ) -> Exchange:
         split = urlsplit(target)
         raw_path = split.path.encode("ascii")
         request_headers = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in (("Host", HOST), *headers)]
@@ -147,7 +193,7 @@ class QuartInProcess:
                 start.update(message)
             elif message["type"] == "http.response.body":
                 collected.extend(message.get("body", b""))
-                if not message.get("more_body", False) or (read_limit is not None and len(collected) >= read_limit):
+                if not message.get("more_body", False) or enough(collected, read_limit, events) is not None:
                     finished.set()
 
         task = asyncio.ensure_future(self.app(scope, receive, send))
@@ -156,6 +202,8 @@ class QuartInProcess:
         disconnected.set()  # like a client that hangs up once it has what it wanted
         await task
         waiter.cancel()
+        if (keep := enough(collected, read_limit, events)) is not None:
+            del collected[keep:]
         headers_out = tuple((name.decode("latin-1"), value.decode("latin-1")) for name, value in start.get("headers", ()))
         return Exchange(int(start["status"]), headers_out, bytes(collected))
 
@@ -170,7 +218,14 @@ class WireClient:
         self.timeout = timeout
 
     def request(
-        self, method: str, target: str, headers: Iterable[tuple[str, str]] = (), body: bytes = b"", *, read_limit: int | None = None
+        self,
+        method: str,
+        target: str,
+        headers: Iterable[tuple[str, str]] = (),
+        body: bytes = b"",
+        *,
+        read_limit: int | None = None,
+        events: int | None = None,
     ) -> Exchange:
         with self._connection() as connection:
             connection.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
@@ -181,8 +236,13 @@ class WireClient:
                 connection.putheader("Content-Length", str(len(body)))
             connection.endheaders(body or None)
             response = connection.getresponse()
-            data = response.read(read_limit) if read_limit is not None else response.read()
-            return Exchange(response.status, tuple(response.getheaders()), data)
+            if read_limit is None and events is None:
+                return Exchange(response.status, tuple(response.getheaders()), response.read())
+            collected = bytearray()
+            # read1: whatever has arrived (one chunk of a chunked body), without waiting for more.
+            while (keep := enough(collected, read_limit, events)) is None and (chunk := response.read1(65536)):
+                collected += chunk
+            return Exchange(response.status, tuple(response.getheaders()), bytes(collected[:keep]))
 
     @contextmanager
     def _connection(self) -> Iterator[http.client.HTTPConnection]:

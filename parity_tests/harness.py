@@ -39,7 +39,7 @@ class Finding:
 
 def run_case(case: Case, flask: Client, quart: Client, mode: str) -> list[Finding]:
     def send(client: Client) -> Any:
-        return client.request(case.method, case.target, case.headers, case.body, read_limit=case.read_limit)
+        return client.request(case.method, case.target, case.headers, case.body, read_limit=case.read_limit, events=case.events)
 
     first_flask, first_quart = send(flask), send(quart)
     findings = [
@@ -61,7 +61,16 @@ def parity_settings(data_dir: Path) -> dict[str, Any]:
     """The settings both runtimes run with in the parity suite (and the fixtures its data
     directory needs: the symlinks of the traversal cases)."""
     prepare_file_fixtures(str(data_dir))
-    return {"data_dir": str(data_dir)}
+    return {
+        "data_dir": str(data_dir),
+        # Streams at test speed: /stream/gen in 50 ms, a CSV of three batches (the last one
+        # partial), a client that left let go within half a second, and a replay buffer small
+        # enough that the publish cases overflow it (cases/streams.py).
+        "stream_delay": 0.01,
+        "export_rows": 2500,
+        "sse_heartbeat": 0.5,
+        "sse_replay": 3,
+    }
 
 
 @contextmanager

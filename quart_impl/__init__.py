@@ -12,10 +12,11 @@ from typing import Any
 from quart import Quart, Response
 from werkzeug.exceptions import HTTPException
 
-from shared import Settings, responses
+from shared import EventHub, Settings, responses
 from shared.config import settings_from
 from shared.datafiles import ensure_data_dir
 
+from ._events import EXTENSION as EVENTS_EXTENSION
 from ._respond import respond
 from .blueprints import assets, ops, resp
 
@@ -43,6 +44,8 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Quart:
     # werkzeug would answer "//" in a path with its own 308 redirect page; a file name with an
     # empty segment is simply not found (shared._files.check_name), in both runtimes alike.
     app.url_map.merge_slashes = False
+    # In-process, so one per worker process: run one worker (README) or replace it with a broker.
+    app.extensions[EVENTS_EXTENSION] = EventHub(replay=resolved.sse_replay)
     app.register_blueprint(resp.bp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(assets.bp)

@@ -1,4 +1,4 @@
-"""Operations: the health check a load balancer or ``twinport serve``'s user polls."""
+"""Operations: the health check a load balancer or ``twinport serve``'s user polls, and live counters."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from flask import Blueprint, Response
 
 from shared import responses
 
+from .._events import event_hub
 from .._respond import respond
 
 bp = Blueprint("ops", __name__)
@@ -14,3 +15,8 @@ bp = Blueprint("ops", __name__)
 @bp.get("/healthz")
 def healthz() -> Response:
     return respond(responses.healthz())
+
+
+@bp.get("/ops/stats")
+def stats() -> Response:
+    return respond(responses.stats(event_hub().subscriber_count()))

@@ -8,7 +8,8 @@ from __future__ import annotations
 from ._case import Case
 from .basic import BASIC_CASES
 from .files import FILE_CASES
+from .streams import STREAM_CASES
 
 __all__ = ["CASES", "Case"]
 
-CASES: tuple[Case, ...] = (*BASIC_CASES, *FILE_CASES)
+CASES: tuple[Case, ...] = (*BASIC_CASES, *FILE_CASES, *STREAM_CASES)

@@ -9,9 +9,10 @@ __all__ = ["Case", "get_and_head"]
 
 @dataclass(frozen=True, slots=True)
 class Case:
-    """A request (method, target, headers, body) and how much of the answer to read:
-    ``read_limit`` bytes for endless streams. ``repeatable=False`` marks a case with side
-    effects, which the harness does not send twice to learn noise."""
+    """A request (method, target, headers, body) and how much of the answer to read: for an
+    endless stream, ``read_limit`` bytes or the first ``events`` server-sent events (see
+    ``clients.enough``). ``repeatable=False`` marks a case with side effects, which the harness
+    does not send twice to learn noise."""
 
     id: str
     target: str
@@ -19,6 +20,7 @@ class Case:
     headers: tuple[tuple[str, str], ...] = ()
     body: bytes = b""
     read_limit: int | None = None
+    events: int | None = None
     repeatable: bool = True
 
 

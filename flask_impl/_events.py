@@ -1,0 +1,46 @@
+"""The app's event hub (one per app, so one per worker process), for the views that need it."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable
+from typing import cast
+
+from flask import current_app, request
+
+from shared import EventBackend
+
+__all__ = ["EXTENSION", "client_gone_check", "event_hub"]
+
+EXTENSION = "twinport.events"
+
+
+def event_hub() -> EventBackend:
+    return cast(EventBackend, current_app.extensions[EXTENSION])
+
+
+def client_gone_check() -> Callable[[], bool]:
+    """Whether this request's client has closed its connection, for a stream to ask when quiet.
+
+    gunicorn puts the connection in the environ (``gunicorn.socket``); without it (another WSGI
+    server, a test runner) the stream learns only from a failed write. Only Flask needs this:
+    hypercorn reads the connection all along and Quart cancels the request when it closes.
+    """
+    connection = request.environ.get("gunicorn.socket")
+    if not isinstance(connection, socket.socket):
+        return lambda: False
+    return lambda: _peer_closed(connection)
+
+
+def _peer_closed(connection: socket.socket) -> bool:
+    # Peek one byte without waiting: b"" is the client's FIN, a reset is gone too, no data yet (or
+    # a pipelined request) is a live client. On a duplicate of the descriptor, because a TLS
+    # socket refuses recv flags and must not have its records read here.
+    try:
+        with socket.socket(fileno=os.dup(connection.fileno())) as raw:
+            return raw.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True

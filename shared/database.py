@@ -1,0 +1,232 @@
+"""The database edge: URLs, first-start preparation, and the two stores that run ``_store``'s
+statements, ``SyncStore`` for Flask and ``AsyncStore`` for Quart.
+
+Like ``datafiles``, this module does I/O and is not re-exported by ``shared``. Both stores
+execute the same statements and shape rows with the same helpers; they differ only by
+``await``, so the async one never blocks Quart's event loop (aiosqlite runs each SQLite
+connection in a thread of its own; psycopg 3 is natively async).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable, Sequence
+from types import TracebackType
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, RowMapping, Table, create_engine, insert
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from ._store import (
+    Doc,
+    Item,
+    RowsQuery,
+    docs as docs_table,
+    items as items_table,
+    metadata,
+    seed_docs,
+    seed_items,
+    select_any,
+    select_doc,
+    select_item,
+    select_item_count,
+    select_items_after,
+    select_items_page,
+)
+
+__all__ = [
+    "DATABASE_FILE",
+    "AsyncStore",
+    "SyncStore",
+    "async_url",
+    "default_database_url",
+    "prepare_database",
+    "sync_url",
+]
+
+DATABASE_FILE = "twinport.sqlite3"
+# One driver per backend for both engines: the standard library's sqlite3 (and aiosqlite over
+# it), and psycopg 3, whose one dialect name serves create_engine and create_async_engine.
+_SYNC_DRIVER = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg"}
+_ASYNC_DRIVER = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+psycopg"}
+_ACCEPTED = {
+    "sqlite": "sqlite",
+    "sqlite+pysqlite": "sqlite",
+    "sqlite+aiosqlite": "sqlite",
+    "postgresql": "postgresql",
+    "postgresql+psycopg": "postgresql",
+}
+# Another process preparing the same database at the same moment shows up as one of these;
+# the next attempt finds its work done. Five attempts span about 1.5 s of backoff.
+_PREPARE_ATTEMPTS = 5
+_RACE_ERRORS = (IntegrityError, OperationalError, ProgrammingError)
+_Record = TypeVar("_Record", Item, Doc)
+
+
+def sync_url(database_url: str) -> str:
+    """The URL for a sync engine: ``sqlite://`` stays on sqlite3, PostgreSQL goes to psycopg 3."""
+    return _with_driver(database_url, _SYNC_DRIVER)
+
+
+def async_url(database_url: str) -> str:
+    """The URL for an async engine: ``sqlite+aiosqlite://`` or ``postgresql+psycopg://``."""
+    return _with_driver(database_url, _ASYNC_DRIVER)
+
+
+def _with_driver(database_url: str, drivers: dict[str, str]) -> str:
+    url = _parse(database_url)
+    # render_as_string: str(url) would write the password as "***".
+    return url.set(drivername=drivers[_ACCEPTED[url.drivername]]).render_as_string(hide_password=False)
+
+
+def _parse(database_url: str) -> URL:
+    try:
+        url = make_url(database_url)
+    except Exception as error:  # sqlalchemy raises ArgumentError, or ValueError for a bad port
+        raise ValueError(f"not a database URL: {database_url!r} ({error})") from None
+    if url.drivername not in _ACCEPTED:
+        allowed = ", ".join(f"{scheme}://" for scheme in _ACCEPTED)
+        raise ValueError(f"unsupported database URL scheme {url.drivername!r}; use one of {allowed}")
+    return url
+
+
+def default_database_url(data_dir: str) -> str:
+    """The embedded default: a SQLite file in the data directory (an absolute path, so the URL
+    means the same file whatever the worker's working directory)."""
+    path = os.path.abspath(os.path.join(data_dir, DATABASE_FILE))
+    return URL.create("sqlite", database=path).render_as_string(hide_password=False)
+
+
+def prepare_database(database_url: str, *, items: int = 10_000, docs: int = 100) -> None:
+    """Create the tables and seed each empty one, once; safe when several workers start at once.
+
+    Both seeds are one transaction that inserts only into empty tables, so the data appears
+    whole or not at all. Two processes that both saw a table empty cannot both insert: the
+    second collides on the primary key (or, on SQLite, on the snapshot it read) and rolls back,
+    and its next attempt finds the rows. Two CREATE TABLEs racing end the same way ("already
+    exists"). No lock or SQLite-only statement is needed for this, so it holds on PostgreSQL.
+    """
+    url = _parse(sync_url(database_url))
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        os.makedirs(os.path.dirname(os.path.abspath(url.database)), exist_ok=True)
+    engine = create_engine(url)
+    try:
+        for attempt in range(_PREPARE_ATTEMPTS):
+            try:
+                _prepare_once(engine, item_count=items, doc_count=docs)
+                return
+            except _RACE_ERRORS:
+                if attempt == _PREPARE_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.05 * 2**attempt)
+    finally:
+        engine.dispose()
+
+
+def _prepare_once(engine: Engine, *, item_count: int, doc_count: int) -> None:
+    if engine.dialect.name == "sqlite":
+        # WAL lets readers go on while a writer writes. The mode is stored in the database file,
+        # so setting it once here covers every later connection, sync or async.
+        with engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA journal_mode=WAL")
+    metadata.create_all(engine)
+    with engine.begin() as connection:
+        _seed_if_empty(connection, items_table, seed_items(item_count))
+        _seed_if_empty(connection, docs_table, seed_docs(doc_count))
+
+
+def _seed_if_empty(connection: Connection, table: Table, rows: Iterable[dict[str, Any]]) -> None:
+    if connection.execute(select_any(table)).first() is not None:
+        return
+    batch = list(rows)
+    if batch:
+        connection.execute(insert(table), batch)
+
+
+class SyncStore:
+    """The items and docs through a sync engine (Flask; gunicorn's threads share its pool)."""
+
+    def __init__(self, database_url: str, *, pool_size: int = 5) -> None:
+        self._engine = create_engine(sync_url(database_url), pool_size=pool_size)
+
+    def item(self, item_id: int) -> Item | None:
+        return _first(Item, self._rows(select_item(item_id)))
+
+    def doc(self, doc_id: int) -> Doc | None:
+        return _first(Doc, self._rows(select_doc(doc_id)))
+
+    def items_page(self, offset: int, limit: int) -> list[Item]:
+        return _all(self._rows(select_items_page(offset, limit)))
+
+    def items_after(self, after_id: int, limit: int) -> list[Item]:
+        return _all(self._rows(select_items_after(after_id, limit)))
+
+    def count_items(self) -> int:
+        return _count(self._rows(select_item_count()))
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> SyncStore:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+        self.close()
+
+    def _rows(self, statement: RowsQuery) -> Sequence[RowMapping]:
+        with self._engine.connect() as connection:
+            return connection.execute(statement).mappings().all()
+
+
+class AsyncStore:
+    """The same reads through an async engine (Quart). Create it and ``close`` it on the event
+    loop that uses it (Quart's before_serving/after_serving): pooled aiosqlite connections
+    belong to the loop they were opened on."""
+
+    def __init__(self, database_url: str, *, pool_size: int = 5) -> None:
+        # The pool keeps connections, and so their aiosqlite threads, for reuse: without it
+        # every request would start a thread and open the file.
+        self._engine: AsyncEngine = create_async_engine(async_url(database_url), pool_size=pool_size)
+
+    async def item(self, item_id: int) -> Item | None:
+        return _first(Item, await self._rows(select_item(item_id)))
+
+    async def doc(self, doc_id: int) -> Doc | None:
+        return _first(Doc, await self._rows(select_doc(doc_id)))
+
+    async def items_page(self, offset: int, limit: int) -> list[Item]:
+        return _all(await self._rows(select_items_page(offset, limit)))
+
+    async def items_after(self, after_id: int, limit: int) -> list[Item]:
+        return _all(await self._rows(select_items_after(after_id, limit)))
+
+    async def count_items(self) -> int:
+        return _count(await self._rows(select_item_count()))
+
+    async def close(self) -> None:
+        await self._engine.dispose()
+
+    async def __aenter__(self) -> AsyncStore:
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+        await self.close()
+
+    async def _rows(self, statement: RowsQuery) -> Sequence[RowMapping]:
+        async with self._engine.connect() as connection:
+            return (await connection.execute(statement)).mappings().all()
+
+
+def _first(kind: type[_Record], rows: Sequence[RowMapping]) -> _Record | None:
+    return kind.from_row(rows[0]) if rows else None
+
+
+def _all(rows: Sequence[RowMapping]) -> list[Item]:
+    return [Item.from_row(row) for row in rows]
+
+
+def _count(rows: Sequence[RowMapping]) -> int:
+    return int(rows[0]["count"])

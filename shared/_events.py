@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from itertools import islice
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Protocol, TypeAlias
+from typing import Protocol, TypeAlias, TypeVar
 
 from ._representation import json_bytes
 from ._sse import encode_event
@@ -89,6 +89,9 @@ class _Subscriber:
 
     def _wake(self) -> None:
         """Threads wait on the hub's condition, which the hub notifies once for all of them."""
+
+
+_S = TypeVar("_S", bound=_Subscriber)
 
 
 class Subscription(_Subscriber):
@@ -189,6 +192,7 @@ class EventHub:
         # A dict as an ordered set: O(1) unsubscribe, and publish visits subscribers in arrival order.
         self._subscribers: dict[_Subscriber, None] = {}
         self._subscriber_backlog = subscriber_backlog
+        self._closed = False
 
     def publish(self, event_type: str, data: JSONValue) -> Event:
         """Number the event, keep it for replay, and queue it to every subscriber.
@@ -219,25 +223,23 @@ class EventHub:
 
     def subscribe(self, last_id: int | None = None) -> Subscription:
         with self._lock:
-            subscription = Subscription(self, self._events_after(last_id), self._subscriber_backlog)
-            self._subscribers[subscription] = None
-        return subscription
+            return self._register(Subscription(self, self._events_after(last_id), self._subscriber_backlog))
 
     def subscribe_async(self, last_id: int | None = None) -> AsyncSubscription:
         """Subscribe for a coroutine of the running event loop."""
         loop = asyncio.get_running_loop()
         with self._lock:
-            subscription = AsyncSubscription(self, self._events_after(last_id), self._subscriber_backlog, loop)
-            self._subscribers[subscription] = None
-        return subscription
+            return self._register(AsyncSubscription(self, self._events_after(last_id), self._subscriber_backlog, loop))
 
     def subscriber_count(self) -> int:
         with self._lock:
             return len(self._subscribers)
 
     def close(self) -> None:
-        """End every subscription (a shutting-down server ends its streams)."""
+        """End every subscription, and every later one at once: the server is shutting down, and
+        a stream that never ends would hold its shutdown until a timeout kills it."""
         with self._changed:
+            self._closed = True
             for subscriber in tuple(self._subscribers):
                 self._drop(subscriber)
                 subscriber._wake()
@@ -251,6 +253,13 @@ class EventHub:
         # Ids are consecutive, so the missed events are the last (newest - last_id) kept ones.
         missed = self._newest_id - last_id
         return tuple(islice(self._replay, max(0, len(self._replay) - missed), None))
+
+    def _register(self, subscription: _S) -> _S:
+        if self._closed:
+            subscription._end()  # it still gets its backlog, then ENDED
+        else:
+            self._subscribers[subscription] = None
+        return subscription
 
     def _unsubscribe(self, subscription: _Subscriber) -> None:
         with self._changed:

@@ -59,6 +59,8 @@ def server_command(settings: Settings, python: str = sys.executable) -> list[str
             "--worker-class", settings.worker_class,
             # gthread: each thread holds one request (or one open stream) at a time.
             "--threads", str(settings.threads),
+            # A stopping worker ends its event streams instead of waiting its graceful timeout for them.
+            "--config", "python:flask_impl.gunicorn_conf",
             "--log-level", settings.log_level,
             "--error-logfile", "-",
             "--access-logfile", "/dev/stderr",

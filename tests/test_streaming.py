@@ -249,6 +249,21 @@ def test_several_streams_at_once_and_other_requests_still_answered(stream_server
                 reader.close()
 
 
+def test_stopping_gunicorn_ends_open_streams_instead_of_waiting_for_them(settings: dict[str, object]) -> None:
+    with running_server("flask", {**settings, **STREAM_SETTINGS}) as server:
+        reader = EventReader(WireClient(server.host, server.port, "flask"))
+        assert reader.block() == OPENING
+        stopping = time.monotonic()
+    took = time.monotonic() - stopping
+    # Without the hub closing on SIGTERM: gunicorn's graceful timeout, then the master is killed
+    # and its orphaned worker streams on. Bounded, so that is a failure and not a hang.
+    assert (server.exit_status, took < 5) == (0, True)
+    with reader, pytest.raises(EOFError):
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:  # heartbeats may come before the end
+            assert reader.block() == HEARTBEAT
+
+
 @pytest.mark.parametrize(
     ("body", "content_type", "status"),
     [

@@ -174,12 +174,16 @@ def test_a_subscriber_too_far_behind_is_let_go_after_its_queued_events() -> None
     assert DEFAULT_SUBSCRIBER_BACKLOG >= 1000
 
 
-def test_close_ends_every_subscription() -> None:
+def test_close_ends_every_subscription_and_every_later_one() -> None:
     hub = EventHub()
     first, second = hub.subscribe(), hub.subscribe()
+    event = hub.publish("last", None)
     hub.close()
     assert hub.subscriber_count() == 0
-    assert first.next_event(1) is Quiet.ENDED and second.next_event(1) is Quiet.ENDED
+    assert first.next_event(1) == event and first.next_event(1) is Quiet.ENDED
+    assert second.next_event(1) == event and second.next_event(1) is Quiet.ENDED
+    late = hub.subscribe(0)
+    assert (late.next_event(1), late.next_event(1), hub.subscriber_count()) == (event, Quiet.ENDED, 0)
 
 
 @given(operations=st.lists(st.sampled_from(["publish", "subscribe", "close-oldest"]), max_size=30))

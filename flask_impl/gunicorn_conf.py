@@ -1,0 +1,42 @@
+"""gunicorn settings for the Flask twin: end open event streams when a worker is told to stop.
+
+On SIGTERM a gthread worker stops accepting and waits, up to ``graceful_timeout`` (30 s), for its
+requests to finish; an event stream never finishes by itself, so without this a deploy waits the
+whole timeout and the arbiter then kills the worker (measured: a stop with one SSE client attached
+took the full timeout, then SIGKILL). ``post_worker_init`` runs after gunicorn has installed its
+signal handlers and loaded the app, so it can put one step in front of gunicorn's SIGTERM handler:
+close the app's event hub, which ends every stream after the events it has queued (each client
+then sees its response end and reconnects, with Last-Event-ID, after the ``retry`` it was given).
+
+The Quart twin has no counterpart: hypercorn cancels open requests after its own graceful timeout
+(3 s), and a cancelled stream unsubscribes on the way out.
+
+Loaded by ``twinport serve`` as ``--config python:flask_impl.gunicorn_conf``; gunicorn reads only
+the module-level names that are its settings or hooks.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from types import FrameType
+from typing import Any
+
+from ._events import EXTENSION
+
+__all__ = ["post_worker_init"]
+
+
+def post_worker_init(worker: Any) -> None:
+    hub = getattr(worker.wsgi, "extensions", {}).get(EXTENSION)
+    stop = signal.getsignal(signal.SIGTERM)
+    if hub is None or not callable(stop):
+        return
+
+    def end_streams_then_stop(signum: int, frame: FrameType | None) -> None:
+        # On a thread: a signal handler runs between two bytecodes of the main thread, which must
+        # not wait there for the hub's lock.
+        threading.Thread(target=hub.close, name="twinport-end-streams", daemon=True).start()
+        stop(signum, frame)
+
+    signal.signal(signal.SIGTERM, end_streams_then_stop)

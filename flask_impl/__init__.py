@@ -11,14 +11,18 @@ from typing import Any
 
 from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from shared import EventHub, Settings, responses
+from shared.api import ApiGuard, TotalCache
 from shared.config import settings_from
+from shared.database import SyncStore, database_url_for, prepare_database
 from shared.datafiles import ensure_data_dir
 
+from . import _data
 from ._events import EXTENSION as EVENTS_EXTENSION
 from ._respond import respond
-from .blueprints import assets, ops, resp
+from .blueprints import api, assets, ops, resp, site
 
 __all__ = ["create_app"]
 
@@ -46,9 +50,23 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.url_map.merge_slashes = False
     # In-process, so one per worker process: run one worker (README) or replace it with a broker.
     app.extensions[EVENTS_EXTENSION] = EventHub(replay=resolved.sse_replay)
+    # The items store: created and seeded on first start, then one engine per process.
+    database_url = database_url_for(resolved.database_url, resolved.data_dir)
+    prepare_database(database_url, items=resolved.seed_items)
+    app.extensions[_data.EXTENSION] = SyncStore(database_url, pool_size=resolved.threads)
+    app.extensions[_data.GUARD] = ApiGuard(resolved.api_tokens, resolved.rate_limit, resolved.rate_burst)
+    app.extensions[_data.TOTAL] = TotalCache(resolved.total_count_ttl)
+    if resolved.trusted_proxy_hops:
+        # Honour X-Forwarded-For/-Proto/-Host from that many proxies, and only then.
+        hops = resolved.trusted_proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     app.register_blueprint(resp.bp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(assets.bp)
+    app.register_blueprint(site.bp)
+    app.register_blueprint(api.api)
+    app.register_blueprint(api.api_v1)
+    app.register_blueprint(api.api_v2)
     app.register_error_handler(HTTPException, http_error)
     return app
 

@@ -22,9 +22,9 @@ from ._respond import respond
 __all__ = ["accel_redirect", "send_data_file"]
 
 
-def send_data_file(name: str, describe: Callable[[FileFacts], Representation | None]) -> Response:
+def send_data_file(name: str, describe: Callable[[FileFacts], Representation | None], *, root: str | None = None) -> Response:
     settings = current_app.config["TWINPORT"]
-    opened = open_data_file(settings.data_dir, name)
+    opened = open_data_file(root or settings.data_dir, name)
     if opened is None:
         return respond(responses.no_such_file())
     file, facts = opened

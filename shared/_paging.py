@@ -120,4 +120,5 @@ def page_etag(kind: str, query: PageQuery | KeysetQuery, versions: Iterable[tupl
     for item_id, version in versions:
         digest.update(f"{item_id}:{version};".encode())
     shape = f"p{query.page}" if isinstance(query, PageQuery) else f"a{query.after}"
-    return EntityTag.from_version(kind, shape, f"s{query.size}", f"t{total}", digest.hexdigest())
+    counted = () if total is None else (f"t{total}",)
+    return EntityTag.from_version(kind, shape, f"s{query.size}", *counted, digest.hexdigest())

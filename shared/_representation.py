@@ -65,6 +65,12 @@ class ResponsePlan:
             raise TypeError("this plan has spans of a representation; read them from its source")
         return b"".join(part for part in self.body if isinstance(part, bytes))
 
+    def with_source(self, source: bytes) -> ResponsePlan:
+        """The same plan with every span cut out of ``source``, for representations held in
+        memory (JSON): the adapters then write it like any literal plan."""
+        body = tuple(part if isinstance(part, bytes) else source[part.first : part.last + 1] for part in self.body)
+        return ResponsePlan(self.status, self.headers, body)
+
     def for_method(self, method: str) -> ResponsePlan:
         """HEAD gets every header GET would, Content-Length included, and no body (§9.3.2)."""
         return ResponsePlan(self.status, self.headers) if method.upper() == "HEAD" else self

@@ -21,10 +21,11 @@ from ._etag import EntityTag
 from ._link import Link, format_link_header
 from ._paging import BadParameter, KeysetQuery, PageQuery, keyset_links, page_etag, page_links
 from ._ratelimit import Limited, RateLimiter
-from ._representation import Representation, ResponsePlan, json_bytes, plan_problem
+from ._representation import Representation, ResponsePlan, json_bytes, plan_json, plan_problem
 
 __all__ = [
     "API_VERSION_HEADER",
+    "MAX_ID",
     "ITEM_CACHE",
     "DOC_CACHE",
     "LIST_CACHE",
@@ -32,20 +33,29 @@ __all__ = [
     "ApiPolicy",
     "TotalCache",
     "JsonResource",
+    "abs_urls",
     "bad_parameter",
+    "build_urls",
     "doc",
     "item",
     "items_keyset",
     "items_page",
+    "links",
     "no_such_doc",
     "no_such_item",
     "rate_limited",
+    "search",
     "unauthorized",
+    "user_detail",
     "v1_item",
     "v2_item",
+    "versions",
 ]
 
 API_VERSION_HEADER = "X-API-Version"
+# Ids in URLs are bounded by the route converter (<int(max=MAX_ID):...>): a larger number is
+# simply not found, instead of an integer the database cannot bind.
+MAX_ID = 2**31 - 1
 ITEM_CACHE = revalidated(60)  # the seed's "public, max-age=60"
 DOC_CACHE = revalidated(120)
 LIST_CACHE = revalidated(30)
@@ -241,3 +251,37 @@ class TotalCache:
         with self._lock:
             self._value, self._expires = value, now + self.ttl
             return value
+
+
+# URL building (seed §2.6): the adapters call url_for exactly as the seed does and hand the
+# strings over; these decide the bodies.
+
+
+def versions(v1_url: str, v2_url: str) -> ResponsePlan:
+    """``/api``: where each version lives."""
+    return plan_json({"versions": {"v1": v1_url, "v2": v2_url}})
+
+
+def build_urls(user_url: str, q_url: str) -> ResponsePlan:
+    return plan_json({"user_url": user_url, "q_url": q_url})
+
+
+def abs_urls(self_url: str, doc_url: str) -> ResponsePlan:
+    return plan_json({"self": self_url, "doc": doc_url})
+
+
+def links(v1_url: str, v2_url: str) -> ResponsePlan:
+    return plan_json({"v1": v1_url, "v2": v2_url})
+
+
+def user_detail(user_id: int, self_url: str) -> ResponsePlan:
+    return plan_json({"id": user_id, "url": self_url})
+
+
+def search(arguments: Sequence[tuple[str, str]]) -> ResponsePlan:
+    """Echo the first ``q`` and ``page`` as given (strings): the seed's search has no engine."""
+    found: dict[str, str] = {}
+    for name, value in arguments:
+        if name in ("q", "page"):
+            found.setdefault(name, value)
+    return plan_json({"q": found.get("q", ""), "page": found.get("page")})

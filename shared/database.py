@@ -38,6 +38,7 @@ from ._store import (
 )
 
 __all__ = [
+    "database_url_for",
     "DATABASE_FILE",
     "AsyncStore",
     "SyncStore",
@@ -98,6 +99,11 @@ def default_database_url(data_dir: str) -> str:
     means the same file whatever the worker's working directory)."""
     path = os.path.abspath(os.path.join(data_dir, DATABASE_FILE))
     return URL.create("sqlite", database=path).render_as_string(hide_password=False)
+
+
+def database_url_for(database_url: str, data_dir: str) -> str:
+    """The ``database_url`` setting, or the embedded default: SQLite in the data directory."""
+    return database_url or default_database_url(data_dir)
 
 
 def prepare_database(database_url: str, *, items: int = 10_000, docs: int = 100) -> None:

@@ -27,7 +27,7 @@ def test_url_maps_are_identical(settings: dict[str, object]) -> None:
 
 
 def test_blueprints_have_the_same_names(settings: dict[str, object]) -> None:
-    assert sorted(flask_impl.create_app(dict(settings)).blueprints) == sorted(quart_impl.create_app(dict(settings)).blueprints) == ["assets", "ops", "resp"]
+    assert sorted(flask_impl.create_app(dict(settings)).blueprints) == sorted(quart_impl.create_app(dict(settings)).blueprints) == ["api", "api_v1", "api_v2", "assets", "ops", "resp", "site"]
 
 
 @pytest.mark.parametrize(

@@ -1,11 +1,13 @@
-"""The seed's ``resp`` blueprint: response patterns (§2.1), streams (§2.2), caching (§2.4.4), the cookie (§2.5.2)."""
+"""The seed's ``resp`` blueprint: response patterns (§2.1), streams (§2.2), conditional JSON and
+caching (§2.4), the cookie (§2.5.2), URL building (§2.6)."""
 
 from __future__ import annotations
 
-from quart import Blueprint, Response, current_app, request
+from quart import Blueprint, Response, current_app, request, url_for
 
-from shared import event_stream_async, export_csv_batches, responses, stream_gen_steps
+from shared import api, event_stream_async, export_csv_batches, responses, stream_gen_steps
 
+from .._data import respond_resource, store
 from .._events import event_hub
 from .._respond import paced, respond, respond_stream
 
@@ -78,3 +80,40 @@ async def publish_event() -> Response:
 @bp.get("/set-cookie")
 async def set_cookie() -> Response:
     return respond(responses.set_cookie())
+
+
+@bp.get(f"/items/<int(max={api.MAX_ID}):item_id>")
+async def item(item_id: int) -> Response:
+    row = await store().item(item_id)
+    return respond(api.no_such_item(item_id)) if row is None else respond_resource(api.item(row))
+
+
+@bp.get(f"/docs/<int(max={api.MAX_ID}):doc_id>")
+async def doc(doc_id: int) -> Response:
+    row = await store().doc(doc_id)
+    return respond(api.no_such_doc(doc_id)) if row is None else respond_resource(api.doc(row))
+
+
+@bp.get("/build")
+async def build() -> Response:
+    return respond(api.build_urls(url_for("resp.user_detail", user_id=7), url_for("resp.search", q="flask", page=2)))
+
+
+@bp.get("/users/<int:user_id>")
+async def user_detail(user_id: int) -> Response:
+    return respond(api.user_detail(user_id, url_for("resp.user_detail", user_id=user_id)))
+
+
+@bp.get("/search")
+async def search() -> Response:
+    return respond(api.search(list(request.args.items(multi=True))))
+
+
+@bp.get("/abs")
+async def abs_url() -> Response:
+    return respond(api.abs_urls(url_for("resp.abs_url", _external=True), url_for("resp.doc", doc_id=10, _external=True, _scheme="https")))
+
+
+@bp.get("/links")
+async def links() -> Response:
+    return respond(api.links(url_for("api_v1.v1_item", id=1, _external=True), url_for("api_v2.v2_item", id=1, _external=True)))

@@ -1,0 +1,38 @@
+"""The seed's ``site`` blueprint (§2.7.2): an HTML page from a template, and its static files at
+``/site-static`` through ``url_for('site.static', ...)``, served by twinport's file logic."""
+
+from __future__ import annotations
+
+import asyncio
+from quart import Blueprint, Response, render_template, request
+
+from shared import site
+from shared._files import FileFacts
+from shared.datafiles import open_data_file
+
+from .._files import send_data_file
+from .._respond import respond
+
+bp = Blueprint("site", __name__, template_folder=site.TEMPLATE_DIR)
+
+
+@bp.get("/")
+async def index() -> Response:
+    css = await _facts("css/site.css")
+    html = await render_template("site/index.html", css_version=site.asset_version(css) if css else "")
+    return respond(site.page(html))
+
+
+@bp.get("/site-static/<path:filename>", endpoint="static")
+async def static(filename: str) -> Response:
+    version = request.args.get("v")
+    return await send_data_file(filename, lambda facts: site.static_asset(facts, version), root=site.STATIC_DIR)
+
+
+async def _facts(name: str) -> FileFacts | None:
+    opened = await asyncio.to_thread(open_data_file, site.STATIC_DIR, name)
+    if opened is None:
+        return None
+    file, facts = opened
+    await asyncio.to_thread(file.close)
+    return facts

@@ -22,9 +22,16 @@ from .clients import Client, FlaskInProcess, QuartInProcess, WireClient
 from .compare import diff_exchanges
 from .servers import running_server
 
-__all__ = ["MODES", "Finding", "format_table", "in_process_pair", "main", "run_case", "run_cases", "wire_pair"]
+__all__ = ["MODES", "PROFILES", "Finding", "Pairs", "format_table", "in_process_pair", "main", "run_case", "run_cases", "wire_pair"]
 
 MODES = ("in-process", "wire")
+# Settings a case can ask for on top of ``parity_settings`` (Case.profile).
+PROFILES: dict[str, dict[str, Any]] = {
+    "default": {},
+    # /api/v1 with bearer tokens and a bucket of two requests that refills once in 1000 s: each
+    # case uses its own token, so each has its own bucket (cases/data.py).
+    "guarded": {"api_tokens": "t-ok,t-list,t-limited", "rate_limit": 0.001, "rate_burst": 2},
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +46,8 @@ class Finding:
 
 def run_case(case: Case, flask: Client, quart: Client, mode: str) -> list[Finding]:
     def send(client: Client) -> Any:
+        for _ in range(case.prelude):
+            client.request(case.method, case.target, case.headers, case.body)
         return client.request(case.method, case.target, case.headers, case.body, read_limit=case.read_limit, events=case.events)
 
     first_flask, first_quart = send(flask), send(quart)
@@ -53,8 +62,30 @@ def run_case(case: Case, flask: Client, quart: Client, mode: str) -> list[Findin
     return findings
 
 
-def run_cases(cases: Iterable[Case], flask: Client, quart: Client, mode: str) -> list[Finding]:
-    return [finding for case in cases for finding in run_case(case, flask, quart, mode)]
+def run_cases(cases: Iterable[Case], pairs: Pairs) -> list[Finding]:
+    findings: list[Finding] = []
+    for case in cases:
+        flask, quart = pairs.get(case.profile)
+        findings += run_case(case, flask, quart, pairs.mode)
+    return findings
+
+
+class Pairs:
+    """The Flask and Quart clients of one mode, per profile, started when first asked for and
+    stopped with the ``ExitStack``."""
+
+    def __init__(self, mode: str, settings: Mapping[str, Any], stack: ExitStack, **started: tuple[Client, Client]) -> None:
+        self.mode = mode
+        self._settings = dict(settings)
+        self._stack = stack
+        self._pairs: dict[str, tuple[Client, Client]] = dict(started)
+
+    def get(self, profile: str) -> tuple[Client, Client]:
+        if profile not in self._pairs:
+            settings = {**self._settings, **PROFILES[profile]}
+            pair = in_process_pair(settings) if self.mode == "in-process" else wire_pair(settings)
+            self._pairs[profile] = self._stack.enter_context(pair)
+        return self._pairs[profile]
 
 
 def parity_settings(data_dir: Path) -> dict[str, Any]:
@@ -70,6 +101,9 @@ def parity_settings(data_dir: Path) -> dict[str, Any]:
         "export_rows": 2500,
         "sse_heartbeat": 0.5,
         "sse_replay": 3,
+        # Many requests from one address in a few seconds: no 429 outside the "guarded" profile.
+        "rate_limit": 100_000.0,
+        "rate_burst": 100_000,
     }
 
 
@@ -110,9 +144,7 @@ def main(mode: str = "both", cases: Iterable[Case] = CASES) -> int:
     with tempfile.TemporaryDirectory(prefix="twinport-parity-") as scratch, ExitStack() as stack:
         settings = parity_settings(Path(scratch) / "data")
         for current in modes:
-            pair = in_process_pair(settings) if current == "in-process" else wire_pair(settings)
-            flask, quart = stack.enter_context(pair)
-            findings += run_cases(cases, flask, quart, current)
+            findings += run_cases(cases, Pairs(current, settings, stack))
             print(f"{current}: {len(cases)} cases sent to both runtimes", file=sys.stderr)
     if findings:
         print(format_table(findings))

@@ -3,35 +3,38 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import ExitStack
 
 import pytest
 
 from parity_tests.cases import CASES, Case
-from parity_tests.clients import Client, FlaskInProcess, QuartInProcess, WireClient
-from parity_tests.harness import format_table, run_case
+from parity_tests.clients import WireClient
+from parity_tests.harness import PROFILES, Pairs, format_table, run_case
 
 
 @pytest.fixture(scope="session", params=["in-process", "wire"])
-def pair(request: pytest.FixtureRequest, settings: dict[str, object]) -> Iterator[tuple[str, Client, Client]]:
+def pairs(request: pytest.FixtureRequest, settings: dict[str, object]) -> Iterator[Pairs]:
+    """Both runtimes per mode; the default profile over the wire is the session's servers."""
     mode = str(request.param)
-    if mode == "wire":
-        servers: dict[str, WireClient] = request.getfixturevalue("servers")
-        yield mode, servers["flask"], servers["quart"]
-        return
-    import flask_impl
-    import quart_impl
-
-    with QuartInProcess(quart_impl.create_app(dict(settings))) as quart:
-        yield mode, FlaskInProcess(flask_impl.create_app(dict(settings))), quart
+    with ExitStack() as stack:
+        if mode == "wire":
+            servers: dict[str, WireClient] = request.getfixturevalue("servers")
+            yield Pairs(mode, settings, stack, default=(servers["flask"], servers["quart"]))
+        else:
+            yield Pairs(mode, settings, stack)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
-def test_runtimes_answer_alike(case: Case, pair: tuple[str, Client, Client]) -> None:
-    mode, flask, quart = pair
-    findings = run_case(case, flask, quart, mode)
+def test_runtimes_answer_alike(case: Case, pairs: Pairs) -> None:
+    flask, quart = pairs.get(case.profile)
+    findings = run_case(case, flask, quart, pairs.mode)
     assert not findings, "the runtimes differ:\n" + format_table(findings)
 
 
 def test_case_ids_are_unique() -> None:
     ids = [case.id for case in CASES]
     assert len(ids) == len(set(ids))
+
+
+def test_every_case_names_a_known_profile() -> None:
+    assert {case.profile for case in CASES} <= set(PROFILES)

@@ -14,6 +14,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NoReturn
 
 from .config import load_settings
@@ -60,7 +61,10 @@ def server_command(settings: Settings, python: str = sys.executable) -> list[str
             # gthread: each thread holds one request (or one open stream) at a time.
             "--threads", str(settings.threads),
             # A stopping worker ends its event streams instead of waiting its graceful timeout for them.
-            "--config", "python:flask_impl.gunicorn_conf",
+            "--config", _flask_gunicorn_conf(),
+            # gunicorn by default believes X-Forwarded-Proto from 127.0.0.1 and ::1 and rewrites the
+            # scheme itself; only the trusted_proxy_hops setting decides that (ProxyFix in the app).
+            "--forwarded-allow-ips", "",
             "--log-level", settings.log_level,
             "--error-logfile", "-",
             "--access-logfile", "/dev/stderr",
@@ -76,6 +80,16 @@ def server_command(settings: Settings, python: str = sys.executable) -> list[str
         "--access-logfile", "/dev/stderr",
         "quart_impl:create_app()",
     ]
+
+
+def _flask_gunicorn_conf() -> str:
+    """The path of flask_impl/gunicorn_conf.py, found without importing flask_impl: gunicorn
+    runs a config file by itself, while ``python:flask_impl...`` would load the whole app into
+    the master process (about 30 MiB more, measured) before it forks the workers."""
+    spec = importlib.util.find_spec("flask_impl")
+    if spec is None or spec.origin is None:
+        raise ConfigError("runtime flask: the flask_impl package is not installed")
+    return str(Path(spec.origin).with_name("gunicorn_conf.py"))
 
 
 def _flags(arguments: argparse.Namespace) -> dict[str, str | None]:

@@ -83,7 +83,7 @@ SETTINGS: tuple[Setting, ...] = (
         "api_tokens", str, "comma-separated bearer tokens without spaces, or empty for none",
         "when set, /api/v1 requires one of them", lambda value: not any(c.isspace() for c in value),
     ),
-    Setting("rate_limit", float, "requests per second from 0.01 to 100000", "per-client token bucket refill rate on /api/v1", _between(0.01, 100_000)),
+    Setting("rate_limit", float, "requests per second from 0.0001 to 100000", "per-client token bucket refill rate on /api/v1", _between(0.0001, 100_000)),
     Setting("rate_burst", int, "an integer from 1 to 100000", "per-client token bucket size on /api/v1", _between(1, 100_000)),
     Setting("total_count_ttl", float, "seconds from 0 to 86400", "how long the paging API reuses its item count", _between(0, 86_400)),
     Setting("compress_min_bytes", int, "an integer from 0 to 104857600", "JSON bodies at least this long are compressed when the client accepts it", _between(0, 100 * 1024 * 1024)),

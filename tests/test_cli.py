@@ -75,6 +75,7 @@ def test_server_command_is_gunicorn_gthread_for_flask_and_hypercorn_for_quart() 
     assert flask[flask.index("--worker-class") + 1] == "gthread"
     assert flask[flask.index("--threads") + 1] == "16"
     assert flask[-1] == "flask_impl:create_app()"
+    assert flask[flask.index("--forwarded-allow-ips") + 1] == ""  # gunicorn trusts no proxy by itself
     quart = server_command(resolve_settings(cli={"runtime": "quart", "host": "::1"}).settings, python="py")
     assert quart[:3] == ["py", "-m", "hypercorn"]
     assert quart[quart.index("--bind") + 1] == "[::1]:8000"

@@ -12,7 +12,10 @@ class Case:
     """A request (method, target, headers, body) and how much of the answer to read: for an
     endless stream, ``read_limit`` bytes or the first ``events`` server-sent events (see
     ``clients.enough``). ``repeatable=False`` marks a case with side effects, which the harness
-    does not send twice to learn noise."""
+    does not send twice to learn noise. ``profile`` names the app settings the case needs
+    (``harness.PROFILES``: e.g. "guarded", with bearer tokens and a tiny rate limit), and
+    ``prelude`` sends the same request that many times first, uncompared (to empty a token
+    bucket before the request that must get 429)."""
 
     id: str
     target: str
@@ -22,6 +25,8 @@ class Case:
     read_limit: int | None = None
     events: int | None = None
     repeatable: bool = True
+    profile: str = "default"
+    prelude: int = 0
 
 
 def get_and_head(case_id: str, target: str, headers: tuple[tuple[str, str], ...] = ()) -> list[Case]:

@@ -11,7 +11,7 @@ then sees its response end and reconnects, with Last-Event-ID, after the ``retry
 The Quart twin has no counterpart: hypercorn cancels open requests after its own graceful timeout
 (3 s), and a cancelled stream unsubscribes on the way out.
 
-Loaded by ``twinport serve`` as ``--config python:flask_impl.gunicorn_conf``; gunicorn reads only
+Loaded by ``twinport serve`` as ``--config <path of this file>``; gunicorn reads only
 the module-level names that are its settings or hooks.
 """
 
@@ -22,13 +22,15 @@ import threading
 from types import FrameType
 from typing import Any
 
-from ._events import EXTENSION
-
 __all__ = ["post_worker_init"]
+
+# flask_impl._events.EXTENSION (a test holds them equal): gunicorn runs this file in its master
+# process before forking, where importing flask_impl would load the whole app for nothing.
+EVENTS_EXTENSION = "twinport.events"
 
 
 def post_worker_init(worker: Any) -> None:
-    hub = getattr(worker.wsgi, "extensions", {}).get(EXTENSION)
+    hub = getattr(worker.wsgi, "extensions", {}).get(EVENTS_EXTENSION)
     stop = signal.getsignal(signal.SIGTERM)
     if hub is None or not callable(stop):
         return
@@ -40,3 +42,4 @@ def post_worker_init(worker: Any) -> None:
         stop(signum, frame)
 
     signal.signal(signal.SIGTERM, end_streams_then_stop)
+    signal.siginterrupt(signal.SIGTERM, False)  # as gunicorn had it: SIGTERM restarts system calls

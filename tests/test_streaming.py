@@ -249,6 +249,12 @@ def test_several_streams_at_once_and_other_requests_still_answered(stream_server
                 reader.close()
 
 
+def test_the_gunicorn_hook_finds_the_hub_where_the_app_keeps_it() -> None:
+    from flask_impl import _events, gunicorn_conf
+
+    assert gunicorn_conf.EVENTS_EXTENSION == _events.EXTENSION
+
+
 def test_stopping_gunicorn_ends_open_streams_instead_of_waiting_for_them(settings: dict[str, object]) -> None:
     with running_server("flask", {**settings, **STREAM_SETTINGS}) as server:
         reader = EventReader(WireClient(server.host, server.port, "flask"))

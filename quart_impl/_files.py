@@ -17,7 +17,7 @@ from werkzeug.datastructures import Headers
 
 from shared import Representation, ResponsePlan, plan_representation, responses
 from shared._files import FileFacts, plan_accel_redirect
-from shared.datafiles import BodyPart, open_data_file, read_span_chunk
+from shared.datafiles import BodyPart, body_steps, open_data_file, read
 
 from ._respond import respond
 
@@ -53,19 +53,13 @@ async def accel_redirect(name: str) -> Response:
 
 
 async def _iter_body(file: BinaryIO, parts: tuple[BodyPart, ...], chunk_size: int) -> AsyncIterator[bytes]:
-    # shared.datafiles.iter_body, with each read in a worker thread.
+    """shared.datafiles.iter_body, with each read in a worker thread."""
     try:
-        for part in parts:
-            if isinstance(part, bytes):
-                yield part
-                continue
-            offset = 0
-            while offset < part.length:
-                chunk = await asyncio.to_thread(read_span_chunk, file, part, offset, chunk_size)
-                if not chunk:
-                    return
-                offset += len(chunk)
-                yield chunk
+        for step in body_steps(parts, chunk_size):
+            chunk = step if isinstance(step, bytes) else await asyncio.to_thread(read, file, step)
+            yield chunk
+            if not isinstance(step, bytes) and len(chunk) < step.length:
+                return
     finally:
         await asyncio.to_thread(file.close)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -24,10 +25,12 @@ __all__ = [
     "SAMPLE_MTIME_NS",
     "SHIPPED",
     "BodyPart",
+    "Read",
+    "body_steps",
     "ensure_data_dir",
     "iter_body",
     "open_data_file",
-    "read_span_chunk",
+    "read",
     "sample_facts",
 ]
 
@@ -61,27 +64,41 @@ def open_data_file(data_dir: str, name: str) -> tuple[BinaryIO, FileFacts] | Non
     return file, FileFacts("/".join(segments), status.st_size, status.st_mtime_ns)
 
 
-def read_span_chunk(file: BinaryIO, span: ByteSpan, offset: int, chunk_size: int) -> bytes:
-    """Up to ``chunk_size`` bytes of ``span`` starting ``offset`` bytes into it (pread: no shared
-    file position, so Quart's worker threads never race)."""
-    return os.pread(file.fileno(), min(chunk_size, span.length - offset), span.first + offset)
+@dataclass(frozen=True, slots=True)
+class Read:
+    """Read ``length`` bytes of the file at ``offset``."""
+
+    offset: int
+    length: int
+
+
+def body_steps(parts: tuple[BodyPart, ...], chunk_size: int) -> Iterator[bytes | Read]:
+    """The body as literal bytes and reads of at most ``chunk_size``, in order: the one plan that
+    the sync (``iter_body``) and async (Quart) writers both follow. Never a whole file or range
+    in memory."""
+    for part in parts:
+        if isinstance(part, bytes):
+            yield part
+            continue
+        for offset in range(part.first, part.last + 1, chunk_size):
+            yield Read(offset, min(chunk_size, part.last + 1 - offset))
+
+
+def read(file: BinaryIO, step: Read) -> bytes:
+    """pread: no shared file position, so Quart's worker threads never race on one file."""
+    return os.pread(file.fileno(), step.length, step.offset)
 
 
 def iter_body(file: BinaryIO, parts: tuple[BodyPart, ...], chunk_size: int) -> Iterator[bytes]:
-    """The body in chunks of at most ``chunk_size``: never a whole file or range in memory.
-    Closes the file at the end, or when the server closes the iterator early."""
+    """The body, read as it is sent; closes the file at the end, or when the server closes the
+    iterator early. A short read means the file shrank under us: the body ends short and the
+    server, which sent Content-Length, closes the connection."""
     try:
-        for part in parts:
-            if isinstance(part, bytes):
-                yield part
-                continue
-            offset = 0
-            while offset < part.length:
-                chunk = read_span_chunk(file, part, offset, chunk_size)
-                if not chunk:
-                    return  # the file shrank under us: end short, the server closes the connection
-                offset += len(chunk)
-                yield chunk
+        for step in body_steps(parts, chunk_size):
+            chunk = step if isinstance(step, bytes) else read(file, step)
+            yield chunk
+            if not isinstance(step, bytes) and len(chunk) < step.length:
+                return
     finally:
         file.close()
 

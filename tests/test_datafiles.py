@@ -1,0 +1,55 @@
+"""The filesystem edge: safe opening, chunked reads of spans, the data directory's layout."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from shared import ByteSpan
+from shared.datafiles import LARGE_FILE, LARGE_FILE_SIZE, SAMPLE_MTIME_NS, Read, body_steps, ensure_data_dir, iter_body, open_data_file
+
+
+@given(st.lists(st.one_of(st.binary(max_size=5), st.tuples(st.integers(0, 300), st.integers(0, 300))), max_size=6), st.integers(1, 64))
+def test_steps_cover_each_span_exactly_in_chunks(parts_spec: list[object], chunk_size: int) -> None:
+    parts = tuple(p if isinstance(p, bytes) else ByteSpan(min(p), max(p)) for p in parts_spec)  # type: ignore[call-overload]
+    data = bytes(range(256)) * 2
+    rebuilt = b"".join(step if isinstance(step, bytes) else data[step.offset : step.offset + step.length] for step in body_steps(parts, chunk_size))
+    expected = b"".join(p if isinstance(p, bytes) else data[p.first : p.last + 1] for p in parts)
+    assert rebuilt == expected
+    assert all(step.length <= chunk_size for step in body_steps(parts, chunk_size) if isinstance(step, Read))
+
+
+def test_a_file_that_shrinks_ends_the_body_short(tmp_path: Path) -> None:
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"x" * 100)
+    file = path.open("rb")
+    chunks = iter_body(file, (ByteSpan(0, 99),), 10)
+    assert next(chunks) == b"x" * 10
+    os.truncate(path, 25)
+    assert list(chunks) == [b"x" * 10, b"x" * 5]
+    assert file.closed
+
+
+def test_open_refuses_what_is_not_a_regular_file_inside(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "ok.txt").write_text("ok")
+    (tmp_path / "out").symlink_to("/etc/hostname")
+    for name in ("sub", "out", "missing", "../etc/hostname", "ok.txt/", "/etc/hostname"):
+        assert open_data_file(str(tmp_path), name) is None, name
+    opened = open_data_file(str(tmp_path), "ok.txt")
+    assert opened is not None
+    opened[0].close()
+
+
+def test_the_data_directory_is_laid_out_once_with_stable_dates(tmp_path: Path) -> None:
+    ensure_data_dir(str(tmp_path))
+    names = {path.name for path in tmp_path.iterdir()}
+    assert {"hello.txt", "report.pdf", "보고서.pdf", "sample.mp4", LARGE_FILE} <= names
+    assert (tmp_path / LARGE_FILE).stat().st_size == LARGE_FILE_SIZE
+    assert (tmp_path / "hello.txt").stat().st_mtime_ns == SAMPLE_MTIME_NS
+    (tmp_path / "hello.txt").write_text("changed by the user")
+    ensure_data_dir(str(tmp_path))
+    assert (tmp_path / "hello.txt").read_text() == "changed by the user"  # never overwritten

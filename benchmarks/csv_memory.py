@@ -25,7 +25,7 @@ from pathlib import Path
 
 from parity_tests.servers import running_server
 
-__all__ = ["Measurement", "format_table", "main", "measure", "peak_rss_kib", "process_tree"]
+__all__ = ["Measurement", "format_table", "main", "measure", "peak_rss_kib", "process_tree", "status_kib"]
 
 RUNTIMES = ("flask", "quart")
 ROW_COUNTS = (100_000, 1_000_000)
@@ -62,15 +62,20 @@ def process_tree(root: int) -> list[int]:
     return tree
 
 
-def peak_rss_kib(pid: int) -> int:
-    """The process's peak resident set so far (VmHWM), in KiB; 0 if it is gone."""
+def status_kib(pid: int, field: str) -> int:
+    """A memory field of ``/proc/<pid>/status`` (``VmHWM``, ``VmRSS``...), in KiB; 0 if it is gone."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1])
     except OSError:
         pass
     return 0
+
+
+def peak_rss_kib(pid: int) -> int:
+    """The process's peak resident set so far (VmHWM), in KiB; 0 if it is gone."""
+    return status_kib(pid, "VmHWM")
 
 
 def _download(host: str, port: int, target: str) -> tuple[int, int]:

@@ -1,4 +1,4 @@
-"""``twinport``: the command line (serve, config, parity).
+"""``twinport``: the command line (serve, config, parity, bench).
 
 The other module of ``shared`` that touches the process: it reads argv, prints, and replaces
 itself with the production server. It imports no web framework: ``serve`` execs gunicorn or
@@ -45,6 +45,9 @@ def _parser() -> _Parser:
     _add_setting_flags(config)
     parity = commands.add_parser("parity", help="send the parity cases to both runtimes and show every difference")
     parity.add_argument("--mode", choices=("in-process", "wire", "both"), default="both")
+    # Listed for --help; main() hands everything after "bench" to benchmarks.cli.
+    bench = commands.add_parser("bench", help="benchmarks of the two runtimes: run, report, compare (twinport bench --help)", add_help=False)
+    bench.add_argument("bench_args", nargs=argparse.REMAINDER)
     return parser
 
 
@@ -120,6 +123,13 @@ def _serve(resolved: Resolved) -> NoReturn:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:
+        # Handed over whole, --help included (argparse would keep a leading option for itself);
+        # imported only now, so serve and config never load the benchmarks.
+        from benchmarks.cli import main as bench_main
+
+        return bench_main(argv[1:])
     arguments = _parser().parse_args(argv)
     try:
         if arguments.command == "parity":

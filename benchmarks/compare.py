@@ -1,0 +1,116 @@
+"""``twinport bench compare A.json B.json``: the ratio B/A of each target x scenario's median.
+
+A change counts only where it exceeds what the repeats themselves showed: the ranges [min, max]
+of A's and B's repeats do not overlap. Otherwise two runs of the same code would "regress" by
+their own noise. A counted change in the wrong direction by more than the threshold is a
+regression, and the command exits 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Comparison", "Row", "compare_documents", "format_comparison"]
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    label: str  # the target, or "A-target -> B-target" when two targets are compared
+    scenario: str
+    unit: str
+    higher_is_better: bool
+    a: Mapping[str, Any]  # median and spread of A's repeats
+    b: Mapping[str, Any]
+    threshold_percent: float
+
+    @property
+    def ratio(self) -> float:
+        return float(self.b["median"]) / float(self.a["median"]) if self.a["median"] else float("inf")
+
+    @property
+    def exceeds_spread(self) -> bool:
+        """B's repeats all above or all below A's: a change the noise does not explain."""
+        a_spread, b_spread = self.a["spread"], self.b["spread"]
+        return bool(b_spread["min"] > a_spread["max"] or b_spread["max"] < a_spread["min"])
+
+    @property
+    def worse_percent(self) -> float:
+        """How much worse B is than A, in percent (negative: better)."""
+        return (1 - self.ratio) * 100 if self.higher_is_better else (self.ratio - 1) * 100
+
+    @property
+    def regression(self) -> bool:
+        return self.exceeds_spread and self.worse_percent > self.threshold_percent
+
+    @property
+    def verdict(self) -> str:
+        if not self.exceeds_spread:
+            return "within spread"
+        direction = "worse" if self.worse_percent > 0 else "better"
+        text = f"{direction} by {abs(self.worse_percent):.0f}%"
+        return f"REGRESSION: {text} (threshold {self.threshold_percent:g}%)" if self.regression else text
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    rows: tuple[Row, ...]
+    unmatched: tuple[str, ...]  # measured in one file only, or failed/skipped in either
+
+    @property
+    def regressions(self) -> tuple[Row, ...]:
+        return tuple(row for row in self.rows if row.regression)
+
+
+def _measured(document: Mapping[str, Any]) -> dict[tuple[str, str], Mapping[str, Any]]:
+    return {(entry["target"], entry["scenario"]): entry for entry in document["results"] if entry["status"] == "ok"}
+
+
+def compare_documents(
+    a: Mapping[str, Any], b: Mapping[str, Any], *, threshold_percent: float = 10.0,
+    target_a: str | None = None, target_b: str | None = None,
+) -> Comparison:
+    """Pair A's and B's results by target and scenario, or, given ``target_a`` and ``target_b``,
+    A's target_a with B's target_b scenario by scenario (Flask against Quart)."""
+    a_results, b_results = _measured(a), _measured(b)
+    if (target_a is None) != (target_b is None):
+        raise ValueError("give both --target-a and --target-b, or neither")
+    if target_a is not None and target_b is not None:
+        scenarios = [scenario for target, scenario in a_results if target == target_a]
+        pairs = [((target_a, scenario), (target_b, scenario)) for scenario in scenarios]
+        every = {scenario for target, scenario in [*a_results, *b_results] if target in (target_a, target_b)}
+    else:
+        pairs = [(key, key) for key in a_results]
+        every = {f"{target}/{scenario}" for target, scenario in [*a_results, *b_results]}
+    rows = []
+    matched: set[str] = set()
+    for a_key, b_key in pairs:
+        if b_key not in b_results:
+            continue
+        a_entry, b_entry = a_results[a_key], b_results[b_key]
+        label = a_key[0] if a_key[0] == b_key[0] else f"{a_key[0]} -> {b_key[0]}"
+        rows.append(Row(label, a_key[1], a_entry["unit"], bool(a_entry["higher_is_better"]), a_entry, b_entry, threshold_percent))
+        matched.add(a_key[1] if target_a is not None else f"{a_key[0]}/{a_key[1]}")
+    return Comparison(tuple(rows), tuple(sorted(every - matched)))
+
+
+def _cell(entry: Mapping[str, Any]) -> str:
+    spread = entry["spread"]
+    return f"{entry['median']:.4g} ({spread['min']:.4g}-{spread['max']:.4g})"
+
+
+def format_comparison(comparison: Comparison, threshold_percent: float) -> str:
+    """A Markdown table; the medians with the range of their repeats in parentheses."""
+    header = ("target", "scenario", "unit", "A median (range)", "B median (range)", "B/A", "verdict")
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    for row in comparison.rows:
+        cells = (row.label, row.scenario, f"{row.unit} ({'higher' if row.higher_is_better else 'lower'} is better)",
+                 _cell(row.a), _cell(row.b), f"{row.ratio:.2f}x", row.verdict)
+        lines.append("| " + " | ".join(cells) + " |")
+    if comparison.unmatched:
+        lines.append(f"\nnot in both (or not measured in one): {', '.join(comparison.unmatched)}")
+    count = len(comparison.regressions)
+    lines.append(f"\n{count} regression(s) beyond {threshold_percent:g}% and beyond the spread of the repeats" if count
+                 else f"\nno regression beyond {threshold_percent:g}% that exceeds the spread of the repeats")
+    return "\n".join(lines)

@@ -1,0 +1,172 @@
+"""What is benchmarked: each target is one app on one server with pinned settings.
+
+Every target is configured as its users would run it in production with the project's shipped
+defaults: one worker process (the event hub of ``/events`` is in-process), 32 threads for gunicorn
+gthread, hypercorn's own defaults (backlog 100, keep-alive 5 s, ``keep_alive_max_requests=1000``, so
+wrk reconnects every 1,000 requests), access logs on (written to a file), ``log_level=info``. The
+paging API's rate limit is lifted, as in the parity suite, or every target would measure its 429.
+
+A target whose server or loop is not installed is reported as skipped, never measured on
+something else.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from parity_tests.servers import RunningServer, free_port, running_command, twinport_environment
+from shared.cli import server_command
+from shared.settings import Settings, resolve_settings
+
+__all__ = [
+    "BASELINE_TARGET",
+    "DEFAULT_TARGETS",
+    "PINNED_SETTINGS",
+    "TARGETS",
+    "Placement",
+    "Target",
+    "effective_settings",
+    "missing_modules",
+    "resolve_targets",
+    "server_argv",
+    "started",
+]
+
+# Settings every target runs with (besides its worker class). Written out, not left to defaults,
+# so that a results file says exactly what was measured even if the defaults change.
+PINNED_SETTINGS: Mapping[str, object] = {
+    "workers": 1,
+    "threads": 32,
+    "log_level": "info",
+    "rate_limit": 100_000.0,
+    "rate_burst": 100_000,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One app on one server. ``app`` replaces twinport's app in the server's argv (the direct and
+    floor apps); ``server="uvicorn"`` runs Quart on uvicorn instead of hypercorn."""
+
+    name: str
+    description: str
+    runtime: str  # flask or quart: which twinport settings (and therefore server) it starts from
+    worker_class: str
+    needs: tuple[str, ...] = ()  # modules that must be importable, else the target is skipped
+    app: str | None = None
+    server: str = "twinport"
+    scenarios: tuple[str, ...] | None = None  # None: every scenario
+    settings: Mapping[str, object] = field(default_factory=dict)
+
+    def runs(self, scenario: str) -> bool:
+        return self.scenarios is None or scenario in self.scenarios
+
+
+_SHARED_CORE_PAIR = ("tiny-json",)
+
+TARGETS: tuple[Target, ...] = (
+    Target("flask-gthread", "Flask on gunicorn, gthread worker (32 threads): the default runtime", "flask", "gthread"),
+    Target("flask-sync", "Flask on gunicorn, sync worker: one request at a time, no keep-alive", "flask", "sync"),
+    Target("quart-asyncio", "Quart on hypercorn, asyncio worker: the default for runtime quart", "quart", "asyncio"),
+    Target("quart-uvloop", "Quart on hypercorn, uvloop worker", "quart", "uvloop", needs=("uvloop",)),
+    Target(
+        "quart-uvicorn", "Quart on uvicorn (its defaults: uvloop and httptools when installed): server cost apart from framework cost",
+        "quart", "asyncio", needs=("uvicorn",), server="uvicorn",
+    ),
+    Target(
+        "flask-direct", "/as-json written directly on Flask (jsonify), gunicorn gthread: prices the shared core",
+        "flask", "gthread", app="benchmarks.direct_apps:flask_app()", scenarios=_SHARED_CORE_PAIR,
+    ),
+    Target(
+        "quart-direct", "/as-json written directly on Quart (jsonify), hypercorn asyncio: prices the shared core",
+        "quart", "asyncio", app="benchmarks.direct_apps:quart_app()", scenarios=_SHARED_CORE_PAIR,
+    ),
+    Target(
+        "asgi-floor", "a bare ASGI callable on hypercorn asyncio, no framework: the floor for tiny JSON",
+        "quart", "asyncio", app="benchmarks.direct_apps:floor_app", scenarios=_SHARED_CORE_PAIR,
+    ),
+)
+BY_NAME = {target.name: target for target in TARGETS}
+DEFAULT_TARGETS = tuple(target.name for target in TARGETS)
+# What the goals are read against: Flask/gunicorn with the worker class the project ships.
+BASELINE_TARGET = "flask-gthread"
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Which cores the server and the client (wrk and the asyncio client) may use.
+
+    ``pinned``: the server on one core and the load generator on another (``taskset``), so they do
+    not take turns on a core and results are steadier. ``shared``: no pinning, the server may use
+    both cores (and so may the client): closer to a real machine, noisier.
+    """
+
+    mode: str
+    server_cores: tuple[int, ...] | None = None
+    client_cores: tuple[int, ...] | None = None
+
+    @classmethod
+    def for_mode(cls, mode: str) -> Placement:
+        if mode == "shared":
+            return cls("shared")
+        cores = sorted(os.sched_getaffinity(0))
+        if len(cores) < 2:
+            raise ValueError("--pinning pinned needs at least two cores (one for the server, one for the client)")
+        return cls("pinned", (cores[0],), (cores[1],))
+
+    def server_prefix(self) -> list[str]:
+        if self.server_cores is None:
+            return []
+        return ["taskset", "-c", ",".join(map(str, self.server_cores))]
+
+
+def missing_modules(target: Target) -> list[str]:
+    return [module for module in target.needs if importlib.util.find_spec(module) is None]
+
+
+def effective_settings(target: Target, overrides: Mapping[str, object], port: int, data_dir: str) -> Settings:
+    """The resolved twinport settings the target's server runs with (validated like ``serve``'s)."""
+    values = {**PINNED_SETTINGS, **target.settings, **overrides, "runtime": target.runtime, "worker_class": target.worker_class,
+              "host": "127.0.0.1", "port": port, "data_dir": data_dir}
+    return resolve_settings(cli={key: str(value) for key, value in values.items()}).settings
+
+
+def server_argv(target: Target, settings: Settings) -> list[str]:
+    """The server's command line: what ``twinport serve`` execs, with the app or server swapped where
+    the target says so."""
+    if target.server == "uvicorn":
+        return [sys.executable, "-m", "uvicorn", "--factory", "quart_impl:create_app", "--host", settings.host,
+                "--port", str(settings.port), "--workers", str(settings.workers), "--log-level", settings.log_level]
+    argv = server_command(settings)
+    if target.app is not None:
+        argv[-1] = target.app
+    return argv
+
+
+@contextmanager
+def started(target: Target, overrides: Mapping[str, object], placement: Placement) -> Iterator[tuple[RunningServer, list[str]]]:
+    """The target's server on a free loopback port, in a fresh scratch directory (its own data
+    directory and database: nothing is shared or cached between targets); stopped on the way out."""
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix=f"twinport-bench-{target.name}-") as scratch:
+        directory = Path(scratch)
+        settings = effective_settings(target, overrides, port, str(directory / "data"))
+        os.makedirs(settings.data_dir, exist_ok=True)
+        argv = server_argv(target, settings)
+        environment = twinport_environment(settings.as_dict())
+        with running_command(target.runtime, placement.server_prefix() + argv, port, environment, directory, directory / "server.log") as server:
+            yield server, argv
+
+
+def resolve_targets(names: Sequence[str]) -> list[Target]:
+    unknown = [name for name in names if name not in BY_NAME]
+    if unknown:
+        raise ValueError(f"unknown target(s): {', '.join(unknown)}; known: {', '.join(DEFAULT_TARGETS)}")
+    return [BY_NAME[name] for name in names]

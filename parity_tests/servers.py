@@ -101,14 +101,17 @@ def _wait_until_healthy(server: RunningServer) -> None:
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
             raise RuntimeError(f"{server.runtime} server exited with {server.process.returncode} before answering:\n{server.log()}")
+        # Closed on every path: a probe that times out (a server slow to boot on a busy machine)
+        # would otherwise leave its socket to the garbage collector, and a ResourceWarning, which
+        # the suite turns into an error in whatever test runs then.
+        connection = http.client.HTTPConnection(server.host, server.port, timeout=2)
         try:
-            connection = http.client.HTTPConnection(server.host, server.port, timeout=2)
             connection.request("GET", "/healthz")
             if connection.getresponse().status == 200:
-                connection.close()
                 return
-            connection.close()
         except OSError:
             pass
+        finally:
+            connection.close()
         time.sleep(0.1)
     raise RuntimeError(f"{server.runtime} server did not answer /healthz within {STARTUP_SECONDS:.0f}s:\n{server.log()}")

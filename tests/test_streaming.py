@@ -12,6 +12,7 @@ import csv
 import http.client
 import io
 import json
+import signal
 import time
 from collections.abc import Iterator
 from types import TracebackType
@@ -21,7 +22,7 @@ import pytest
 import flask_impl
 import quart_impl
 from parity_tests.clients import HOST, Client, QuartInProcess, WireClient
-from parity_tests.servers import running_server
+from parity_tests.servers import running_server, stop_process
 from shared import HEARTBEAT, OPENING
 
 HEARTBEAT_SECONDS = 0.4
@@ -48,12 +49,16 @@ class EventReader:
 
     def __init__(self, server: WireClient, headers: tuple[tuple[str, str], ...] = ()) -> None:
         self.connection = http.client.HTTPConnection(server.host, server.port, timeout=5)
-        self.connection.putrequest("GET", "/events", skip_host=True)
-        self.connection.putheader("Host", HOST)
-        for name, value in headers:
-            self.connection.putheader(name, value)
-        self.connection.endheaders()
-        self.response = self.connection.getresponse()
+        try:
+            self.connection.putrequest("GET", "/events", skip_host=True)
+            self.connection.putheader("Host", HOST)
+            for name, value in headers:
+                self.connection.putheader(name, value)
+            self.connection.endheaders()
+            self.response = self.connection.getresponse()
+        except BaseException:
+            self.connection.close()
+            raise
         self.pending = b""
 
     def __enter__(self) -> EventReader:
@@ -220,13 +225,12 @@ def test_a_heartbeat_comment_arrives_when_nothing_happens(stream_server: WireCli
 
 def test_a_client_that_leaves_is_let_go_within_one_heartbeat(stream_server: WireClient) -> None:
     wait_for_subscribers(stream_server, 0, within=3 * HEARTBEAT_SECONDS)
-    reader = EventReader(stream_server)
-    assert reader.block() == OPENING
-    assert subscribers(stream_server) == 1
-    # Leave just after a heartbeat: a server that noticed only through a failed write would need
-    # two more (the first write after our FIN still succeeds), one that looks needs one.
-    assert reader.block() == HEARTBEAT
-    reader.close()
+    with EventReader(stream_server) as reader:
+        assert reader.block() == OPENING
+        assert subscribers(stream_server) == 1
+        # Leave just after a heartbeat: a server that noticed only through a failed write would
+        # need two more (the first write after our FIN still succeeds), one that looks needs one.
+        assert reader.block() == HEARTBEAT
     elapsed = wait_for_subscribers(stream_server, 0, within=3 * HEARTBEAT_SECONDS)
     assert elapsed < 1.5 * HEARTBEAT_SECONDS
 
@@ -256,18 +260,19 @@ def test_the_gunicorn_hook_finds_the_hub_where_the_app_keeps_it() -> None:
 
 
 def test_stopping_gunicorn_ends_open_streams_instead_of_waiting_for_them(settings: dict[str, object]) -> None:
-    with running_server("flask", {**settings, **STREAM_SETTINGS}) as server:
-        reader = EventReader(WireClient(server.host, server.port, "flask"))
+    server_settings = {**settings, **STREAM_SETTINGS}
+    with running_server("flask", server_settings) as server, EventReader(WireClient(server.host, server.port, "flask")) as reader:
         assert reader.block() == OPENING
         stopping = time.monotonic()
-    took = time.monotonic() - stopping
-    # Without the hub closing on SIGTERM: gunicorn's graceful timeout, then the master is killed
-    # and its orphaned worker streams on. Bounded, so that is a failure and not a hang.
-    assert (server.exit_status, took < 5) == (0, True)
-    with reader, pytest.raises(EOFError):
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:  # heartbeats may come before the end
-            assert reader.block() == HEARTBEAT
+        server.exit_status = stop_process(server.process, signal.SIGTERM)
+        took = time.monotonic() - stopping
+        # Without the hub closing on SIGTERM: gunicorn's graceful timeout, then the master is
+        # killed and its orphaned worker streams on. Bounded, so that is a failure, not a hang.
+        assert (server.exit_status, took < 5) == (0, True)
+        with pytest.raises(EOFError):
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:  # heartbeats may come before the end
+                assert reader.block() == HEARTBEAT
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ one critical section, and every later ``publish`` is queued to it.
 
 ``EventBackend`` is the whole surface the adapters use. The hub is in-process (one per app, so one
 per worker process); a broker-backed backend (Redis streams, NATS, Postgres LISTEN) would implement
-the same five members, ids and replay included.
+the same six members, ids and replay included.
 """
 
 from __future__ import annotations
@@ -177,6 +177,8 @@ class EventBackend(Protocol):
     def subscribe_async(self, last_id: int | None = None) -> AsyncSubscription: ...
 
     def subscriber_count(self) -> int: ...
+
+    def close(self) -> None: ...
 
 
 class EventHub:

@@ -206,13 +206,14 @@ async def _publish(host: str, port: int, sequence: int) -> None:
 
 async def hold_event_streams(
     host: str, port: int, clients: int, *, events: int, interval: float, rss_kib: Callable[[], int],
-    connect_concurrency: int = 64, timeout: float = 10.0,
+    connect_concurrency: int = 64, timeout: float = 10.0, connect_budget: float = 90.0,
 ) -> SseLevel:
     """Open ``clients`` streams on ``/events``, then publish ``events`` events ``interval`` seconds
     apart, and time each event from just before its POST to its arrival at each client.
 
     Connections are opened at most ``connect_concurrency`` at a time: hypercorn's backlog is 100,
     and a SYN dropped from a full backlog is retried after a second, which would time the kernel.
+    Clients not connected within ``connect_budget`` seconds count as not held.
     """
     rss_before = rss_kib()
     subscribers = [_Subscriber() for _ in range(clients)]
@@ -223,9 +224,14 @@ async def hold_event_streams(
             return await subscriber.open(host, port, timeout)
 
     connect_started = time.perf_counter()
-    opened = await asyncio.gather(*(open_one(subscriber) for subscriber in subscribers))
+    openings = [asyncio.create_task(open_one(subscriber)) for subscriber in subscribers]
+    # Bounded: a server that stops accepting must not hold the run for clients x timeout / concurrency.
+    _done, late = await asyncio.wait(openings, timeout=connect_budget)
+    for opening in late:
+        opening.cancel()
+    await asyncio.gather(*late, return_exceptions=True)
     connect_seconds = time.perf_counter() - connect_started
-    held = [subscriber for subscriber, ok in zip(subscribers, opened) if ok]
+    held = [subscriber for subscriber, opening in zip(subscribers, openings) if not opening.cancelled() and opening.result()]
     listeners = [asyncio.create_task(subscriber.listen()) for subscriber in held]
     try:
         seen = await _subscriber_count(host, port)

@@ -29,7 +29,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--duration", type=int, help="seconds per wrk repeat (default 5; --quick 1)")
     run.add_argument("--repeats", type=int, help="measured repeats per scenario (default 3; --quick 2)")
     run.add_argument("--warmup", type=int, help="seconds of unrecorded load first (default 1; --quick 0)")
-    run.add_argument("--sse-levels", type=int, nargs="+", metavar="CLIENTS", help="event-stream clients to hold (default 1000 4000 10000)")
+    run.add_argument("--sse-levels", type=int, nargs="+", metavar="CLIENTS", help="event-stream clients to hold (default 1000 10000)")
     run.add_argument("--quick", action="store_true", help="a smoke run of seconds with tiny counts: checks the code, measures nothing")
     run.add_argument("--pinning", choices=("pinned", "shared"), default="pinned",
                      help="pinned: server on one core, client on the other (taskset); shared: no pinning")

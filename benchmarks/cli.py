@@ -26,7 +26,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--targets", nargs="+", default=list(DEFAULT_TARGETS), metavar="TARGET", help=f"default: all ({', '.join(DEFAULT_TARGETS)})")
     run.add_argument("--scenarios", nargs="+", default=[scenario.name for scenario in SCENARIOS], metavar="SCENARIO",
                      help=f"default: all ({', '.join(scenario.name for scenario in SCENARIOS)})")
-    run.add_argument("--duration", type=int, help="seconds per wrk repeat (default 5; --quick 1)")
+    run.add_argument("--duration", type=int, help="seconds per wrk repeat (default 4; --quick 1)")
     run.add_argument("--repeats", type=int, help="measured repeats per scenario (default 3; --quick 2)")
     run.add_argument("--warmup", type=int, help="seconds of unrecorded load first (default 1; --quick 0)")
     run.add_argument("--sse-levels", type=int, nargs="+", metavar="CLIENTS", help="event-stream clients to hold (default 1000 10000)")

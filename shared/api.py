@@ -26,6 +26,8 @@ from ._representation import Representation, ResponsePlan, json_bytes, plan_json
 __all__ = [
     "API_VERSION_HEADER",
     "MAX_ID",
+    "V1_HEADER",
+    "V2_HEADER",
     "ITEM_CACHE",
     "DOC_CACHE",
     "LIST_CACHE",
@@ -53,6 +55,9 @@ __all__ = [
 ]
 
 API_VERSION_HEADER = "X-API-Version"
+# What api_v1.after_request and api_v2.after_request add to every answer of their version.
+V1_HEADER = (API_VERSION_HEADER, "v1")
+V2_HEADER = (API_VERSION_HEADER, "v2")
 # Ids in URLs are bounded by the route converter (<int(max=MAX_ID):...>): a larger number is
 # simply not found, instead of an integer the database cannot bind.
 MAX_ID = 2**31 - 1

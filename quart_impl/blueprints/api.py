@@ -32,7 +32,7 @@ async def guard() -> Response | None:
 
 @api_v1.after_request
 async def v1_version(response: Response) -> Response:
-    response.headers[answers.API_VERSION_HEADER] = "v1"
+    response.headers.set(*answers.V1_HEADER)
     return response
 
 
@@ -59,7 +59,7 @@ async def v1_item(id: int) -> Response:
 
 @api_v2.after_request
 async def v2_version(response: Response) -> Response:
-    response.headers[answers.API_VERSION_HEADER] = "v2"
+    response.headers.set(*answers.V2_HEADER)
     return response
 
 

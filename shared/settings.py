@@ -66,12 +66,27 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("port", int, "an integer from 1 to 65535", "TCP port to bind", _between(1, 65535)),
     Setting("workers", int, "an integer from 1 to 64", "server worker processes", _between(1, 64)),
     Setting("threads", int, "an integer from 1 to 1024", "threads per gunicorn gthread worker (concurrent requests per worker)", _between(1, 1024)),
-    Setting("data_dir", str, "a directory path", "where the served files live", lambda value: bool(value.strip())),
+    Setting("data_dir", str, "a directory path", "where the served files live, and nothing else: every file in it may be downloaded", lambda value: bool(value.strip())),
+    Setting("state_dir", str, "a directory path outside data_dir", "where the service writes (the SQLite database); never served", lambda value: bool(value.strip())),
     Setting("log_level", str, "debug, info, warning, error or critical", "server log level", _one_of("debug", "info", "warning", "error", "critical")),
     Setting("stream_delay", float, "seconds from 0 to 60", "pause between the chunks of /stream/gen (the seed's 0.5 s)", _between(0, 60)),
     Setting("export_rows", int, "an integer from 0 to 100000000", "rows in /export.csv (the seed's 100,000)", _between(0, 100_000_000)),
     Setting("sse_heartbeat", float, "seconds from 0.05 to 3600", "comment heartbeat interval on /events; a gone client is let go within one", _between(0.05, 3600)),
     Setting("sse_replay", int, "an integer from 0 to 1000000", "events kept for clients that reconnect with Last-Event-ID", _between(0, 1_000_000)),
+    Setting("sse_replay_bytes", int, "an integer from 0 to 1073741824", "bytes of event data kept for replay (and queued for one slow subscriber) at most", _between(0, 1024 * 1024 * 1024)),
+    Setting("sse_max_streams", int, "an integer from 1 to 1000000", "open event streams per worker process; beyond it /events answers 503", _between(1, 1_000_000)),
+    Setting(
+        "sse_thread_share", float, "a fraction from 0 to 1",
+        "share of a gunicorn worker's threads that event streams may hold (the rest keep answering requests)", _between(0, 1),
+    ),
+    Setting("publish_max_bytes", int, "an integer from 64 to 16777216", "the largest request body accepted (POST /events); larger is 413", _between(64, 16 * 1024 * 1024)),
+    Setting(
+        "publish_tokens", str, "comma-separated bearer tokens without spaces, or empty for none",
+        "when set, POST /events requires one of them", lambda value: not any(c.isspace() for c in value),
+    ),
+    Setting("publish_rate", float, "publishes per second from 0.0001 to 100000", "per-client token bucket refill rate on POST /events", _between(0.0001, 100_000)),
+    Setting("publish_burst", int, "an integer from 1 to 100000", "per-client token bucket size on POST /events", _between(1, 100_000)),
+    Setting("client_timeout", float, "seconds from 1 to 3600", "time a client has to send its request head and body; a slower one is dropped", _between(1, 3600)),
     Setting("file_chunk_size", int, "an integer from 4096 to 67108864", "bytes read at a time when streaming a file", _between(4096, 64 * 1024 * 1024)),
     Setting("max_ranges", int, "an integer from 1 to 1000", "more ranges than this in one request get the whole file", _between(1, 1000)),
     Setting(
@@ -106,11 +121,20 @@ class Settings:
     workers: int = 1
     threads: int = 32
     data_dir: str = "data"
+    state_dir: str = "state"
     log_level: str = "info"
     stream_delay: float = 0.5
     export_rows: int = 100_000
     sse_heartbeat: float = 15.0
     sse_replay: int = 1000
+    sse_replay_bytes: int = 4 * 1024 * 1024
+    sse_max_streams: int = 10_000
+    sse_thread_share: float = 0.5
+    publish_max_bytes: int = 64 * 1024
+    publish_tokens: str = ""
+    publish_rate: float = 10.0
+    publish_burst: int = 20
+    client_timeout: float = 10.0
     file_chunk_size: int = 1024 * 1024
     max_ranges: int = 64
     database_url: str = ""

@@ -111,12 +111,56 @@ def plan_json(value: Any, *, status: int = 200, headers: Iterable[tuple[str, str
     return plan_bytes(json_bytes(value), status=status, content_type="application/json", headers=headers)
 
 
+# RFC 9457 §4.2.1: with "about:blank" the title SHOULD be the status code's recommended phrase.
+# Those are RFC 9110 §15's names (and RFC 6585's for 428, 429, 431, 511). Python's HTTPStatus took
+# them only in 3.13: 3.11 still says "Request Entity Too Large", "Requested Range Not Satisfiable",
+# "Unprocessable Entity" and "Request-URI Too Long", so the title would follow the interpreter.
+_TITLES = {
+    400: "Bad Request",  # §15.5.1
+    401: "Unauthorized",
+    402: "Payment Required",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    406: "Not Acceptable",
+    407: "Proxy Authentication Required",
+    408: "Request Timeout",
+    409: "Conflict",
+    410: "Gone",
+    411: "Length Required",
+    412: "Precondition Failed",
+    413: "Content Too Large",  # §15.5.14
+    414: "URI Too Long",  # §15.5.15
+    415: "Unsupported Media Type",
+    416: "Range Not Satisfiable",  # §15.5.17
+    417: "Expectation Failed",
+    421: "Misdirected Request",
+    422: "Unprocessable Content",  # §15.5.21
+    426: "Upgrade Required",  # §15.5.22
+    428: "Precondition Required",  # RFC 6585 §3
+    429: "Too Many Requests",  # RFC 6585 §4
+    431: "Request Header Fields Too Large",  # RFC 6585 §5
+    500: "Internal Server Error",  # §15.6.1
+    501: "Not Implemented",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+    505: "HTTP Version Not Supported",  # §15.6.6
+    511: "Network Authentication Required",  # RFC 6585 §6
+}
+
+
+def _status_title(status: int) -> str:
+    """A problem's title: the RFC's name of the status, whatever Python's ``HTTPStatus`` says."""
+    return _TITLES.get(status) or HTTPStatus(status).phrase
+
+
 def plan_problem(
     status: int, detail: str | None = None, *, headers: Iterable[tuple[str, str]] = (), extra: dict[str, Any] | None = None
 ) -> ResponsePlan:
     """An RFC 9457 problem document, the one error body both runtimes send; ``extra`` holds
     extension members (§3.2), e.g. the name of a bad query parameter."""
-    problem: dict[str, Any] = {**(extra or {}), "type": "about:blank", "title": HTTPStatus(status).phrase, "status": status}
+    problem: dict[str, Any] = {**(extra or {}), "type": "about:blank", "title": _status_title(status), "status": status}
     if detail:
         problem["detail"] = detail
     return plan_bytes(json_bytes(problem), status=status, content_type="application/problem+json", headers=headers)

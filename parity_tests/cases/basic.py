@@ -36,3 +36,41 @@ BASIC_CASES: tuple[Case, ...] = (
         ("If-None-Match", 'W/"x", garbage, "'), ("If-Modified-Since", "not a date"), ("Range", "bytes=9-1"), ("If-Range", "???"),
     )),
 )
+
+# Issue 8, items 2 and 14 (tests/test_hardening_dates.py): a date no HTTP-date can name is
+# ignored on every conditional route, never a 500 (RFC 9110 §13.1.3, §13.1.4; an If-Range that
+# cannot hold sends the whole representation, §13.1.5); problem titles are RFC 9110's names.
+_CONDITIONAL_ROUTES = {
+    "files": "/files/hello.txt",
+    "video": "/video/sample.mp4",
+    "report-pdf": "/reports/pdf",
+    "items": "/items/1",
+    "docs": "/docs/1",
+    "api-v1-item": "/api/v1/items/1",
+    "api-v1-page": "/api/v1/items?page=2&size=5",
+    "api-v2-item": "/api/v2/items/1",
+}
+_PAST_9999 = "Fri, 31 Dec 9999 23:59:59 -0100"  # the issue's date: past 9999 once the offset applies
+_HUGE_YEARS = (f"Fri, 31 Dec {2**63} 23:59:59 GMT", f"Friday, 31-Dec-{2**31} 23:59:59 GMT", "Mon, 30 Feb 2026 00:00:00 GMT")
+HARDENING_DATE_CASES: tuple[Case, ...] = (
+    *(
+        Case(f"unrepresentable-{field.lower()}-{name}", target, headers=((field, _PAST_9999),))
+        for name, target in _CONDITIONAL_ROUTES.items()
+        for field in ("If-Modified-Since", "If-Unmodified-Since")
+    ),
+    *(
+        Case(f"unrepresentable-if-range-{name}", target, headers=(("Range", "bytes=0-3"), ("If-Range", _PAST_9999)))
+        for name, target in _CONDITIONAL_ROUTES.items()
+    ),
+    *(
+        Case(
+            f"unrepresentable-all-{index}-{name}",
+            target,
+            headers=(("If-Modified-Since", date), ("If-Unmodified-Since", date), ("Range", "bytes=0-3"), ("If-Range", date)),
+        )
+        for name, target in _CONDITIONAL_ROUTES.items()
+        for index, date in enumerate(_HUGE_YEARS)
+    ),
+    Case("title-range-not-satisfiable", "/files/hello.txt", headers=(("Range", "bytes=999999-"),)),
+)
+BASIC_CASES = (*BASIC_CASES, *HARDENING_DATE_CASES)

@@ -51,7 +51,7 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
     # In-process, so one per worker process: run one worker (README) or replace it with a broker.
     app.extensions[EVENTS_EXTENSION] = EventHub(replay=resolved.sse_replay)
     # The items store: created and seeded on first start, then one engine per process.
-    database_url = database_url_for(resolved.database_url, resolved.data_dir)
+    database_url = database_url_for(resolved.database_url, resolved.state_dir)
     prepare_database(database_url, items=resolved.seed_items)
     app.extensions[_data.EXTENSION] = SyncStore(database_url, pool_size=resolved.threads)
     app.extensions[_data.GUARD] = ApiGuard(resolved.api_tokens, resolved.rate_limit, resolved.rate_burst)

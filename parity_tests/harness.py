@@ -90,10 +90,13 @@ class Pairs:
 
 def parity_settings(data_dir: Path) -> dict[str, Any]:
     """The settings both runtimes run with in the parity suite (and the fixtures its data
-    directory needs: the symlinks of the traversal cases)."""
+    directory needs: the symlinks of the traversal cases, the hidden and non-regular files).
+    The state (the SQLite database) lives beside the data directory, never in it, shared by
+    the in-process apps and both servers as one deployment's would be."""
     prepare_file_fixtures(str(data_dir))
     return {
         "data_dir": str(data_dir),
+        "state_dir": str(data_dir.with_name(data_dir.name + "-state")),
         # Streams at test speed: /stream/gen in 50 ms, a CSV of three batches (the last one
         # partial), a client that left let go within half a second, and a replay buffer small
         # enough that the publish cases overflow it (cases/streams.py).

@@ -52,7 +52,7 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Quart:
     app.extensions[EVENTS_EXTENSION] = EventHub(replay=resolved.sse_replay)
     # The items store: created and seeded on first start; the async engine belongs to the
     # serving event loop, so it is opened and closed with it.
-    database_url = database_url_for(resolved.database_url, resolved.data_dir)
+    database_url = database_url_for(resolved.database_url, resolved.state_dir)
     prepare_database(database_url, items=resolved.seed_items)
 
     @app.before_serving

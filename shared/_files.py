@@ -4,6 +4,14 @@ Sans-I/O: the adapters resolve symlinks and stat the file; this module decides w
 requested name is acceptable at all, whether the resolved path is still inside the data
 directory, and which representation (type, validators, disposition, cache policy) a file has.
 Every refusal is the same 404 as a missing file, so a probe learns nothing from it.
+
+What is served: regular files of the data directory whose every path segment is visible.
+A segment starting with "." (``.env``, ``.git/config``, ``.htpasswd``, the ``.name.pid.tmp``
+files ``ensure_data_dir`` writes aside) is never served, by any file route or ``/site-static``,
+whether it is asked for or reached through a symlink: a careful operator expects hidden files to
+stay hidden (as nginx configurations commonly deny every path with a "/." in it). FIFOs, sockets
+and devices are not files to serve either (``shared.datafiles.open_data_file``). The parity
+cases ``*-not-served-*`` (cases/files.py) prove each on every file route in both runtimes.
 """
 
 from __future__ import annotations
@@ -78,6 +86,8 @@ def check_name(name: str) -> tuple[str, ...] | NameRejected:
     for segment in segments:
         if segment in ("", ".", ".."):
             return NameRejected("empty, '.' or '..' segment")
+        if segment.startswith("."):
+            return NameRejected("hidden segment (a dot-file or dot-directory)")
         if len(segment.encode("utf-8")) > MAX_SEGMENT_BYTES:
             return NameRejected("segment too long")
     return segments

@@ -4,12 +4,20 @@ One of the two modules of ``shared`` that touch the process (with ``cli``); the 
 live in ``shared.settings``. Both app factories call ``load_settings()`` when started by a
 server without explicit settings, so ``gunicorn 'flask_impl:create_app()'`` honours the same
 file and variables as ``twinport serve``.
+
+What needs the disk or the installed packages is checked here, with the settings, so that a bad
+value is one line before any server starts: ``data_dir`` and ``state_dir`` are made absolute
+(relative to the working directory), must be directories or creatable as such, and must not
+overlap (everything in ``data_dir`` may be downloaded, so the database must not be in it); the
+``database_url``'s driver must be installed.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import os
+import stat
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,10 +25,12 @@ from typing import Any
 
 from .settings import ConfigError, Resolved, Settings, resolve_settings
 
-__all__ = ["CONFIG_ENV", "CONFIG_FILE", "load_settings", "settings_from"]
+__all__ = ["CONFIG_ENV", "CONFIG_FILE", "POSTGRESQL_EXTRA", "load_settings", "settings_from"]
 
 CONFIG_ENV = "TWINPORT_CONFIG"
 CONFIG_FILE = "twinport.toml"
+# The extra that installs the PostgreSQL driver (pyproject.toml).
+POSTGRESQL_EXTRA = "twinport[postgresql]"
 
 
 def load_settings(
@@ -29,13 +39,13 @@ def load_settings(
     environ: Mapping[str, str] | None = None,
     cwd: str | os.PathLike[str] | None = None,
 ) -> Resolved:
-    """Defaults < config file < ``TWINPORT_*`` < ``cli``; ``data_dir`` made absolute."""
+    """Defaults < config file < ``TWINPORT_*`` < ``cli``; the directories made absolute and
+    checked, and the database driver found."""
     environ = os.environ if environ is None else environ
     directory = Path(cwd if cwd is not None else os.getcwd())
     file_values, label = _read_file(environ, directory)
     resolved = resolve_settings(file_values=file_values, file_label=label, environ=environ, cli=cli)
-    data_dir = (directory / resolved.settings.data_dir).resolve()
-    return Resolved(dataclasses.replace(resolved.settings, data_dir=str(data_dir)), resolved.sources)
+    return Resolved(_checked_on_disk(resolved.settings, directory, resolved.sources), resolved.sources)
 
 
 def settings_from(settings: Settings | Mapping[str, Any] | None) -> Settings:
@@ -45,7 +55,52 @@ def settings_from(settings: Settings | Mapping[str, Any] | None) -> Settings:
     if settings is None:
         return load_settings().settings
     resolved = resolve_settings(file_values=settings, file_label="create_app() settings")
-    return dataclasses.replace(resolved.settings, data_dir=str(Path(resolved.settings.data_dir).resolve()))
+    return _checked_on_disk(resolved.settings, Path.cwd(), resolved.sources)
+
+
+def _checked_on_disk(settings: Settings, directory: Path, sources: Mapping[str, str]) -> Settings:
+    data_dir = _directory(settings.data_dir, "data_dir", directory, sources)
+    state_dir = _directory(settings.state_dir, "state_dir", directory, sources)
+    if data_dir == state_dir or data_dir in state_dir.parents or state_dir in data_dir.parents:
+        raise ConfigError(
+            f"state_dir: {str(state_dir)!r} ({sources.get('state_dir', 'default')}) overlaps data_dir {str(data_dir)!r}: "
+            "every file in data_dir may be downloaded, so what the service writes must live apart from it"
+        )
+    _require_driver(settings.database_url)
+    return dataclasses.replace(settings, data_dir=str(data_dir), state_dir=str(state_dir))
+
+
+def _directory(value: str, key: str, directory: Path, sources: Mapping[str, str]) -> Path:
+    """The absolute, resolved directory (created later by ``serve``), or a one-line error: a
+    file, or a path under a file, can never be one."""
+    where = f"{key}: {value!r} ({sources.get(key, 'default')})"
+    try:
+        path = (directory / value).resolve()
+    except (OSError, RuntimeError, ValueError) as error:  # 3.11 raises RuntimeError on a symlink loop
+        raise ConfigError(f"{where}: not a usable path ({error})") from None
+    for existing in (path, *path.parents):
+        try:
+            mode = existing.stat().st_mode
+        except (FileNotFoundError, NotADirectoryError):  # not there yet (or under a file: see above it)
+            continue
+        except OSError as error:
+            raise ConfigError(f"{where}: cannot be looked at ({error.strerror})") from None
+        if stat.S_ISDIR(mode):
+            return path
+        what = "is" if existing == path else f"is under {str(existing)!r}, which is"
+        raise ConfigError(f"{where} {what} not a directory")
+    return path
+
+
+def _require_driver(database_url: str) -> None:
+    """The modules the URL's backend needs are installed (they are imported only by a worker)."""
+    from .database import DRIVER_MODULES, database_backend
+
+    backend = database_backend(database_url) if database_url else "sqlite"
+    missing = [module for module in DRIVER_MODULES[backend] if importlib.util.find_spec(module) is None]
+    if missing:
+        how = f"pip install '{POSTGRESQL_EXTRA}'" if backend == "postgresql" else f"pip install {' '.join(missing)}"
+        raise ConfigError(f"database_url: a {backend} database needs the {', '.join(missing)} package, which is not installed ({how})")
 
 
 def _read_file(environ: Mapping[str, str], directory: Path) -> tuple[dict[str, Any], str]:

@@ -39,8 +39,10 @@ from ._store import (
 )
 
 __all__ = [
-    "database_url_for",
     "DATABASE_FILE",
+    "DRIVER_MODULES",
+    "database_backend",
+    "database_url_for",
     "AsyncStore",
     "SyncStore",
     "async_url",
@@ -54,6 +56,8 @@ DATABASE_FILE = "twinport.sqlite3"
 # it), and psycopg 3, whose one dialect name serves create_engine and create_async_engine.
 _SYNC_DRIVER = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg"}
 _ASYNC_DRIVER = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+psycopg"}
+# The modules each backend's two engines import (twinport[postgresql] installs psycopg).
+DRIVER_MODULES = {"sqlite": ("sqlite3", "aiosqlite"), "postgresql": ("psycopg",)}
 _ACCEPTED = {
     "sqlite": "sqlite",
     "sqlite+pysqlite": "sqlite",
@@ -95,16 +99,29 @@ def _parse(database_url: str) -> URL:
     return url
 
 
-def default_database_url(data_dir: str) -> str:
-    """The embedded default: a SQLite file in the data directory (an absolute path, so the URL
-    means the same file whatever the worker's working directory)."""
-    path = os.path.abspath(os.path.join(data_dir, DATABASE_FILE))
+def database_backend(database_url: str) -> str:
+    """"sqlite" or "postgresql" for a URL both engines can use, or ValueError (one line) naming
+    why not. Pure (sqlalchemy's ``make_url`` parses, connects to nothing): the settings layer
+    validates ``database_url`` with it, before anything is served."""
+    url = _parse(database_url)
+    backend = _ACCEPTED[url.drivername]
+    if backend == "sqlite" and url.database in (None, "", ":memory:"):
+        # Each pooled connection would get a database of its own, without the tables.
+        raise ValueError(f"an in-memory SQLite database ({database_url!r}) is not shared between connections; name a file")
+    return backend
+
+
+def default_database_url(state_dir: str) -> str:
+    """The embedded default: a SQLite file in the state directory, never in the data directory
+    that the file routes serve (an absolute path, so the URL means the same file whatever the
+    worker's working directory)."""
+    path = os.path.abspath(os.path.join(state_dir, DATABASE_FILE))
     return URL.create("sqlite", database=path).render_as_string(hide_password=False)
 
 
-def database_url_for(database_url: str, data_dir: str) -> str:
-    """The ``database_url`` setting, or the embedded default: SQLite in the data directory."""
-    return database_url or default_database_url(data_dir)
+def database_url_for(database_url: str, state_dir: str) -> str:
+    """The ``database_url`` setting, or the embedded default: SQLite in the state directory."""
+    return database_url or default_database_url(state_dir)
 
 
 def prepare_database(database_url: str, *, items: int = 10_000, docs: int = 100) -> None:

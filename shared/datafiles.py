@@ -45,22 +45,34 @@ SAMPLE_MTIME_NS = 1_759_320_000 * 1_000_000_000
 
 def open_data_file(data_dir: str, name: str) -> tuple[BinaryIO, FileFacts] | None:
     """The open file and its facts, or None for anything that is not a regular file inside
-    ``data_dir`` (missing, a directory, a symlink pointing out, a refused name)."""
+    ``data_dir`` (missing, a directory, a FIFO, socket or device, a symlink pointing out or at a
+    hidden name, a refused name): each is the same 404.
+
+    Never a blocking open: ``open()`` of a FIFO waits for a writer forever, and each such request
+    would hold a Flask thread or one of Quart's file threads for good. So the resolved path is
+    stat-ed first, opened with O_NONBLOCK (which cannot block, whatever was put there since), and
+    confirmed a regular file by fstat on the open descriptor (no race with a rename)."""
     segments = check_name(name)
     if isinstance(segments, NameRejected):
         return None
     root = os.path.realpath(data_dir)
     target = os.path.realpath(os.path.join(root, *segments))
-    if not is_inside(root, target):
+    # The resolved path must be inside, and as acceptable as a requested name: a symlink to
+    # ".env" or ".git/config" serves no more than asking for them would.
+    if not is_inside(root, target) or isinstance(check_name(os.path.relpath(target, root)), NameRejected):
         return None
     try:
-        file = open(target, "rb")  # noqa: SIM115 - the response owns and closes it
-    except OSError:
+        if not stat.S_ISREG(os.stat(target).st_mode):
+            return None
+        descriptor = os.open(target, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY | os.O_NOFOLLOW)
+    except (OSError, ValueError):
         return None
-    status = os.fstat(file.fileno())  # facts from the open file: no race with a rename
+    status = os.fstat(descriptor)  # facts from the open file: no race with a rename
     if not stat.S_ISREG(status.st_mode):
-        file.close()
+        os.close(descriptor)
         return None
+    os.set_blocking(descriptor, True)  # a regular file: back to ordinary reads (sendfile, pread)
+    file = os.fdopen(descriptor, "rb")  # the response owns and closes it
     return file, FileFacts("/".join(segments), status.st_size, status.st_mtime_ns)
 
 

@@ -9,6 +9,7 @@ allowed, so ``twinport`` can print it and exit 2 before any server starts.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
@@ -51,6 +52,33 @@ def _between(low: float, high: float) -> Callable[[Any], bool]:
     return lambda value: low <= value <= high
 
 
+def _path(value: str) -> bool:
+    # A NUL cannot be in a path (the OS would refuse it far from here, with a traceback). Whether
+    # the path is a directory, and where it lies, is for shared.config, which looks at the disk.
+    return bool(value.strip()) and "\x00" not in value
+
+
+def _database_url(value: str) -> bool:
+    if value == "":
+        return True
+    # Imported here: sqlalchemy costs a quarter of a second, paid only by a configured URL.
+    from .database import database_backend
+
+    try:
+        database_backend(value)
+    except ValueError:
+        return False
+    return True
+
+
+# Numbers in the environment and on the command line are ASCII digits only: int() and float()
+# would also take "1_000", Arabic-Indic digits ("٨٠٠٠"), "nan" and "inf". TOML has its own types.
+_INTEGER = re.compile(r"[0-9]+")
+_DECIMAL = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+# A URL's password is not for logs: "postgresql://user:secret@host" is shown as "user:***@host".
+_PASSWORD = re.compile(r"(://[^:/@]*:)[^@/]*@")
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("runtime", str, "flask or quart", "which implementation to serve", _one_of("flask", "quart")),
     Setting(
@@ -66,8 +94,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("port", int, "an integer from 1 to 65535", "TCP port to bind", _between(1, 65535)),
     Setting("workers", int, "an integer from 1 to 64", "server worker processes", _between(1, 64)),
     Setting("threads", int, "an integer from 1 to 1024", "threads per gunicorn gthread worker (concurrent requests per worker)", _between(1, 1024)),
-    Setting("data_dir", str, "a directory path", "where the served files live, and nothing else: every file in it may be downloaded", lambda value: bool(value.strip())),
-    Setting("state_dir", str, "a directory path outside data_dir", "where the service writes (the SQLite database); never served", lambda value: bool(value.strip())),
+    Setting("data_dir", str, "a directory path", "where the served files live, and nothing else: every file in it may be downloaded", _path),
+    Setting("state_dir", str, "a directory path outside data_dir", "where the service writes (the SQLite database); never served", _path),
     Setting("log_level", str, "debug, info, warning, error or critical", "server log level", _one_of("debug", "info", "warning", "error", "critical")),
     Setting("stream_delay", float, "seconds from 0 to 60", "pause between the chunks of /stream/gen (the seed's 0.5 s)", _between(0, 60)),
     Setting("export_rows", int, "an integer from 0 to 100000000", "rows in /export.csv (the seed's 100,000)", _between(0, 100_000_000)),
@@ -90,8 +118,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("file_chunk_size", int, "an integer from 4096 to 67108864", "bytes read at a time when streaming a file", _between(4096, 64 * 1024 * 1024)),
     Setting("max_ranges", int, "an integer from 1 to 1000", "more ranges than this in one request get the whole file", _between(1, 1000)),
     Setting(
-        "database_url", str, "empty (SQLite in data_dir) or a sqlite:// or postgresql:// URL",
-        "the items store", lambda value: value == "" or value.split(":", 1)[0].split("+", 1)[0] in ("sqlite", "postgresql"),
+        "database_url", str,
+        "empty (SQLite in state_dir), a sqlite:///<file> URL, or a postgresql:// URL (drivers: sqlite, sqlite+pysqlite, sqlite+aiosqlite, postgresql, postgresql+psycopg)",
+        "the items store", _database_url,
     ),
     Setting("seed_items", int, "an integer from 0 to 10000000", "items created in an empty store on first start", _between(0, 10_000_000)),
     Setting(
@@ -239,18 +268,22 @@ def _typed(setting: Setting, value: Any, where: str) -> Any:
 def _from_text(setting: Setting, raw: str, where: str) -> Any:
     value: Any = raw.strip()
     if setting.kind in (int, float):
-        try:
-            value = int(value, 10) if setting.kind is int else float(value)
-        except ValueError:
-            raise ConfigError(f"{where}={raw!r}: expected {setting.allowed}") from None
-        if value != value or value in (float("inf"), float("-inf")):  # NaN and infinities
+        pattern = _INTEGER if setting.kind is int else _DECIMAL
+        if pattern.fullmatch(value) is None:
+            raise ConfigError(f"{where}={raw!r}: expected {setting.allowed}")
+        value = int(value, 10) if setting.kind is int else float(value)
+        if value in (float("inf"), float("-inf")):  # "1e999" overflows
             raise ConfigError(f"{where}={raw!r}: expected {setting.allowed}")
     return _checked(setting, value, where, raw=raw)
 
 
 def _checked(setting: Setting, value: Any, where: str, *, raw: str | None = None) -> Any:
     if not setting.check(value):
-        shown = f"{where}={raw!r}" if raw is not None else f"{setting.name} = {value!r} in {where}"
+        shown = f"{where}={_masked(raw)!r}" if raw is not None else f"{setting.name} = {_masked(value)!r} in {where}"
         raise ConfigError(f"{shown}: expected {setting.allowed}")
     return value
+
+
+def _masked(value: Any) -> Any:
+    return _PASSWORD.sub(r"\1***@", value) if isinstance(value, str) else value
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -60,7 +61,30 @@ def test_twinport_config_names_another_file(tmp_path: Path) -> None:
         ("", {"TWINPORT_STREAM_DELAY": "nan"}, {}, "TWINPORT_STREAM_DELAY='nan': expected seconds from 0 to 60"),
         ('stream_delay = "fast"\n', {}, {}, "stream_delay = 'fast' in twinport.toml: expected seconds from 0 to 60"),
         ("", {}, {"sse_heartbeat": "0"}, "--sse-heartbeat='0': expected seconds from 0.05 to 3600"),
-        ("", {"TWINPORT_DATABASE_URL": "mysql://x/y"}, {}, "TWINPORT_DATABASE_URL='mysql://x/y': expected empty (SQLite in data_dir) or a sqlite:// or postgresql:// URL"),
+        ("", {"TWINPORT_DATABASE_URL": "mysql://x/y"}, {}, "TWINPORT_DATABASE_URL='mysql://x/y': expected empty (SQLite in state_dir), a sqlite:///<file> URL, or a postgresql:// URL"),
+        # Issue 8, item 13: each of these passed validation and failed only when serving.
+        ("", {"TWINPORT_DATABASE_URL": "sqlite+foo:///x.db"}, {}, "TWINPORT_DATABASE_URL='sqlite+foo:///x.db': expected empty (SQLite in state_dir)"),
+        ("", {"TWINPORT_DATABASE_URL": "sqlite:"}, {}, "TWINPORT_DATABASE_URL='sqlite:': expected empty"),
+        ("", {}, {"database_url": "sqlite://"}, "--database-url='sqlite://': expected empty"),
+        ('database_url = "sqlite:///:memory:"\n', {}, {}, "database_url = 'sqlite:///:memory:' in twinport.toml: expected empty"),
+        ("", {"TWINPORT_DATABASE_URL": "postgresql+asyncpg://u:s3cret@db/app"}, {}, "TWINPORT_DATABASE_URL='postgresql+asyncpg://u:***@db/app': expected empty"),
+        # Numbers are ASCII digits: int() and float() alone take all of these.
+        ("", {"TWINPORT_PORT": "\u0668\u0660\u0660\u0660"}, {}, "TWINPORT_PORT='\u0668\u0660\u0660\u0660': expected an integer from 1 to 65535"),
+        ("", {"TWINPORT_PORT": "1_000"}, {}, "TWINPORT_PORT='1_000': expected an integer from 1 to 65535"),
+        ("", {}, {"workers": "\uff12"}, "--workers='\uff12': expected an integer from 1 to 64"),
+        ("", {}, {"port": "0x50"}, "--port='0x50': expected an integer from 1 to 65535"),
+        ("", {"TWINPORT_STREAM_DELAY": "1_0"}, {}, "TWINPORT_STREAM_DELAY='1_0': expected seconds from 0 to 60"),
+        ("", {"TWINPORT_STREAM_DELAY": "\u0661.\u0665"}, {}, "TWINPORT_STREAM_DELAY='\u0661.\u0665': expected seconds from 0 to 60"),
+        ("", {"TWINPORT_STREAM_DELAY": "inf"}, {}, "TWINPORT_STREAM_DELAY='inf': expected seconds from 0 to 60"),
+        ("", {"TWINPORT_STREAM_DELAY": "1e999"}, {}, "TWINPORT_STREAM_DELAY='1e999': expected seconds from 0 to 60"),
+        ("", {}, {"stream_delay": "-0"}, "--stream-delay='-0': expected seconds from 0 to 60"),
+        # Paths: a NUL, a file, a path under a file, and a state_dir that overlaps data_dir.
+        ('data_dir = "da\\u0000ta"\n', {}, {}, "data_dir = 'da\\x00ta' in twinport.toml: expected a directory path"),
+        ("", {}, {"data_dir": "a-file"}, "data_dir: 'a-file' (--data-dir) is not a directory"),
+        ("", {"TWINPORT_STATE_DIR": "a-file/state"}, {}, "state_dir: 'a-file/state' (env TWINPORT_STATE_DIR) is under "),
+        ("", {}, {"data_dir": "d", "state_dir": "d"}, "overlaps data_dir"),
+        ("", {}, {"data_dir": "d", "state_dir": "d/state"}, "state_dir: "),
+        ("", {}, {"data_dir": "d/data", "state_dir": "d"}, "every file in data_dir may be downloaded"),
         ("", {"TWINPORT_API_TOKENS": "a, b"}, {}, "TWINPORT_API_TOKENS='a, b': expected comma-separated bearer tokens without spaces"),
     ],
 )
@@ -68,11 +92,44 @@ def test_errors_name_the_key_the_value_and_what_is_allowed(
     tmp_path: Path, file_text: str, environ: dict[str, str], cli: dict[str, str], message: str
 ) -> None:
     (tmp_path / "twinport.toml").write_text(file_text)
+    (tmp_path / "a-file").write_text("not a directory")
     with pytest.raises(ConfigError) as raised:
         load_settings(cli, environ=environ, cwd=tmp_path)
     text = str(raised.value)
     assert message in text
     assert "\n" not in text
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({"TWINPORT_PORT": " 8001 "}, {"port": 8001}),
+        ({"TWINPORT_STREAM_DELAY": "1.5", "TWINPORT_PUBLISH_RATE": "1e3", "TWINPORT_SSE_THREAD_SHARE": ".25"}, {"stream_delay": 1.5, "publish_rate": 1000.0, "sse_thread_share": 0.25}),
+        ({"TWINPORT_DATABASE_URL": "sqlite:///relative.sqlite3"}, {"database_url": "sqlite:///relative.sqlite3"}),
+    ],
+)
+def test_plain_ascii_numbers_and_good_urls_are_accepted(tmp_path: Path, environ: dict[str, str], expected: dict[str, object]) -> None:
+    settings = load_settings(environ=environ, cwd=tmp_path).settings.as_dict()
+    assert {key: settings[key] for key in expected} == expected
+
+
+def test_both_directories_are_absolute_and_apart(tmp_path: Path) -> None:
+    settings = load_settings(environ={}, cwd=tmp_path).settings
+    assert (settings.data_dir, settings.state_dir) == (str(tmp_path / "data"), str(tmp_path / "state"))
+    (tmp_path / "real").mkdir()
+    (tmp_path / "alias").symlink_to("real")  # the same directory under two names is caught
+    with pytest.raises(ConfigError, match="overlaps data_dir"):
+        load_settings({"data_dir": "real", "state_dir": "alias"}, environ={}, cwd=tmp_path)
+
+
+def test_a_postgresql_url_needs_its_driver_installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # None in sys.modules is how Python marks a module as not importable (find_spec answers None).
+    monkeypatch.setitem(sys.modules, "psycopg", None)
+    with pytest.raises(ConfigError) as raised:
+        load_settings(environ={"TWINPORT_DATABASE_URL": "postgresql://u:s3cret@127.0.0.1/app"}, cwd=tmp_path)
+    assert str(raised.value) == (
+        "database_url: a postgresql database needs the psycopg package, which is not installed (pip install 'twinport[postgresql]')"
+    )
 
 
 def test_missing_named_config_file_is_an_error(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ X-Accel-Redirect, and every way of asking for a byte outside the data directory.
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -13,19 +14,51 @@ from shared.datafiles import LARGE_FILE, sample_facts
 
 from ._case import Case, get_and_head
 
-__all__ = ["FILE_CASES", "OUTSIDE_LINK", "INSIDE_LINK", "prepare_file_fixtures"]
+__all__ = ["FILE_CASES", "FIFO", "HIDDEN", "INSIDE_LINK", "NOT_SERVED", "OUTSIDE_LINK", "SOCKET", "prepare_file_fixtures"]
 
 OUTSIDE_LINK = "outside-link"  # a symlink in the data directory pointing at /etc/passwd
 INSIDE_LINK = "inside-link.txt"  # a symlink to hello.txt, inside: allowed
+HIDDEN_LINK = "hidden-link.txt"  # a symlink to .env, inside but hidden: refused
+FIFO = "pipe.txt"  # a FIFO: open() would wait for a writer forever
+SOCKET = "socket.txt"  # a unix socket
+# Hidden files a careful operator never wants served (shared._files), with what they hold.
+HIDDEN = {".env": b"SECRET=twinport\n", ".git/config": b"[core]\n", ".htpasswd": b"admin:secret\n", "sub/.hidden.txt": b"hidden\n"}
+# Names that exist in the data directory (or, for the database, in the state directory) and
+# are the same 404 as a missing file on every file route.
+NOT_SERVED = {
+    "dotfile": ".env",
+    "dotdir-file": ".git/config",
+    "htpasswd": ".htpasswd",
+    "dotfile-in-subdir": "sub/.hidden.txt",
+    "symlink-to-dotfile": HIDDEN_LINK,
+    "database": "twinport.sqlite3",
+    "database-wal": "twinport.sqlite3-wal",
+    "database-shm": "twinport.sqlite3-shm",
+    "fifo": FIFO,
+    "socket": SOCKET,
+}
 
 
 def prepare_file_fixtures(data_dir: str) -> None:
-    """The symlinks the traversal cases need, next to the sample files."""
+    """The symlinks, hidden files and non-regular files the refusal cases need, next to the
+    sample files."""
     os.makedirs(data_dir, exist_ok=True)
-    for name, target in ((OUTSIDE_LINK, "/etc/passwd"), (INSIDE_LINK, "hello.txt")):
+    for name, target in ((OUTSIDE_LINK, "/etc/passwd"), (INSIDE_LINK, "hello.txt"), (HIDDEN_LINK, ".env")):
         path = os.path.join(data_dir, name)
         if not os.path.lexists(path):
             os.symlink(target, path)
+    for name, content in HIDDEN.items():
+        path = os.path.join(data_dir, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as file:
+            file.write(content)
+    fifo = os.path.join(data_dir, FIFO)
+    if not os.path.lexists(fifo):
+        os.mkfifo(fifo)
+    unix = os.path.join(data_dir, SOCKET)
+    if not os.path.lexists(unix):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+            listener.bind(unix)  # the socket file stays after close; nobody listens
 
 
 def _etag(name: str, describe: Callable[[FileFacts], Representation | None] = responses.download) -> str:
@@ -112,6 +145,8 @@ FILE_CASES: tuple[Case, ...] = (
     Case("files-symlink-inside", f"/files/{INSIDE_LINK}"),
     *_matrix("files-large", f"/files/{LARGE_FILE}", _LARGE_ETAG),
     *(Case(f"files-traversal-{name}", f"/files/{path}") for name, path in _TRAVERSALS.items()),
+    # Files that exist but are never served: hidden ones, the database, FIFOs and sockets.
+    *(Case(f"files-not-served-{name}", f"/files/{path}") for name, path in NOT_SERVED.items()),
     # /reports/pdf inline, /i18n-file with an RFC 8187 name.
     *get_and_head("report-pdf", "/reports/pdf"),
     Case("report-pdf-range", "/reports/pdf", headers=(("Range", "bytes=0-7"),)),
@@ -122,8 +157,11 @@ FILE_CASES: tuple[Case, ...] = (
     *_matrix("video", "/video/sample.mp4", _VIDEO_ETAG),
     Case("video-not-a-video", "/video/hello.txt"),
     *(Case(f"video-traversal-{name}", f"/video/{path}") for name, path in _TRAVERSALS.items()),
+    *(Case(f"video-not-served-{name}", f"/video/{path}") for name, path in NOT_SERVED.items()),
     # /nginx-download/<path>: the X-Accel-Redirect hand-off (the app's half; nginx's is in tests/).
     *get_and_head("accel-hello", "/nginx-download/hello.txt"),
     Case("accel-korean", "/nginx-download/%EB%B3%B4%EA%B3%A0%EC%84%9C.pdf"),
     *(Case(f"accel-traversal-{name}", f"/nginx-download/{path}") for name, path in _TRAVERSALS.items()),
+    *(Case(f"accel-not-served-{name}", f"/nginx-download/{path}") for name, path in NOT_SERVED.items()),
+    *(Case(f"site-static-not-served-{name}", f"/site-static/{path}") for name, path in NOT_SERVED.items()),
 )

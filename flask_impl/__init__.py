@@ -19,7 +19,7 @@ from shared.config import settings_from
 from shared.database import SyncStore, database_url_for, prepare_database
 from shared.datafiles import ensure_data_dir
 
-from . import _data
+from . import _data, _gate
 from ._events import EXTENSION as EVENTS_EXTENSION
 from ._respond import respond
 from .blueprints import api, assets, ops, resp, site
@@ -60,6 +60,9 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
         # Honour X-Forwarded-For/-Proto/-Host from that many proxies, and only then.
         hops = resolved.trusted_proxy_hops
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+    # Outside ProxyFix, before any URL is built or route matched: Host (and a trusted
+    # X-Forwarded-Host), the request-target, the body's framing and limit.
+    app.wsgi_app = _gate.RequestGate(app.wsgi_app, app)  # type: ignore[method-assign]
     app.register_blueprint(resp.bp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(assets.bp)

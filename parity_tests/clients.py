@@ -27,6 +27,13 @@ Headers = tuple[tuple[str, str], ...]
 HOST = "localhost"
 
 
+def with_host(headers: Iterable[tuple[str, str]]) -> Headers:
+    """The request's fields with exactly the Host it names, or ``HOST`` when it names none (a
+    case about Host sends its own, the same way in every client)."""
+    given = tuple(headers)
+    return given if any(name.lower() == "host" for name, _ in given) else (("Host", HOST), *given)
+
+
 def enough(body: bytes | bytearray, read_limit: int | None, events: int | None) -> int | None:
     """How many bytes of a partial body to keep, once there are enough; None to read on.
 
@@ -99,13 +106,18 @@ class FlaskInProcess:
         events: int | None = None,
     ) -> Exchange:
         path, _, query = target.partition("?")
+        fields = with_host(headers)
         builder = EnvironBuilder(
-            path=path, query_string=query, method=method, headers=[("Host", HOST), *headers], data=body, base_url=f"http://{HOST}/"
+            path=path, query_string=query, method=method, headers=[field for field in fields if field[0].lower() != "host"],
+            data=body, base_url=f"http://{HOST}/",
         )
         try:
             environ = builder.get_environ()
         finally:
             builder.close()
+        # As gunicorn presents them: the target as received, and the Host field as sent.
+        environ["RAW_URI"] = target
+        environ["HTTP_HOST"] = ",".join(value for name, value in fields if name.lower() == "host")
         app_iter, status, response_headers = run_wsgi_app(self.app, environ, buffered=False)
         collected = bytearray()
         try:
@@ -157,8 +169,9 @@ class QuartInProcess:
         self, method: str, target: str, headers: Headers, body: bytes, read_limit: int | None, events: int | None
     ) -> Exchange:
         split = urlsplit(target)
-        raw_path = split.path.encode("ascii")
-        request_headers = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in (("Host", HOST), *headers)]
+        # As hypercorn presents it: raw_path is the target as received, the query split off.
+        raw_path = target.partition("?")[0].encode("ascii")
+        request_headers = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in with_host(headers)]
         if body:
             request_headers.append((b"content-length", str(len(body)).encode()))
         scope = {
@@ -167,7 +180,7 @@ class QuartInProcess:
             "http_version": "1.1",
             "method": method,
             "scheme": "http",
-            "path": unquote_to_bytes(split.path).decode("utf-8", "surrogateescape"),
+            "path": unquote_to_bytes(raw_path).decode("utf-8", "surrogateescape"),
             "raw_path": raw_path,
             "query_string": split.query.encode("ascii"),
             "root_path": "",
@@ -209,7 +222,11 @@ class QuartInProcess:
 
 
 class WireClient:
-    """A real HTTP/1.1 client against a real server on loopback."""
+    """A real HTTP/1.1 client against a real server on loopback.
+
+    A server may answer (413) and close before the body is all sent: the send then fails with a
+    broken pipe or a reset, and the answer is read all the same, as curl does (RFC 9112 §9.6 has
+    the server keep reading a while so that the answer is not lost; this client does its part)."""
 
     def __init__(self, host: str, port: int, name: str, timeout: float = 20.0) -> None:
         self.host = host
@@ -229,12 +246,14 @@ class WireClient:
     ) -> Exchange:
         with self._connection() as connection:
             connection.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
-            connection.putheader("Host", HOST)
-            for name, value in headers:
+            for name, value in with_host(headers):
                 connection.putheader(name, value)
             if body:
                 connection.putheader("Content-Length", str(len(body)))
-            connection.endheaders(body or None)
+            try:
+                connection.endheaders(body or None)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the server stopped reading: its answer may already be here
             response = connection.getresponse()
             if read_limit is None and events is None:
                 return Exchange(response.status, tuple(response.getheaders()), response.read())

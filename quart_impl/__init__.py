@@ -19,7 +19,7 @@ from shared.config import settings_from
 from shared.database import AsyncStore, database_url_for, prepare_database
 from shared.datafiles import ensure_data_dir
 
-from . import _data
+from . import _data, _gate
 from ._events import EXTENSION as EVENTS_EXTENSION
 from ._respond import respond
 from .blueprints import api, assets, ops, resp, site
@@ -69,6 +69,9 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Quart:
         # Honour X-Forwarded-For/-Proto/-Host from that many proxies, and only then.
         hops = resolved.trusted_proxy_hops
         app.asgi_app = ProxyFixMiddleware(app.asgi_app, mode="legacy", trusted_hops=hops)  # type: ignore[method-assign]
+    # Outside ProxyFix, before any URL is built or route matched: Host (and a trusted
+    # X-Forwarded-Host), the request-target, the body's framing and limit.
+    app.asgi_app = _gate.RequestGate(app.asgi_app, app)  # type: ignore[method-assign]
     app.register_blueprint(resp.bp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(assets.bp)

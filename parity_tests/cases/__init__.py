@@ -9,8 +9,9 @@ from ._case import Case
 from .basic import BASIC_CASES
 from .data import DATA_CASES
 from .files import FILE_CASES
+from .gate import GATE_CASES
 from .streams import STREAM_CASES
 
 __all__ = ["CASES", "Case"]
 
-CASES: tuple[Case, ...] = (*BASIC_CASES, *FILE_CASES, *STREAM_CASES, *DATA_CASES)
+CASES: tuple[Case, ...] = (*BASIC_CASES, *FILE_CASES, *STREAM_CASES, *DATA_CASES, *GATE_CASES)

@@ -1,4 +1,5 @@
-"""The app's event hub (one per app, so one per worker process), for the views that need it."""
+"""The app's event hub and publish guard (one per app, so one per worker process), for the views
+that need them."""
 
 from __future__ import annotations
 
@@ -7,17 +8,31 @@ import socket
 from collections.abc import Callable
 from typing import cast
 
-from flask import current_app, request
+from flask import Flask, current_app, request
 
-from shared import EventBackend
+from shared import EventBackend, Settings
+from shared._event_stream import event_hub_for
+from shared._guard import BearerGuard, publish_guard as publish_guard_for
 
-__all__ = ["EXTENSION", "client_gone_check", "event_hub"]
+__all__ = ["EXTENSION", "GUARD", "client_gone_check", "event_hub", "install", "publish_guard"]
 
 EXTENSION = "twinport.events"
+GUARD = "twinport.publish_guard"
+
+
+def install(app: Flask, settings: Settings) -> None:
+    """The hub (bounded as the settings say, streams capped per ``stream_cap``) and the guard of
+    ``POST /events`` (``publish_tokens``, ``publish_rate``)."""
+    app.extensions[EXTENSION] = event_hub_for(settings)
+    app.extensions[GUARD] = publish_guard_for(settings)
 
 
 def event_hub() -> EventBackend:
     return cast(EventBackend, current_app.extensions[EXTENSION])
+
+
+def publish_guard() -> BearerGuard:
+    return cast(BearerGuard, current_app.extensions[GUARD])
 
 
 def client_gone_check() -> Callable[[], bool]:

@@ -12,6 +12,13 @@ fields such as Set-Cookie in order), and the body byte for byte. Normalized, eac
   chunking themselves when there is no Content-Length.
 - The reason phrase is not compared (gunicorn sends ``304 NOT MODIFIED``, hypercorn none);
   RFC 9112 §4 says clients should ignore it and HTTP/2 has none. It is not a header.
+- The event hub's boot token (``without_boot``): event ids are ``<boot>-<n>``, and the boot is
+  made from the process's start time so that ids survive a restart (``shared._events``). Two
+  runtimes are two processes, so their boots always differ. Learned per runtime, as Diffy learns
+  noise: the harness reads each runtime's boot from ``/ops/stats`` (``sse_boot``), writes it into
+  the request where a case says ``<boot>`` (a Last-Event-ID of that runtime), and replaces it by
+  ``<boot>`` in both answers: only where an id (``<boot>-``) or the stats member (``"<boot>"``)
+  holds it. The serials, the format and everything around them are still compared exactly.
 
 Nothing else is normalized: a difference anywhere else is a defect in the code.
 """
@@ -23,8 +30,9 @@ from dataclasses import dataclass
 
 from .clients import Exchange
 
-__all__ = ["HOP_BY_HOP", "NORMALIZED_VALUES", "FieldDifference", "diff_exchanges", "fingerprint"]
+__all__ = ["BOOT", "HOP_BY_HOP", "NORMALIZED_VALUES", "FieldDifference", "diff_exchanges", "fingerprint", "with_boot", "without_boot"]
 
+BOOT = "<boot>"
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"})
 NORMALIZED_VALUES = frozenset({"date", "server"})
 
@@ -47,6 +55,23 @@ def fingerprint(exchange: Exchange) -> dict[str, object]:
             continue
         headers.setdefault(key, []).append("<present>" if key in NORMALIZED_VALUES else value)
     return {"status": exchange.status, "headers": headers, "body": exchange.body}
+
+
+def with_boot(headers: tuple[tuple[str, str], ...], boot: str) -> tuple[tuple[str, str], ...]:
+    """A case's request headers for one runtime: ``<boot>`` replaced by that runtime's boot."""
+    return tuple((name, value.replace(BOOT, boot)) for name, value in headers)
+
+
+def without_boot(exchange: Exchange, boot: str) -> Exchange:
+    """The exchange with this runtime's boot written ``<boot>`` where ids and /ops/stats hold it."""
+    if not boot:
+        return exchange
+
+    def text(value: str) -> str:
+        return value.replace(f"{boot}-", f"{BOOT}-").replace(f'"{boot}"', f'"{BOOT}"')
+
+    body = exchange.body.replace(f"{boot}-".encode(), f"{BOOT}-".encode()).replace(f'"{boot}"'.encode(), f'"{BOOT}"'.encode())
+    return Exchange(exchange.status, tuple((name, text(value)) for name, value in exchange.headers), body)
 
 
 def diff_exchanges(left: Exchange, right: Exchange) -> list[FieldDifference]:

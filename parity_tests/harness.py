@@ -8,8 +8,10 @@ defects; the only tolerated noise is the documented normalizations in ``compare`
 
 from __future__ import annotations
 
+import json
 import sys
 import tempfile
+import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -19,7 +21,7 @@ from typing import Any
 from .cases import CASES, Case
 from .cases.files import prepare_file_fixtures
 from .clients import Client, FlaskInProcess, QuartInProcess, WireClient
-from .compare import diff_exchanges
+from .compare import diff_exchanges, with_boot, without_boot
 from .servers import running_server
 
 __all__ = ["MODES", "PROFILES", "Finding", "Pairs", "format_table", "in_process_pair", "main", "run_case", "run_cases", "wire_pair"]
@@ -30,7 +32,11 @@ PROFILES: dict[str, dict[str, Any]] = {
     "default": {},
     # /api/v1 with bearer tokens and a bucket of two requests that refills once in 1000 s: each
     # case uses its own token, so each has its own bucket (cases/data.py).
-    "guarded": {"api_tokens": "t-ok,t-list,t-limited", "rate_limit": 0.001, "rate_burst": 2},
+    # POST /events likewise (cases/streams.py): its own tokens, two publishes per address.
+    "guarded": {
+        "api_tokens": "t-ok,t-list,t-limited", "rate_limit": 0.001, "rate_burst": 2,
+        "publish_tokens": "p-ok,p-other", "publish_rate": 0.001, "publish_burst": 2,
+    },
 }
 
 
@@ -46,9 +52,12 @@ class Finding:
 
 def run_case(case: Case, flask: Client, quart: Client, mode: str) -> list[Finding]:
     def send(client: Client) -> Any:
+        boot = event_boot(client)  # compare.without_boot: the one value learned per runtime
+        headers = with_boot(case.headers, boot)
         for _ in range(case.prelude):
-            client.request(case.method, case.target, case.headers, case.body)
-        return client.request(case.method, case.target, case.headers, case.body, read_limit=case.read_limit, events=case.events)
+            client.request(case.method, case.target, headers, case.body)
+        exchange = client.request(case.method, case.target, headers, case.body, read_limit=case.read_limit, events=case.events)
+        return without_boot(exchange, boot)
 
     first_flask, first_quart = send(flask), send(quart)
     findings = [
@@ -60,6 +69,16 @@ def run_case(case: Case, flask: Client, quart: Client, mode: str) -> list[Findin
             for difference in diff_exchanges(first, send(client)):
                 findings.append(Finding(case.id, mode, f"nondeterministic in {client.name}", difference.field, difference.left, difference.right))
     return findings
+
+
+_BOOTS: weakref.WeakKeyDictionary[Client, str] = weakref.WeakKeyDictionary()
+
+
+def event_boot(client: Client) -> str:
+    """The boot token of the event hub behind ``client`` (``/ops/stats``), asked once per client."""
+    if client not in _BOOTS:
+        _BOOTS[client] = str(json.loads(client.request("GET", "/ops/stats").body)["sse_boot"])
+    return _BOOTS[client]
 
 
 def run_cases(cases: Iterable[Case], pairs: Pairs) -> list[Finding]:
@@ -107,6 +126,8 @@ def parity_settings(data_dir: Path) -> dict[str, Any]:
         # Many requests from one address in a few seconds: no 429 outside the "guarded" profile.
         "rate_limit": 100_000.0,
         "rate_burst": 100_000,
+        "publish_rate": 100_000.0,
+        "publish_burst": 100_000,
     }
 
 

@@ -13,14 +13,14 @@ from quart import Quart, Response
 from hypercorn.middleware import ProxyFixMiddleware
 from werkzeug.exceptions import HTTPException
 
-from shared import EventHub, Settings, responses
+from shared import Settings, responses
 from shared.api import ApiGuard, TotalCache
 from shared.config import settings_from
 from shared.database import AsyncStore, database_url_for, prepare_database
 from shared.datafiles import ensure_data_dir
 
 from . import _data, _gate
-from ._events import EXTENSION as EVENTS_EXTENSION
+from ._events import install as install_events
 from ._respond import respond
 from .blueprints import api, assets, ops, resp, site
 
@@ -43,13 +43,13 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Quart:
     app.config.from_mapping(
         TWINPORT=resolved,
         # The same limits in both runtimes (Quart's default is 16 MiB, Flask's none).
-        MAX_CONTENT_LENGTH=1024 * 1024,
+        MAX_CONTENT_LENGTH=resolved.publish_max_bytes,
     )
     # werkzeug would answer "//" in a path with its own 308 redirect page; a file name with an
     # empty segment is simply not found (shared._files.check_name), in both runtimes alike.
     app.url_map.merge_slashes = False
     # In-process, so one per worker process: run one worker (README) or replace it with a broker.
-    app.extensions[EVENTS_EXTENSION] = EventHub(replay=resolved.sse_replay)
+    install_events(app, resolved)
     # The items store: created and seeded on first start; the async engine belongs to the
     # serving event loop, so it is opened and closed with it.
     database_url = database_url_for(resolved.database_url, resolved.state_dir)

@@ -1,17 +1,32 @@
-"""The app's event hub (one per app, so one per worker process), for the views that need it."""
+"""The app's event hub and publish guard (one per app, so one per worker process), for the views
+that need them."""
 
 from __future__ import annotations
 
 from typing import cast
 
-from quart import current_app
+from quart import Quart, current_app
 
-from shared import EventBackend
+from shared import EventBackend, Settings
+from shared._event_stream import event_hub_for
+from shared._guard import BearerGuard, publish_guard as publish_guard_for
 
-__all__ = ["EXTENSION", "event_hub"]
+__all__ = ["EXTENSION", "GUARD", "event_hub", "install", "publish_guard"]
 
 EXTENSION = "twinport.events"
+GUARD = "twinport.publish_guard"
+
+
+def install(app: Quart, settings: Settings) -> None:
+    """The hub (bounded as the settings say, streams capped per ``stream_cap``) and the guard of
+    ``POST /events`` (``publish_tokens``, ``publish_rate``)."""
+    app.extensions[EXTENSION] = event_hub_for(settings)
+    app.extensions[GUARD] = publish_guard_for(settings)
 
 
 def event_hub() -> EventBackend:
     return cast(EventBackend, current_app.extensions[EXTENSION])
+
+
+def publish_guard() -> BearerGuard:
+    return cast(BearerGuard, current_app.extensions[GUARD])

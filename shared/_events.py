@@ -7,9 +7,20 @@ subscriber's queue, so a subscription taken with a Last-Event-ID gets the missed
 the live ones with no gap and no duplicate: the replay is copied and the subscriber registered in
 one critical section, and every later ``publish`` is queued to it.
 
+Ids carry the hub's boot (``<boot>-<n>``, ``EventId``): a process that restarts numbers from 1
+again, so a Last-Event-ID of an earlier process must never be read as a position in the new
+sequence (that client would silently miss the new events 1 to n). Same boot: the events after n;
+another boot, or a bare integer from before ids carried one: everything kept.
+
+Memory is bounded by count and by bytes, in the replay buffer (``replay``, ``replay_bytes``) and
+in each subscriber's queue (``subscriber_backlog`` events, ``replay_bytes`` bytes); events are
+shared, so a thousand subscribers behind by the same events hold them once. The hub does not keep
+a subscriber alive: it holds them weakly, so a stream dropped before it ever ran (a client gone
+before the body started) frees its place by itself.
+
 ``EventBackend`` is the whole surface the adapters use. The hub is in-process (one per app, so one
 per worker process); a broker-backed backend (Redis streams, NATS, Postgres LISTEN) would implement
-the same six members, ids and replay included.
+the same members, ids and replay included.
 """
 
 from __future__ import annotations
@@ -18,9 +29,9 @@ import asyncio
 import enum
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Iterable
-from itertools import islice
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Protocol, TypeAlias, TypeVar
@@ -28,7 +39,19 @@ from typing import Protocol, TypeAlias, TypeVar
 from ._representation import json_bytes
 from ._sse import encode_event
 
-__all__ = ["AsyncSubscription", "Event", "EventBackend", "EventHub", "JSONValue", "Quiet", "Subscription"]
+__all__ = [
+    "DEFAULT_REPLAY_BYTES",
+    "AsyncSubscription",
+    "Event",
+    "EventBackend",
+    "EventHub",
+    "EventId",
+    "JSONValue",
+    "Quiet",
+    "StreamsFull",
+    "Subscription",
+    "new_boot",
+]
 
 JSONValue: TypeAlias = "None | bool | int | float | str | list[JSONValue] | dict[str, JSONValue]"
 
@@ -36,24 +59,74 @@ JSONValue: TypeAlias = "None | bool | int | float | str | list[JSONValue] | dict
 # (its stream ends after the queued events) and reconnects with Last-Event-ID, so a stuck client
 # costs a bounded amount of memory instead of every event published while it is stuck.
 DEFAULT_SUBSCRIBER_BACKLOG = 10_000
+# The same default as the sse_replay_bytes setting.
+DEFAULT_REPLAY_BYTES = 4 * 1024 * 1024
+
+_BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+_boot_lock = threading.Lock()
+_last_boot = 0
+
+
+def new_boot() -> str:
+    """A compact token for a hub's start: the microseconds since the epoch in base 36 (ten
+    characters, ``[0-9a-z]``), made strictly increasing within the process so that two hubs of one
+    process (tests build many apps) never share one. Another process started later gets a later
+    token; one started within the same microsecond is the only collision, which one worker per
+    service (the README's rule for the in-process hub) cannot produce."""
+    global _last_boot
+    with _boot_lock:
+        _last_boot = max(time.time_ns() // 1000, _last_boot + 1)
+        value = _last_boot
+    digits = ""
+    while value:
+        value, digit = divmod(value, 36)
+        digits = _BASE36[digit] + digits
+    return digits or "0"
+
+
+@dataclass(frozen=True, slots=True)
+class EventId:
+    """An event's id, ``<boot>-<serial>`` on the wire: the hub's boot token and 1, 2, 3, ...
+
+    ``boot`` is empty for a bare integer id (what this service issued before ids carried a boot):
+    it names no boot, so it matches none.
+    """
+
+    boot: str
+    serial: int
+
+    def __str__(self) -> str:
+        return f"{self.boot}-{self.serial}"
 
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """One published event: its id (1, 2, 3, ... per hub), its type, and its data as JSON text.
+    """One published event: its id, its type, and its data as JSON text.
 
     The data is kept as compact, sorted, ASCII JSON (no line breaks, so one ``data:`` line), and
     ``frame`` is the event's bytes on an event stream, encoded once for every subscriber.
     """
 
-    id: int
+    id: EventId
     type: str
     data: str
     frame: bytes = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # encode_event refuses a type with CR or LF, which would start a field of the caller's choosing.
-        object.__setattr__(self, "frame", encode_event(id=self.id, event=self.type, data=self.data))
+        object.__setattr__(self, "frame", encode_event(id=str(self.id), event=self.type, data=self.data))
+
+    @property
+    def size(self) -> int:
+        """What the byte bounds count: the frame's length (the data dominates it)."""
+        return len(self.frame)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamsFull:
+    """A subscription refused: this hub already serves ``limit`` subscribers."""
+
+    limit: int
 
 
 class Quiet(enum.Enum):
@@ -66,10 +139,12 @@ class Quiet(enum.Enum):
 class _Subscriber:
     """What both kinds of subscription share: a queue the hub fills under its lock, and an end."""
 
-    def __init__(self, hub: EventHub, backlog: Iterable[Event], limit: int) -> None:
+    def __init__(self, hub: EventHub, backlog: Iterable[Event], limit: int, byte_limit: int) -> None:
         self._hub = hub
         self._pending: deque[Event] = deque(backlog)
+        self._pending_bytes = sum(event.size for event in self._pending)
         self._limit = limit
+        self._byte_limit = byte_limit
         self._ended = False
 
     def close(self) -> None:
@@ -78,11 +153,19 @@ class _Subscriber:
 
     # Called by the hub with its lock held.
     def _offer(self, event: Event) -> bool:
-        """Queue ``event``; False when the subscriber is too far behind to keep."""
-        if len(self._pending) >= self._limit:
+        """Queue ``event``; False when the subscriber is too far behind to keep: ``limit`` events
+        or ``byte_limit`` bytes queued and unread. One event always fits an empty queue, so a
+        subscriber that keeps up gets every event, even one larger than the byte bound."""
+        if self._pending and (len(self._pending) >= self._limit or self._pending_bytes + event.size > self._byte_limit):
             return False
         self._pending.append(event)
+        self._pending_bytes += event.size
         return True
+
+    def _take(self) -> Event:
+        event = self._pending.popleft()
+        self._pending_bytes -= event.size
+        return event
 
     def _end(self) -> None:
         self._ended = True
@@ -117,7 +200,7 @@ class Subscription(_Subscriber):
                 if remaining <= 0:
                     return Quiet.IDLE
                 self._hub._changed.wait(remaining)
-            return self._pending.popleft()
+            return self._take()
 
 
 class AsyncSubscription(_Subscriber):
@@ -127,8 +210,8 @@ class AsyncSubscription(_Subscriber):
     the hub's lock and wakes the waiting coroutine through ``call_soon_threadsafe``.
     """
 
-    def __init__(self, hub: EventHub, backlog: Iterable[Event], limit: int, loop: asyncio.AbstractEventLoop) -> None:
-        super().__init__(hub, backlog, limit)
+    def __init__(self, hub: EventHub, backlog: Iterable[Event], limit: int, byte_limit: int, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(hub, backlog, limit, byte_limit)
         self._loop = loop
         self._wakeup = asyncio.Event()
 
@@ -144,7 +227,7 @@ class AsyncSubscription(_Subscriber):
         while True:
             with self._hub._lock:
                 if self._pending:
-                    return self._pending.popleft()
+                    return self._take()
                 if self._ended:
                     return Quiet.ENDED
                 # Cleared under the lock: a publish after this point queues first, then sets it.
@@ -168,13 +251,18 @@ class AsyncSubscription(_Subscriber):
 class EventBackend(Protocol):
     """What ``/events`` needs from wherever events live (this hub, or later a broker)."""
 
+    @property
+    def boot(self) -> str:
+        """The token this backend's ids start with (``/ops/stats`` reports it)."""
+        ...
+
     def publish(self, event_type: str, data: JSONValue) -> Event: ...
 
-    def events_after(self, last_id: int | None) -> tuple[Event, ...]: ...
+    def events_after(self, last_id: EventId | None) -> tuple[Event, ...]: ...
 
-    def subscribe(self, last_id: int | None = None) -> Subscription: ...
+    def subscribe(self, last_id: EventId | None = None) -> Subscription | StreamsFull: ...
 
-    def subscribe_async(self, last_id: int | None = None) -> AsyncSubscription: ...
+    def subscribe_async(self, last_id: EventId | None = None) -> AsyncSubscription | StreamsFull: ...
 
     def subscriber_count(self) -> int: ...
 
@@ -182,30 +270,55 @@ class EventBackend(Protocol):
 
 
 class EventHub:
-    """The in-process ``EventBackend``: ids from 1, the newest ``replay`` events kept."""
+    """The in-process ``EventBackend``: ids ``<boot>-1``, ``<boot>-2``, ...; the newest events kept
+    up to ``replay`` events and ``replay_bytes`` bytes; at most ``max_subscribers`` at once."""
 
-    def __init__(self, replay: int = 1000, *, subscriber_backlog: int = DEFAULT_SUBSCRIBER_BACKLOG) -> None:
-        if replay < 0 or subscriber_backlog < 1:
-            raise ValueError(f"replay must be >= 0 and subscriber_backlog >= 1, got {replay} and {subscriber_backlog}")
+    def __init__(
+        self,
+        replay: int = 1000,
+        *,
+        replay_bytes: int = DEFAULT_REPLAY_BYTES,
+        subscriber_backlog: int = DEFAULT_SUBSCRIBER_BACKLOG,
+        max_subscribers: int | None = None,
+        boot: str | None = None,
+    ) -> None:
+        if replay < 0 or replay_bytes < 0 or subscriber_backlog < 1 or (max_subscribers is not None and max_subscribers < 0):
+            raise ValueError(
+                "replay, replay_bytes and max_subscribers must be >= 0 and subscriber_backlog >= 1, got "
+                f"{replay}, {replay_bytes}, {max_subscribers} and {subscriber_backlog}"
+            )
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
-        self._replay: deque[Event] = deque(maxlen=replay)
-        self._newest_id = 0
-        # A dict as an ordered set: O(1) unsubscribe, and publish visits subscribers in arrival order.
-        self._subscribers: dict[_Subscriber, None] = {}
+        self._boot = new_boot() if boot is None else boot
+        self._replay: deque[Event] = deque()
+        self._replay_limit = replay
+        self._replay_bytes = replay_bytes
+        self._kept_bytes = 0
+        self._newest = 0
+        # Weakly held, in arrival order: O(1) unsubscribe, publish visits subscribers oldest first,
+        # and a subscription nobody can read any more (its stream dropped unstarted) leaves by itself.
+        self._subscribers: weakref.WeakKeyDictionary[_Subscriber, None] = weakref.WeakKeyDictionary()
         self._subscriber_backlog = subscriber_backlog
+        self._max_subscribers = max_subscribers
         self._closed = False
 
-    def publish(self, event_type: str, data: JSONValue) -> Event:
-        """Number the event, keep it for replay, and queue it to every subscriber.
+    @property
+    def boot(self) -> str:
+        return self._boot
 
-        Raises ``ValueError`` for a type with CR or LF and ``TypeError`` for data JSON cannot hold.
+    def publish(self, event_type: str, data: JSONValue) -> Event:
+        """Number the event, keep it for replay if it fits, and queue it to every subscriber.
+
+        An event larger than ``replay_bytes`` on its own is delivered live but not kept (refusing
+        it instead would make ``replay_bytes = 0``, "keep nothing", refuse every event); keeping
+        one drops the oldest until both bounds hold. Raises ``ValueError`` for a type with CR or
+        LF and for NaN or infinity, ``TypeError`` for data JSON cannot hold.
         """
         text = json_bytes(data).decode("ascii").rstrip("\n")
         with self._changed:
-            event = Event(self._newest_id + 1, event_type, text)
-            self._newest_id = event.id
-            self._replay.append(event)
+            event = Event(EventId(self._boot, self._newest + 1), event_type, text)
+            self._newest = event.id.serial
+            self._keep(event)
             for subscriber in tuple(self._subscribers):
                 if not subscriber._offer(event):
                     self._drop(subscriber)
@@ -213,25 +326,33 @@ class EventHub:
             self._changed.notify_all()
         return event
 
-    def events_after(self, last_id: int | None) -> tuple[Event, ...]:
+    def events_after(self, last_id: EventId | None) -> tuple[Event, ...]:
         """The kept events a client that last saw ``last_id`` missed, oldest first.
 
-        ``None`` (a first connection) missed nothing. An id newer than any this hub issued comes
-        from before a restart (ids start again at 1): that client missed everything kept. An id
-        older than the oldest kept gets what is kept; the events in between are gone.
+        ``None`` (a first connection) missed nothing. An id of another boot (an earlier process
+        of this service, or a bare integer) missed everything kept, and so does one of this boot
+        newer than any it issued (not ours, so no position in our sequence). An id older than the
+        oldest kept gets what is kept; the events in between are gone.
         """
         with self._lock:
             return self._events_after(last_id)
 
-    def subscribe(self, last_id: int | None = None) -> Subscription:
+    def subscribe(self, last_id: EventId | None = None) -> Subscription | StreamsFull:
+        """Subscribe, or refuse when ``max_subscribers`` are already here (decided under the lock,
+        so two racing clients cannot both take the last place)."""
         with self._lock:
-            return self._register(Subscription(self, self._events_after(last_id), self._subscriber_backlog))
+            if self._full():
+                return StreamsFull(self._max_subscribers or 0)
+            return self._register(Subscription(self, self._events_after(last_id), self._subscriber_backlog, self._replay_bytes))
 
-    def subscribe_async(self, last_id: int | None = None) -> AsyncSubscription:
-        """Subscribe for a coroutine of the running event loop."""
+    def subscribe_async(self, last_id: EventId | None = None) -> AsyncSubscription | StreamsFull:
+        """Subscribe for a coroutine of the running event loop (or refuse, as ``subscribe``)."""
         loop = asyncio.get_running_loop()
         with self._lock:
-            return self._register(AsyncSubscription(self, self._events_after(last_id), self._subscriber_backlog, loop))
+            if self._full():
+                return StreamsFull(self._max_subscribers or 0)
+            backlog = self._events_after(last_id)
+            return self._register(AsyncSubscription(self, backlog, self._subscriber_backlog, self._replay_bytes, loop))
 
     def subscriber_count(self) -> int:
         with self._lock:
@@ -247,14 +368,24 @@ class EventHub:
                 subscriber._wake()
             self._changed.notify_all()
 
-    def _events_after(self, last_id: int | None) -> tuple[Event, ...]:
-        if last_id is None or last_id == self._newest_id:
+    def _keep(self, event: Event) -> None:
+        if self._replay_limit == 0 or event.size > self._replay_bytes:
+            return
+        self._replay.append(event)
+        self._kept_bytes += event.size
+        while len(self._replay) > self._replay_limit or self._kept_bytes > self._replay_bytes:
+            self._kept_bytes -= self._replay.popleft().size
+
+    def _events_after(self, last_id: EventId | None) -> tuple[Event, ...]:
+        if last_id is None:
             return ()
-        if last_id > self._newest_id:
+        if last_id.boot != self._boot or last_id.serial > self._newest:
             return tuple(self._replay)
-        # Ids are consecutive, so the missed events are the last (newest - last_id) kept ones.
-        missed = self._newest_id - last_id
-        return tuple(islice(self._replay, max(0, len(self._replay) - missed), None))
+        # Kept events are in id order, but not always consecutive (one too large is not kept).
+        return tuple(event for event in self._replay if event.id.serial > last_id.serial)
+
+    def _full(self) -> bool:
+        return self._max_subscribers is not None and not self._closed and len(self._subscribers) >= self._max_subscribers
 
     def _register(self, subscription: _S) -> _S:
         if self._closed:
@@ -271,5 +402,5 @@ class EventHub:
             self._changed.notify_all()
 
     def _drop(self, subscription: _Subscriber) -> None:
-        del self._subscribers[subscription]
+        self._subscribers.pop(subscription, None)
         subscription._end()

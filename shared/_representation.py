@@ -91,7 +91,8 @@ class Representation:
 def json_bytes(value: Any) -> bytes:
     """JSON as Flask's ``jsonify`` writes it outside debug: compact, sorted keys, ASCII-escaped,
     one trailing newline. Written here so neither framework's JSON provider decides the bytes."""
-    return json.dumps(value, ensure_ascii=True, sort_keys=True, separators=(",", ":")).encode("ascii") + b"\n"
+    # allow_nan=False: NaN and Infinity are not JSON (RFC 8259 §6); a ValueError, never such bytes.
+    return json.dumps(value, ensure_ascii=True, sort_keys=True, separators=(",", ":"), allow_nan=False).encode("ascii") + b"\n"
 
 
 def plan_bytes(body: bytes, *, status: int = 200, content_type: str, headers: Iterable[tuple[str, str]] = ()) -> ResponsePlan:

@@ -8,7 +8,6 @@ representation with its own ETag. The adapters run the queries and build URLs wi
 
 from __future__ import annotations
 
-import hmac
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,9 +17,9 @@ from typing import Any, Protocol
 from ._cache import CachePolicy, merge_vary, private_revalidated, revalidated
 from ._conditional import Validators
 from ._etag import EntityTag
+from ._guard import BearerGuard, rate_limited, unauthorized
 from ._link import Link, format_link_header
 from ._paging import BadParameter, KeysetQuery, PageQuery, keyset_links, page_etag, page_links
-from ._ratelimit import Limited, RateLimiter
 from ._representation import Representation, ResponsePlan, json_bytes, plan_json, plan_problem
 
 __all__ = [
@@ -193,49 +192,13 @@ def bad_parameter(problem: BadParameter) -> ResponsePlan:
     return plan_problem(400, problem.detail, headers=(), extra={"parameter": problem.name})
 
 
-def unauthorized(detail: str) -> ResponsePlan:
-    # RFC 6750 §3: a request without a usable token gets a challenge naming the scheme.
-    return plan_problem(401, detail, headers=(("WWW-Authenticate", 'Bearer realm="twinport"'),))
-
-
-def rate_limited(limited: Limited) -> ResponsePlan:
-    # RFC 6585 §4 and RFC 9110 §10.2.3.
-    return plan_problem(429, "Too many requests from this client; try again later.", headers=(("Retry-After", str(limited.retry_after)),))
-
-
-class ApiGuard:
+class ApiGuard(BearerGuard):
     """``api_v1.before_request`` (seed §2.7.3): a bearer token when tokens are configured, then
     a per-client token bucket. The client is its token when there is one, else its address."""
 
     def __init__(self, tokens: str, rate: float, burst: int) -> None:
-        self._tokens = tuple(token for token in tokens.split(",") if token)
-        self.policy = ApiPolicy(authenticated=bool(self._tokens))
-        self._limiter = RateLimiter(rate, burst)
-
-    def check(self, authorization: str | None, remote_address: str, now: float) -> ResponsePlan | None:
-        """None to let the request through, or the 401/429 to send instead."""
-        client = remote_address
-        if self._tokens:
-            token = _bearer_token(authorization)
-            if token is None:
-                return unauthorized("This API needs a bearer token (Authorization: Bearer <token>).")
-            # Compare against every token in constant time: no timing hint of a near miss.
-            if not any(hmac.compare_digest(token.encode(), known.encode()) for known in self._tokens):
-                return unauthorized("The bearer token is not valid.")
-            client = f"token:{token}"
-        limited = self._limiter.take(client, now)
-        return None if limited is None else rate_limited(limited)
-
-
-def _bearer_token(authorization: str | None) -> str | None:
-    # RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token; the scheme is case-insensitive (RFC 9110 §11.1).
-    if authorization is None:
-        return None
-    scheme, _, token = authorization.strip().partition(" ")
-    token = token.strip(" ")
-    if scheme.lower() != "bearer" or not token or " " in token:
-        return None
-    return token
+        super().__init__(tokens, rate, burst, subject="This API", per_token=True)
+        self.policy = ApiPolicy(authenticated=self.authenticated)
 
 
 class TotalCache:

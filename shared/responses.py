@@ -14,6 +14,7 @@ a generator of ``shared``), the rest with a whole ``ResponsePlan``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 from werkzeug.http import dump_cookie
@@ -50,6 +51,7 @@ __all__ = [
     "sse",
     "stats",
     "stream_gen",
+    "streams_full",
     "video",
 ]
 
@@ -114,12 +116,30 @@ def sse() -> StreamHead:
     return plan_stream("text/event-stream; charset=utf-8", unbuffered=True)
 
 
+def streams_full(heartbeat: float) -> ResponsePlan:
+    """``/events`` beyond the worker's stream cap (``stream_cap``): 503 (RFC 9110 §15.6.4, a
+    temporary overload) so that the threads left keep answering /healthz and the API.
+
+    ``Retry-After`` (§10.2.3) is one heartbeat, rounded up: a place held by a client that has gone
+    is freed within one. The cap itself is not in the body: it differs per server (threads), and
+    a client can do nothing with it. A browser's EventSource does not retry a 503 (WHATWG HTML
+    §9.2.3 fails the connection), so a page must reconnect itself after Retry-After.
+    """
+    return plan_problem(
+        503,
+        "This server holds as many event streams as it allows; try again later.",
+        headers=(("Retry-After", str(max(1, math.ceil(heartbeat)))), ("Cache-Control", no_store().to_header())),
+    )
+
+
 def publish_event(body: bytes, content_type: str | None, hub: EventBackend) -> ResponsePlan:
     """``POST /events``: publish ``{"event": ..., "data": ...}``; 202 with the event's id.
 
     202, not 201: the event has no URL of its own to put in a Location, and it reaches
     subscribers after this answer. A body of another media type is a 415 (RFC 9110 §15.5.16) that
-    names the accepted one in ``Accept-Post`` (the field the W3C's LDP registered for POST).
+    names the accepted one in ``Accept-Post`` (the field the W3C's LDP registered for POST). The
+    id is a string, ``<boot>-<n>`` (``shared._events.EventId``). The views run ``publish_guard``
+    (401, 429) before reading the body; the body limit (413) is ``publish_max_bytes``.
     """
     if not _is_json(content_type):
         return plan_problem(415, "Send the event as application/json.", headers=[("Accept-Post", "application/json")])
@@ -127,7 +147,7 @@ def publish_event(body: bytes, content_type: str | None, hub: EventBackend) -> R
     if isinstance(publication, InvalidPublication):
         return plan_problem(400, publication.detail)
     event = hub.publish(publication.event_type, publication.data)
-    return plan_json({"id": event.id}, status=202)
+    return plan_json({"id": str(event.id)}, status=202)
 
 
 def _is_json(content_type: str | None) -> bool:
@@ -149,9 +169,12 @@ def set_cookie() -> ResponsePlan:
     return plan_json({"ok": True}, headers=[("Set-Cookie", cookie), ("Cache-Control", no_store().to_header())])
 
 
-def stats(sse_subscribers: int) -> ResponsePlan:
-    """Live counters for operators (and for the tests that count streams let go)."""
-    return plan_json({"sse_subscribers": sse_subscribers}, headers=[("Cache-Control", no_store().to_header())])
+def stats(hub: EventBackend) -> ResponsePlan:
+    """Live counters for operators (and for the tests that count streams let go), and the hub's
+    boot: the token its event ids start with, which changes with every start of the process (the
+    parity harness learns it per runtime and compares ids with it replaced, compare.py)."""
+    body = {"sse_boot": hub.boot, "sse_subscribers": hub.subscriber_count()}
+    return plan_json(body, headers=[("Cache-Control", no_store().to_header())])
 
 
 def healthz() -> ResponsePlan:

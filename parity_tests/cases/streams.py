@@ -6,24 +6,33 @@ buffer holds for a Last-Event-ID. Those come before the stream first waits, so n
 fall between them and the compared prefix is the same on every run. The publish cases change
 the hub (``repeatable=False``) and come first, in a fixed order, so both runtimes' hubs hold the
 same events when the replay cases read them: ``parity_settings`` keeps three (``sse_replay``).
+
+Ids are ``<boot>-<n>``; each runtime's boot differs (two processes), so the harness learns it
+from ``/ops/stats``, writes it where a case's Last-Event-ID says ``<boot>`` and compares answers
+with it written ``<boot>`` (``compare.without_boot``).
 """
 
 from __future__ import annotations
 
 import json
 
+from shared import HEARTBEAT, OPENING
+
 from ._case import Case, get_and_head
 
 __all__ = ["PUBLISHED", "STREAM_CASES"]
 
 JSON = (("Content-Type", "application/json"),)
-# Published in this order, so ids 1 to 4; a replay buffer of three keeps 2, 3 and 4.
+# Published in this order, so ids <boot>-1 to <boot>-4; a replay buffer of three keeps 2, 3 and 4.
 PUBLISHED = (
     ("greeting", {"text": "hello, 세계", "n": 1}),
     ("greeting", None),
     ("tick", [1, 2.5, True, "line\nbreak"]),
     ("한국어-type", {"nested": {"b": 2, "a": 1}}),
 )
+
+
+_OK_BODY = b'{"event": "x", "data": 1}'
 
 
 def _publish(index: int, event_type: str, data: object) -> Case:
@@ -49,9 +58,15 @@ STREAM_CASES: tuple[Case, ...] = (
     Case("events-last-id-garbage", "/events", headers=(("Last-Event-ID", "not-an-id"),), events=1),
     # Publishing, then reading back from the replay buffer.
     *(_publish(index, event_type, data) for index, (event_type, data) in enumerate(PUBLISHED)),
-    Case("events-replay-all-kept", "/events", headers=(("Last-Event-ID", "0"),), events=4),
-    Case("events-replay-newer", "/events", headers=(("Last-Event-ID", "3"),), events=2),
-    Case("events-replay-after-restart", "/events", headers=(("Last-Event-ID", "999"),), events=4),
+    Case("events-replay-all-kept", "/events", headers=(("Last-Event-ID", "<boot>-0"),), events=4),
+    Case("events-replay-newer", "/events", headers=(("Last-Event-ID", "<boot>-3"),), events=2),
+    # Up to date: the opening, then the first heartbeat (nothing replayed before it).
+    Case("events-replay-up-to-date", "/events", headers=(("Last-Event-ID", "<boot>-4"),), read_limit=len(OPENING) + len(HEARTBEAT)),
+    # An id of an earlier process (another boot), of before ids carried a boot (a bare integer),
+    # or of this boot but never issued: that client missed everything kept.
+    Case("events-replay-after-restart", "/events", headers=(("Last-Event-ID", "0000000001-2"),), events=4),
+    Case("events-replay-bare-integer", "/events", headers=(("Last-Event-ID", "999"),), events=4),
+    Case("events-replay-not-issued-yet", "/events", headers=(("Last-Event-ID", "<boot>-999"),), events=4),
     # Bodies that cannot be published: 400 (or 415), the same problem document in both.
     _bad_publish("malformed-json", b'{"event": "x", "data": '),
     _bad_publish("empty-body", b""),
@@ -67,9 +82,24 @@ STREAM_CASES: tuple[Case, ...] = (
     _bad_publish("type-crlf", b'{"event": "x\\r\\nevent: forged", "data": 1}'),
     _bad_publish("type-lone-surrogate", b'{"event": "\\ud800", "data": 1}'),
     _bad_publish("nan", b'{"event": "x", "data": NaN}'),
+    # RFC 8259 §6: numbers beyond a double are refused, not turned into Infinity.
+    _bad_publish("overflowing-number", b'{"event": "x", "data": 1e400}'),
+    _bad_publish("overflowing-negative", b'{"event": "x", "data": {"v": -1e400}}'),
+    _bad_publish("infinity", b'{"event": "x", "data": -Infinity}'),
+    _bad_publish("huge-integer", b'{"event": "x", "data": ' + b"7" * 5000 + b"}"),
     _bad_publish("form-encoded", b"event=x&data=1", (("Content-Type", "application/x-www-form-urlencoded"),)),
     _bad_publish("no-content-type", b'{"event": "x", "data": 1}', ()),
     _bad_publish("too-large", b'{"event": "x", "data": "' + b"x" * (1024 * 1024) + b'"}'),
+    # publish_tokens (the "guarded" profile): 401 with the /api/v1 challenge, then 429 per address.
+    Case("publish-guarded-no-token", "/events", method="POST", headers=JSON, body=_OK_BODY, profile="guarded"),
+    Case("publish-guarded-wrong-token", "/events", method="POST", headers=(*JSON, ("Authorization", "Bearer nope")), body=_OK_BODY, profile="guarded"),
+    Case("publish-guarded-not-bearer", "/events", method="POST", headers=(*JSON, ("Authorization", "Basic cC1vazo=")), body=_OK_BODY, profile="guarded"),
+    Case("publish-guarded-ok", "/events", method="POST", headers=(*JSON, ("Authorization", "Bearer p-ok")), body=_OK_BODY, profile="guarded", repeatable=False),
+    # The bucket holds two; the publish above took one, the prelude takes the other.
+    Case(
+        "publish-guarded-rate-limited", "/events", method="POST", headers=(*JSON, ("Authorization", "Bearer p-other")), body=_OK_BODY,
+        profile="guarded", prelude=1,
+    ),
     # §2.5.2: the cookie, one Set-Cookie value in both.
     *get_and_head("set-cookie", "/set-cookie"),
 )

@@ -19,4 +19,4 @@ async def healthz() -> Response:
 
 @bp.get("/ops/stats")
 async def stats() -> Response:
-    return respond(responses.stats(event_hub().subscriber_count()))
+    return respond(responses.stats(event_hub()))

@@ -3,12 +3,15 @@ caching (§2.4), the cookie (§2.5.2), URL building (§2.6)."""
 
 from __future__ import annotations
 
+import time
+
 from quart import Blueprint, Response, current_app, request, url_for
 
 from shared import api, event_stream_async, export_csv_batches, responses, stream_gen_steps
+from shared._events import StreamsFull
 
 from .._data import respond_resource, store
-from .._events import event_hub
+from .._events import event_hub, publish_guard
 from .._respond import paced, respond, respond_stream
 
 bp = Blueprint("resp", __name__)
@@ -66,13 +69,21 @@ async def export_csv() -> Response:
 
 @bp.get("/events")
 async def sse() -> Response:
+    if request.method == "HEAD":  # the head alone: no stream, so no place taken (and no 503)
+        return respond_stream(responses.sse(), iter(()))
     settings = current_app.config["TWINPORT"]
     stream = event_stream_async(event_hub(), request.headers.get("Last-Event-ID"), settings.sse_heartbeat)
+    if isinstance(stream, StreamsFull):
+        return respond(responses.streams_full(settings.sse_heartbeat))
     return respond_stream(responses.sse(), stream)
 
 
 @bp.post("/events")
 async def publish_event() -> Response:
+    # Token and rate first: a refused client's body is never read.
+    refusal = publish_guard().check(request.headers.get("Authorization"), request.remote_addr or "", time.monotonic())
+    if refusal is not None:
+        return respond(refusal)
     body = await request.get_data(cache=False, as_text=False, parse_form_data=False)
     return respond(responses.publish_event(body, request.headers.get("Content-Type"), event_hub()))
 

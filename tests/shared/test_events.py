@@ -1,9 +1,11 @@
-"""The event hub (ids, the bounded replay buffer, sync and async subscribers, letting go) and the
-/events protocol over it (the stream's bytes for threads and coroutines, Last-Event-ID, publish bodies)."""
+"""The event hub (ids that carry the boot, the replay buffer bounded in count and bytes, sync and
+async subscribers, letting go, the subscriber cap) and the /events protocol over it (the stream's
+bytes for threads and coroutines, Last-Event-ID, publish bodies, the stream cap)."""
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import threading
 import time
@@ -27,7 +29,10 @@ from shared import (
     parse_publication,
     responses,
 )
-from shared._events import DEFAULT_SUBSCRIBER_BACKLOG
+from shared._event_stream import event_hub_for, stream_cap
+from shared._events import DEFAULT_SUBSCRIBER_BACKLOG, EventId, StreamsFull, new_boot
+from shared._representation import json_bytes
+from shared.settings import Settings
 
 event_types = st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=10)
 json_values = st.recursive(
@@ -41,33 +46,83 @@ def published(hub: EventHub, count: int, event_type: str = "tick") -> list[Event
     return [hub.publish(event_type, {"n": n}) for n in range(count)]
 
 
+def start(hub: EventHub) -> EventId:
+    """The id a client has before this hub's first event."""
+    return EventId(hub.boot, 0)
+
+
 @given(replay=st.integers(0, 8), count=st.integers(0, 20))
-def test_ids_count_from_one_and_the_buffer_keeps_the_newest(replay: int, count: int) -> None:
+def test_ids_count_from_one_after_the_boot_and_the_buffer_keeps_the_newest(replay: int, count: int) -> None:
     hub = EventHub(replay)
     events = published(hub, count)
-    assert [event.id for event in events] == list(range(1, count + 1))
-    assert hub.events_after(0) == tuple(events[max(0, count - replay):])
+    assert [event.id for event in events] == [EventId(hub.boot, n) for n in range(1, count + 1)]
+    assert [str(event.id) for event in events] == [f"{hub.boot}-{n}" for n in range(1, count + 1)]
+    assert hub.events_after(start(hub)) == tuple(events[max(0, count - replay):])
 
 
-@given(replay=st.integers(0, 8), count=st.integers(0, 20), last_id=st.none() | st.integers(0, 30))
-def test_events_after_is_what_that_client_missed(replay: int, count: int, last_id: int | None) -> None:
+@given(
+    replay=st.integers(0, 8),
+    count=st.integers(0, 20),
+    last_serial=st.none() | st.integers(0, 30),
+    boot=st.sampled_from(["same", "other", "bare"]),
+)
+def test_events_after_is_what_that_client_missed(replay: int, count: int, last_serial: int | None, boot: str) -> None:
     hub = EventHub(replay)
     kept = published(hub, count)[max(0, count - replay):]
-    if last_id is None or last_id == count:
-        expected: list[Event] = []  # a first connection, or up to date
-    elif last_id > count:
-        expected = kept  # an id from before a restart: everything kept is news
+    last_id = None if last_serial is None else EventId({"same": hub.boot, "other": new_boot(), "bare": ""}[boot], last_serial)
+    if last_id is None:
+        expected: list[Event] = []  # a first connection
+    elif boot != "same" or last_serial > count:  # type: ignore[operator]
+        expected = kept  # an earlier process's id, or one of before boots, or never issued: all kept is news
     else:
-        expected = [event for event in kept if event.id > last_id]
+        expected = [event for event in kept if event.id.serial > last_id.serial]  # nothing when up to date
     assert hub.events_after(last_id) == tuple(expected)
+
+
+def test_every_hub_has_its_own_boot_and_later_hubs_sort_later() -> None:
+    boots = [EventHub().boot for _ in range(100)]
+    assert len(set(boots)) == 100
+    assert all(boot.isascii() and boot.isalnum() and boot == boot.lower() and len(boot) <= 16 for boot in boots)
+    assert [int(boot, 36) for boot in boots] == sorted(int(boot, 36) for boot in boots)
+
+
+def test_the_replay_buffer_is_bounded_in_bytes_too_dropping_the_oldest() -> None:
+    frame_size = len(EventHub().publish("big", "x" * 1000).frame)
+    hub = EventHub(1000, replay_bytes=3 * frame_size + 10)
+    events = [hub.publish("big", "x" * 1000) for _ in range(10)]
+    assert hub.events_after(start(hub)) == tuple(events[-3:])
+    assert sum(event.size for event in hub.events_after(start(hub))) <= 3 * frame_size + 10
+
+
+def test_an_event_larger_than_the_replay_bound_is_delivered_live_but_not_kept() -> None:
+    hub = EventHub(10, replay_bytes=200)
+    small = hub.publish("small", 1)
+    with hub.subscribe() as subscription:
+        assert not isinstance(subscription, StreamsFull)
+        large = hub.publish("large", "x" * 500)
+        assert subscription.next_event(0) == large  # live: one event always fits an empty queue
+        assert hub.subscriber_count() == 1
+    later = hub.publish("small", 2)
+    assert hub.events_after(start(hub)) == (small, later)
+    # A client that saw the small one missed the large one for good, but nothing kept after it.
+    assert hub.events_after(small.id) == (later,)
+
+
+def test_replay_bytes_zero_keeps_nothing_and_still_delivers() -> None:
+    hub = EventHub(10, replay_bytes=0)
+    with hub.subscribe() as subscription:
+        event = hub.publish("x", 1)
+        assert subscription.next_event(0) == event
+    assert hub.events_after(start(hub)) == ()
 
 
 @given(event_type=event_types, data=json_values)
 def test_an_event_is_one_sse_block_with_compact_sorted_json(event_type: str, data: object) -> None:
-    event = EventHub().publish(event_type, data)
+    hub = EventHub()
+    event = hub.publish(event_type, data)
     assert json.loads(event.data) == data
     assert "\n" not in event.data and event.data == json.dumps(data, sort_keys=True, separators=(",", ":"))
-    assert event.frame == f"id: {event.id}\nevent: {event_type}\ndata: {event.data}\n\n".encode()
+    assert event.frame == f"id: {hub.boot}-1\nevent: {event_type}\ndata: {event.data}\n\n".encode()
 
 
 @pytest.mark.parametrize("event_type", ["a\nb", "a\rb", "a\r\nevent: forged"])
@@ -75,7 +130,17 @@ def test_a_type_with_a_line_break_is_refused_and_changes_nothing(event_type: str
     hub = EventHub()
     with pytest.raises(ValueError):
         hub.publish(event_type, 1)
-    assert hub.events_after(0) == () and hub.publish("ok", 1).id == 1
+    assert hub.events_after(start(hub)) == () and hub.publish("ok", 1).id == EventId(hub.boot, 1)
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan"), [1, {"v": float("inf")}]])
+def test_nan_and_infinity_never_reach_a_stream(value: object) -> None:
+    hub = EventHub()
+    with pytest.raises(ValueError):
+        hub.publish("x", value)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        json_bytes(value)
+    assert hub.events_after(start(hub)) == ()
 
 
 def test_a_subscription_gets_the_missed_events_then_live_ones_without_gap_or_duplicate() -> None:
@@ -95,7 +160,7 @@ def test_a_blocked_thread_wakes_for_an_event_published_on_another_thread() -> No
         started = time.monotonic()
         outcome = subscription.next_event(5)
         timer.join()
-    assert isinstance(outcome, Event) and outcome.id == 1
+    assert isinstance(outcome, Event) and outcome.id == EventId(hub.boot, 1)
     assert time.monotonic() - started < 4
 
 
@@ -174,6 +239,25 @@ def test_a_subscriber_too_far_behind_is_let_go_after_its_queued_events() -> None
     assert DEFAULT_SUBSCRIBER_BACKLOG >= 1000
 
 
+def test_a_subscriber_whose_queue_passes_the_byte_bound_is_let_go() -> None:
+    probe = EventHub().publish("big", "x" * 1000)
+    hub = EventHub(100, replay_bytes=2 * probe.size)
+    with hub.subscribe() as slow:
+        events = [hub.publish("big", "x" * 1000) for _ in range(3)]
+        assert hub.subscriber_count() == 0  # the third would have queued 3 x size bytes
+        assert [slow.next_event(0) for _ in range(2)] == events[:2]
+        assert slow.next_event(0) is Quiet.ENDED
+
+
+def test_a_subscriber_that_keeps_up_is_never_let_go_by_the_byte_bound() -> None:
+    hub = EventHub(100, replay_bytes=10)  # smaller than any event
+    with hub.subscribe() as reader:
+        for n in range(20):
+            event = hub.publish("x", n)
+            assert reader.next_event(0) == event
+        assert hub.subscriber_count() == 1
+
+
 def test_close_ends_every_subscription_and_every_later_one() -> None:
     hub = EventHub()
     first, second = hub.subscribe(), hub.subscribe()
@@ -182,7 +266,7 @@ def test_close_ends_every_subscription_and_every_later_one() -> None:
     assert hub.subscriber_count() == 0
     assert first.next_event(1) == event and first.next_event(1) is Quiet.ENDED
     assert second.next_event(1) == event and second.next_event(1) is Quiet.ENDED
-    late = hub.subscribe(0)
+    late = hub.subscribe(start(hub))
     assert (late.next_event(1), late.next_event(1), hub.subscriber_count()) == (event, Quiet.ENDED, 0)
 
 
@@ -205,6 +289,75 @@ def test_bad_sizes_are_refused() -> None:
         EventHub(-1)
     with pytest.raises(ValueError):
         EventHub(subscriber_backlog=0)
+    with pytest.raises(ValueError):
+        EventHub(replay_bytes=-1)
+    with pytest.raises(ValueError):
+        EventHub(max_subscribers=-1)
+
+
+async def test_the_cap_refuses_the_next_subscriber_until_one_leaves() -> None:
+    hub = EventHub(max_subscribers=2)
+    first, second = hub.subscribe(), hub.subscribe_async()
+    assert hub.subscribe() == StreamsFull(2) and hub.subscribe_async() == StreamsFull(2)
+    assert hub.subscriber_count() == 2
+    first.close()  # type: ignore[union-attr]
+    third = hub.subscribe()
+    assert not isinstance(third, StreamsFull)
+    assert hub.subscribe() == StreamsFull(2)
+    second.close()  # type: ignore[union-attr]
+    third.close()
+    assert hub.subscriber_count() == 0
+
+
+def test_the_cap_is_taken_atomically_by_racing_threads() -> None:
+    hub = EventHub(max_subscribers=5)
+    barrier = threading.Barrier(20)
+    outcomes: list[object] = []
+
+    def race() -> None:
+        barrier.wait()
+        outcomes.append(hub.subscribe())
+
+    threads = [threading.Thread(target=race) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(5)
+    assert sum(not isinstance(outcome, StreamsFull) for outcome in outcomes) == 5
+    assert hub.subscriber_count() == 5
+
+
+def test_a_subscription_nobody_holds_any_more_frees_its_place() -> None:
+    hub = EventHub(max_subscribers=1)
+    subscription = hub.subscribe()
+    assert hub.subscribe() == StreamsFull(1)
+    del subscription
+    gc.collect()
+    assert hub.subscriber_count() == 0 and not isinstance(hub.subscribe(), StreamsFull)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "cap"),
+    [
+        ({"runtime": "flask", "threads": 4, "sse_thread_share": 0.5}, 2),
+        ({"runtime": "flask", "threads": 32}, 16),  # the defaults
+        ({"runtime": "flask", "threads": 100, "sse_thread_share": 0.29}, 29),  # not 28 (float rounding)
+        ({"runtime": "flask", "threads": 5, "sse_thread_share": 0.5}, 2),
+        ({"runtime": "flask", "threads": 64, "sse_thread_share": 1.0, "sse_max_streams": 10}, 10),
+        ({"runtime": "flask", "threads": 4, "sse_thread_share": 0.0}, 0),
+        ({"runtime": "flask", "threads": 1, "sse_thread_share": 1.0}, 0),  # one slot: never a stream
+        ({"runtime": "flask", "worker_class": "sync", "threads": 1, "sse_thread_share": 1.0}, 0),
+        ({"runtime": "flask", "worker_class": "sync", "threads": 8}, 4),  # gunicorn runs it as gthread
+        ({"runtime": "quart"}, 10_000),
+        ({"runtime": "quart", "threads": 1, "sse_max_streams": 3}, 3),
+    ],
+)
+def test_the_stream_cap_is_a_share_of_gunicorns_threads_and_a_count_for_hypercorn(overrides: dict[str, object], cap: int) -> None:
+    from shared.config import settings_from
+
+    settings = settings_from(overrides)
+    assert stream_cap(settings) == cap
+    assert event_hub_for(settings)._max_subscribers == cap
 
 
 # The /events protocol.
@@ -217,17 +370,30 @@ def test_the_opening_is_the_seeds_three_lines() -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [(None, None), ("0", 0), ("42", 42), ("", None), (" 42", None), ("42 ", None), ("-1", None), ("4.2", None), ("x", None), ("٤٢", None), ("9" * 19, None)],
+    [
+        (None, None), ("", None), ("x", None), ("-1", None), ("4.2", None), (" 42", None), ("42 ", None), ("٤٢", None),
+        ("9" * 19, None), ("abc-", None), ("-3", None), ("ABC-3", None), ("a b-3", None), ("a-b-3", None), ("a" * 17 + "-1", None),
+        ("0", EventId("", 0)), ("42", EventId("", 42)),  # bare integers: ids of before boots
+        ("hoolpsrjlt-0", EventId("hoolpsrjlt", 0)), ("z-7", EventId("z", 7)), ("k" * 16 + "-1", EventId("k" * 16, 1)),
+    ],
 )
-def test_last_event_id_is_one_of_our_ids_or_none(value: str | None, expected: int | None) -> None:
+def test_last_event_id_is_one_of_our_ids_or_none(value: str | None, expected: EventId | None) -> None:
     assert parse_last_event_id(value) == expected
+
+
+@given(st.text(max_size=40))
+def test_any_last_event_id_parses_or_is_none_and_an_id_we_issued_reads_back(value: str) -> None:
+    assert parse_last_event_id(value) is None or isinstance(parse_last_event_id(value), EventId)
+    event = EventHub().publish("x", value)
+    assert parse_last_event_id(str(event.id)) == event.id
 
 
 def test_a_stream_opens_replays_then_beats_and_unsubscribes_when_closed() -> None:
     hub = EventHub(10)
     first, second = hub.publish("a", 1), hub.publish("b", 2)
     stream = event_stream(hub, str(first.id), heartbeat=0.01)
-    assert hub.subscriber_count() == 0  # nothing runs until the server iterates
+    assert not isinstance(stream, StreamsFull)
+    assert hub.subscriber_count() == 1  # taken before the view answers, so the cap is decided then
     assert [next(stream), next(stream)] == [OPENING, second.frame]
     assert next(stream) == HEARTBEAT
     live = hub.publish("c", 3)
@@ -236,11 +402,30 @@ def test_a_stream_opens_replays_then_beats_and_unsubscribes_when_closed() -> Non
     assert hub.subscriber_count() == 0
 
 
+def test_a_stream_that_never_started_frees_its_place_when_dropped() -> None:
+    hub = EventHub(max_subscribers=1)
+    stream = event_stream(hub, None, heartbeat=5)
+    assert hub.subscriber_count() == 1 and event_stream(hub, None, heartbeat=5) == StreamsFull(1)
+    stream.close()  # type: ignore[union-attr]  # what WSGI servers call; the generator never ran
+    del stream
+    gc.collect()
+    assert hub.subscriber_count() == 0
+
+
+async def test_an_async_stream_that_never_started_frees_its_place_when_dropped() -> None:
+    hub = EventHub(max_subscribers=1)
+    stream = event_stream_async(hub, None, heartbeat=5)
+    assert event_stream_async(hub, None, heartbeat=5) == StreamsFull(1)
+    del stream
+    gc.collect()
+    assert hub.subscriber_count() == 0
+
+
 def test_a_thread_stream_ends_at_a_quiet_moment_once_its_client_is_gone() -> None:
     hub = EventHub()
     gone = [False, True]
     stream = event_stream(hub, None, heartbeat=0.01, client_gone=lambda: gone.pop(0))
-    assert list(stream) == [OPENING, HEARTBEAT]
+    assert list(stream) == [OPENING, HEARTBEAT]  # type: ignore[arg-type]
     assert hub.subscriber_count() == 0
 
 
@@ -257,20 +442,22 @@ async def test_the_async_stream_sends_the_same_bytes() -> None:
     hub.publish("a", {"x": [1, "é"]})
 
     def collect_sync() -> list[bytes]:
-        stream = event_stream(hub, "0", heartbeat=0.01)
+        stream = event_stream(hub, f"{hub.boot}-0", heartbeat=0.01)
+        assert not isinstance(stream, StreamsFull)
         try:
             return [next(stream) for _ in range(3)]
         finally:
             stream.close()
 
     async def collect_async() -> list[bytes]:
-        stream: AsyncIterator[bytes] = event_stream_async(hub, "0", heartbeat=0.01)
+        stream = event_stream_async(hub, "0", heartbeat=0.01)  # a bare integer: everything kept too
+        assert not isinstance(stream, StreamsFull)
         try:
             return [await anext(stream) for _ in range(3)]
         finally:
             await stream.aclose()
 
-    assert collect_sync() == await collect_async() == [OPENING, hub.events_after(0)[0].frame, HEARTBEAT]
+    assert collect_sync() == await collect_async() == [OPENING, hub.events_after(start(hub))[0].frame, HEARTBEAT]
     assert hub.subscriber_count() == 0
 
 
@@ -305,8 +492,24 @@ def test_publish_wants_a_json_media_type(content_type: str | None, accepted: boo
 def test_publish_answers_202_with_the_id_and_a_bad_body_400() -> None:
     hub = EventHub()
     accepted = responses.publish_event(b'{"event": "x", "data": {"b": 1, "a": 2}}', "application/json", hub)
-    assert (accepted.status, accepted.in_memory_body()) == (202, b'{"id":1}\n')
-    assert hub.events_after(0)[0].data == '{"a":2,"b":1}'
+    assert (accepted.status, accepted.in_memory_body()) == (202, b'{"id":"' + hub.boot.encode() + b'-1"}\n')
+    assert hub.events_after(start(hub))[0].data == '{"a":2,"b":1}'
     refused = responses.publish_event(b'{"event": "x\\ny", "data": 1}', "application/json", hub)
     assert (refused.status, refused.header("Content-Type")) == (400, "application/problem+json")
-    assert hub.events_after(0)[-1].id == 1
+    assert hub.events_after(start(hub))[-1].id == EventId(hub.boot, 1)
+
+
+@pytest.mark.parametrize(
+    ("number", "shown"),
+    [(b"1e400", "1e400"), (b"-1e400", "-1e400"), (b"1E+309", "1E+309"), (b"-" + b"9" * 310, "-99999999999...(311 characters)"),
+     (b"7" * 5000, "777777777777...(5000 characters)"), (b"2" + b"0" * 308, "200000000000...(309 characters)")],
+)
+def test_a_number_beyond_a_double_is_a_400_naming_it(number: bytes, shown: str) -> None:
+    outcome = parse_publication(b'{"event": "x", "data": {"v": [' + number + b"]}}")
+    assert outcome == InvalidPublication(f"Numbers must be finite (RFC 8259 §6): {shown} is beyond the range of a double.")
+
+
+@pytest.mark.parametrize("number", [b"1e308", b"-1.7976931348623157e308", b"1e-400", b"9" * 308, b"-0", b"0.5"])
+def test_a_large_but_finite_number_is_accepted(number: bytes) -> None:
+    outcome = parse_publication(b'{"event": "x", "data": ' + number + b"}")
+    assert isinstance(outcome, Publication) and outcome.data == json.loads(number)

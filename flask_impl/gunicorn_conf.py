@@ -1,4 +1,11 @@
-"""gunicorn settings for the Flask twin: end open event streams when a worker is told to stop.
+"""gunicorn settings for the Flask twin: the gthread worker with a request deadline
+(``gunicorn_worker.py``), and open event streams ended when a worker is told to stop.
+
+``worker_class`` is twinport's gthread worker (see that file: slow clients are dropped after
+``client_timeout``, no 100 Continue for a body that will be refused, a lingering close that does
+not block). It is loaded from its file, not as ``flask_impl.gunicorn_worker``: importing the
+package would load Flask and the app's modules into the master (33 MiB, measured). ``twinport
+serve`` passes ``--worker-class sync`` on the command line for the sync worker, which wins.
 
 On SIGTERM a gthread worker stops accepting and waits, up to ``graceful_timeout`` (30 s), for its
 requests to finish; an event stream never finishes by itself, so without this a deploy waits the
@@ -17,12 +24,25 @@ the module-level names that are its settings or hooks.
 
 from __future__ import annotations
 
+import importlib.util
 import signal
 import threading
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
-__all__ = ["post_worker_init"]
+__all__ = ["post_worker_init", "worker_class"]
+
+
+def _thread_worker() -> type:
+    spec = importlib.util.spec_from_file_location("twinport_gunicorn_worker", Path(__file__).with_name("gunicorn_worker.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.ThreadWorker  # type: ignore[no-any-return]
+
+
+worker_class = _thread_worker()
 
 # flask_impl._events.EXTENSION (a test holds them equal): gunicorn runs this file in its master
 # process before forking, where importing flask_impl would load the whole app for nothing.

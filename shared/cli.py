@@ -60,11 +60,13 @@ def server_command(settings: Settings, python: str = sys.executable) -> list[str
             python, "-m", "gunicorn",
             "--bind", bind,
             "--workers", str(settings.workers),
-            "--worker-class", settings.worker_class,
             # gthread: each thread holds one request (or one open stream) at a time.
             "--threads", str(settings.threads),
-            # A stopping worker ends its event streams instead of waiting its graceful timeout for them.
-            "--config", _flask_gunicorn_conf(),
+            # The config file's worker_class is twinport's gthread worker (a client has
+            # client_timeout to send its request); a stopping worker ends its event streams
+            # instead of waiting its graceful timeout for them.
+            "--config", _server_conf("flask_impl", "gunicorn_conf.py"),
+            *(["--worker-class", settings.worker_class] if settings.worker_class != "gthread" else []),
             # gunicorn by default believes X-Forwarded-Proto from 127.0.0.1 and ::1 and rewrites the
             # scheme itself; only the trusted_proxy_hops setting decides that (ProxyFix in the app).
             "--forwarded-allow-ips", "",
@@ -81,18 +83,21 @@ def server_command(settings: Settings, python: str = sys.executable) -> list[str
         "--log-level", settings.log_level.upper(),
         "--error-logfile", "-",
         "--access-logfile", "/dev/stderr",
-        "quart_impl:create_app()",
+        # keep_alive_timeout = client_timeout: a request head has that long to arrive.
+        "--config", f"file:{_server_conf('quart_impl', 'hypercorn_conf.py')}",
+        # Each worker exits with its master, and sends no 100 Continue to a body it will refuse.
+        "quart_impl.hypercorn_worker:create_app()",
     ]
 
 
-def _flask_gunicorn_conf() -> str:
-    """The path of flask_impl/gunicorn_conf.py, found without importing flask_impl: gunicorn
-    runs a config file by itself, while ``python:flask_impl...`` would load the whole app into
-    the master process (about 30 MiB more, measured) before it forks the workers."""
-    spec = importlib.util.find_spec("flask_impl")
+def _server_conf(package: str, name: str) -> str:
+    """The path of a server's config file in ``package``, found without importing the package:
+    the server runs the file by itself, while ``python:flask_impl...`` would load the whole app
+    into the master process (about 30 MiB more, measured) before it starts the workers."""
+    spec = importlib.util.find_spec(package)
     if spec is None or spec.origin is None:
-        raise ConfigError("runtime flask: the flask_impl package is not installed")
-    return str(Path(spec.origin).with_name("gunicorn_conf.py"))
+        raise ConfigError(f"the {package} package is not installed")
+    return str(Path(spec.origin).with_name(name))
 
 
 def _flags(arguments: argparse.Namespace) -> dict[str, str | None]:

@@ -72,14 +72,14 @@ def test_bad_settings_are_one_line_exit_2_and_start_nothing(tmp_path: Path, argu
 def test_server_command_is_gunicorn_gthread_for_flask_and_hypercorn_for_quart() -> None:
     flask = server_command(resolve_settings(cli={"port": "8001", "threads": "16"}).settings, python="py")
     assert flask[:3] == ["py", "-m", "gunicorn"]
-    assert flask[flask.index("--worker-class") + 1] == "gthread"
+    assert "--worker-class" not in flask  # gunicorn_conf.py's worker_class: twinport's gthread worker
     assert flask[flask.index("--threads") + 1] == "16"
     assert flask[-1] == "flask_impl:create_app()"
     assert flask[flask.index("--forwarded-allow-ips") + 1] == ""  # gunicorn trusts no proxy by itself
     quart = server_command(resolve_settings(cli={"runtime": "quart", "host": "::1"}).settings, python="py")
     assert quart[:3] == ["py", "-m", "hypercorn"]
     assert quart[quart.index("--bind") + 1] == "[::1]:8000"
-    assert quart[-1] == "quart_impl:create_app()"
+    assert quart[-1] == "quart_impl.hypercorn_worker:create_app()"
 
 
 SEED_ENDPOINTS = {"/healthz": 200, "/basic-1": 200, "/basic-2": 200, "/basic-3": 202, "/basic-4": 200, "/basic-5": 200, "/basic-6": 201, "/as-json": 200, "/cache-demo": 200}

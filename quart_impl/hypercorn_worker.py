@@ -1,0 +1,122 @@
+"""hypercorn's worker process, as twinport runs it: ``quart_impl.hypercorn_worker:create_app()``.
+
+hypercorn loads its application in each worker process (spawned by the master), so this is where
+a worker can arrange its own life; the app itself is ``quart_impl.create_app``, unchanged:
+
+- **It exits when its master dies** (issue 8, item 10). hypercorn's master stops its workers
+  through a shared event; after ``kill -9`` of the master nobody sets it, and the worker served
+  on for minutes, holding the port (a restart failed with "Address already in use" while health
+  checks passed). ``shared.lifecycle.exit_with_parent``: the kernel's parent-death signal on Linux
+  (immediate, no thread, no polling), checked against a master that died before it was set.
+- (A request head has ``client_timeout`` through hypercorn's ``keep_alive_timeout``, set in
+  ``hypercorn_conf.py``; the body has it through the app's request gate, ``_gate.py``.)
+- **No ``100 Continue`` for a body that will be refused**, and **a lingering close**. hypercorn
+  answers 100 the moment h11 says the client waits for it, before the app runs, and closes a
+  connection with unread body bytes at once, so the client may get a reset instead of the 413
+  (0.3% of tries). ASGI gives the app no say in either, and hypercorn no setting or hook: its
+  ``ProtocolWrapper`` builds ``H11Protocol`` and its worker builds ``TCPServer`` by name. So two
+  subclasses replace those names in this worker process (``_install``): a ``h11.Connection``
+  that is not "waiting for 100-continue" when the declared ``Content-Length`` is over
+  ``publish_max_bytes``, and a ``TCPServer`` whose close half-closes, reads and discards up to
+  ``shared.lifecycle.LINGER_BYTES`` for up to ``client_timeout`` (RFC 9112 §9.6), then closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+from ssl import SSLError
+from typing import Any
+
+import h11
+import hypercorn.asyncio.run
+import hypercorn.protocol
+from hypercorn.asyncio.tcp_server import MAX_RECV, TCPServer
+from hypercorn.events import Closed, RawData
+from hypercorn.protocol.h11 import H11Protocol
+from quart import Quart
+
+from shared import Settings
+from shared.config import load_settings
+from shared.lifecycle import LINGER_BYTES, declared_length, exit_with_parent
+
+__all__ = ["create_app"]
+
+
+def create_app() -> Quart:
+    parent = multiprocessing.parent_process()
+    if parent is not None and parent.pid is not None:
+        exit_with_parent(parent.pid)
+    settings = load_settings().settings
+    _install(settings)
+    from quart_impl import create_app as create_quart_app
+
+    return create_quart_app(settings)
+
+
+def _install(settings: Settings) -> None:
+    limit, linger = settings.publish_max_bytes, settings.client_timeout
+
+    class Connection(h11.Connection):
+        refused = False
+
+        def next_event(self) -> Any:
+            event = super().next_event()
+            if isinstance(event, h11.Request):
+                length = declared_length((name.decode("latin-1"), value.decode("latin-1")) for name, value in event.headers)
+                self.refused = length is not None and length > limit
+            return event
+
+        @property
+        def they_are_waiting_for_100_continue(self) -> bool:
+            # RFC 9110 §10.1.1: a server MAY omit 100 and answer the final status (the app's 413).
+            return bool(super().they_are_waiting_for_100_continue) and not self.refused
+
+    class Protocol(H11Protocol):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.connection = Connection(h11.SERVER, max_incomplete_event_size=self.config.h11_max_incomplete_size)
+
+    class Server(TCPServer):
+        linger_until: float | None = None
+
+        async def _close(self) -> None:
+            # The protocol's close: half-close and let the read loop drain. run()'s own close,
+            # once the read loop has ended, is the real one.
+            if self.linger_until is None and not self.reader.at_eof() and not self.writer.is_closing():
+                self.linger_until = self.loop.time() + linger
+                try:
+                    if self.writer.can_write_eof():
+                        self.writer.write_eof()
+                        # Whatever the read loop is doing then, the socket closes at the deadline.
+                        self.loop.call_at(self.linger_until, self.writer.close)
+                        return
+                except (OSError, RuntimeError):
+                    pass
+            await super()._close()
+
+        async def _read_data(self) -> None:
+            while not self.reader.at_eof() and self.linger_until is None:
+                try:
+                    data = await asyncio.wait_for(self.reader.read(MAX_RECV), self.config.read_timeout)
+                except (ConnectionError, OSError, asyncio.TimeoutError, TimeoutError, SSLError):
+                    break
+                else:
+                    await self.protocol.handle(RawData(data))
+            if self.linger_until is not None:
+                await self._discard(self.linger_until)
+            await self.protocol.handle(Closed())
+
+        async def _discard(self, until: float) -> None:
+            drained = 0
+            while drained < LINGER_BYTES and (remaining := until - self.loop.time()) > 0:
+                try:
+                    data = await asyncio.wait_for(self.reader.read(MAX_RECV), remaining)
+                except (ConnectionError, OSError, asyncio.TimeoutError, TimeoutError, SSLError):
+                    return
+                if not data:
+                    return
+                drained += len(data)
+
+    hypercorn.protocol.H11Protocol = Protocol  # type: ignore[attr-defined]
+    hypercorn.asyncio.run.TCPServer = Server  # type: ignore[attr-defined]

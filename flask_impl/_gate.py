@@ -72,7 +72,8 @@ class RequestGate:
         settings = self.app.config["TWINPORT"]
         limit = self.app.config.get("MAX_CONTENT_LENGTH") or settings.publish_max_bytes
         chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
-        plan = plan_body(environ.get("CONTENT_LENGTH") or None, chunked, limit)
+        expects_continue = environ.get("HTTP_EXPECT", "").lower() == "100-continue"
+        plan = plan_body(environ.get("CONTENT_LENGTH") or None, chunked, limit, expects_continue=expects_continue)
         if plan is None:
             return None
         stream: IO[bytes] = environ["wsgi.input"]
@@ -149,7 +150,10 @@ def _discard(stream: IO[bytes], budget: int, deadline: float) -> None:
     """RFC 9112 §9.6: keep reading what the client still sends, up to a bound, so that it is
     reading when the 413 comes and not told its connection was reset."""
     while budget > 0 and time.monotonic() < deadline:
-        chunk = stream.read(min(_READ_SIZE, budget))
+        try:
+            chunk = stream.read(min(_READ_SIZE, budget))
+        except TimeoutError:
+            return  # the 413 is the answer all the same
         if not chunk:
             return
         budget -= len(chunk)

@@ -88,7 +88,9 @@ class RequestGate:
         settings = self.app.config["TWINPORT"]
         limit = self.app.config.get("MAX_CONTENT_LENGTH") or settings.publish_max_bytes
         fields = _fields(scope)
-        plan = plan_body(fields.get("content-length"), "chunked" in (fields.get("transfer-encoding") or "").lower(), limit)
+        chunked = "chunked" in (fields.get("transfer-encoding") or "").lower()
+        expects_continue = (fields.get("expect") or "").lower() == "100-continue"
+        plan = plan_body(fields.get("content-length"), chunked, limit, expects_continue=expects_continue)
         if plan is None:
             return receive
         deadline = time.monotonic() + settings.client_timeout

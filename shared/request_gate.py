@@ -36,6 +36,7 @@ from ._representation import ResponsePlan, allow_header, plan_problem
 
 __all__ = [
     "DRAIN_FACTOR",
+    "DRAIN_FLOOR",
     "Admitted",
     "Answered",
     "BodyRefused",
@@ -53,8 +54,10 @@ __all__ = [
 
 # RFC 9112 §9.6: a server that refuses a body it has not read should keep reading (and
 # discarding) for a while before it closes, or the client may see a reset, not the answer. The
-# middlewares discard at most this many times the limit, within the client timeout.
+# middlewares discard at most this many times the limit, and at least DRAIN_FLOOR bytes (a
+# limit of 64 KiB would otherwise cut a 1 MiB upload short), within the client timeout.
 DRAIN_FACTOR = 4
+DRAIN_FLOOR = 4 * 1024 * 1024
 
 # RFC 3986 §3.2.2: unreserved characters (ALPHA / DIGIT / "-" / "." / "_" / "~"). reg-name also
 # allows pct-encoded octets and sub-delims ("!$&'()*+,;="): they name nothing DNS can resolve
@@ -193,16 +196,21 @@ def missing_host() -> ResponsePlan:
     return ResponsePlan(400, (("Content-Length", "0"),))
 
 
-def plan_body(content_length: str | None, chunked: bool, limit: int) -> ReadBody | BodyRefused | None:
+def plan_body(content_length: str | None, chunked: bool, limit: int, *, expects_continue: bool = False) -> ReadBody | BodyRefused | None:
     """How to read a body admitted by ``gate_request``: None when there is none (RFC 9112 §6.3:
-    neither field, or Content-Length 0), a refusal when the declared length is over the limit."""
+    neither field, or Content-Length 0), a refusal when the declared length is over the limit.
+
+    A refused body is discarded up to a bound first, unless the client sent ``Expect:
+    100-continue``: it then waits for a 100 that is not coming (RFC 9110 §10.1.1: the server may
+    answer the final status instead), and reading would wait for bytes it has not sent."""
+    drain = max(DRAIN_FACTOR * limit, DRAIN_FLOOR)
     if chunked:
-        return ReadBody(limit, None, DRAIN_FACTOR * limit)
+        return ReadBody(limit, None, drain)
     if content_length is None or int(content_length) == 0:
         return None
     declared = int(content_length)
     if declared > limit:
-        return BodyRefused(limit, min(declared, DRAIN_FACTOR * limit))
+        return BodyRefused(limit, 0 if expects_continue else min(declared, drain))
     return ReadBody(limit, declared, 0)
 
 

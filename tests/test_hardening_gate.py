@@ -241,3 +241,14 @@ def test_wire_client_reads_the_answer_after_a_failed_send(refusing_server: tuple
 )
 def test_host_grammar(value: str, valid: bool) -> None:
     assert is_valid_host(value) is valid
+
+
+def test_refused_body_with_expect_continue_is_answered_without_waiting(wire_client: WireClient) -> None:
+    # RFC 9110 §10.1.1: the client waits for a 100 before sending; the 413 must not wait for a
+    # body that is not coming (the gate would otherwise wait client_timeout to discard it).
+    head = publish(f"Content-Length: {64 * 1024 * 1024}\r\n", extra="Expect: 100-continue\r\n")
+    with socket.create_connection((wire_client.host, wire_client.port), timeout=TIMEOUT) as sock:
+        sock.sendall(head)
+        sock.settimeout(5.0)  # well under client_timeout (10 s): a wait would time this out
+        received = sock.recv(65536)
+    assert received.split(b" ", 2)[1] == b"413"

@@ -9,9 +9,11 @@ imports the app, which reads them back.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib.util
 import json
 import os
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -117,14 +119,64 @@ def _print_settings(resolved: Resolved, as_json: bool) -> None:
 
 
 def _serve(resolved: Resolved) -> NoReturn:
+    """Everything that can fail is tried here, before the exec, so that it fails as one line with
+    exit status 2 and nothing listening: the directories, the database (created and seeded once
+    here, not first by whichever worker wins), and the port. Only then the server replaces us."""
     settings = resolved.settings
     if settings.worker_class == "uvloop" and importlib.util.find_spec("uvloop") is None:
         raise ConfigError("worker_class: 'uvloop' needs the uvloop package (pip install uvloop)")
-    os.makedirs(settings.data_dir, exist_ok=True)
+    _prepare_directories(settings)
+    _prepare_database(settings)
+    _require_free_port(settings.host, settings.port)
     argv = server_command(settings)
     environment = {**os.environ, **settings.as_environ()}
     print(f"twinport: serving runtime={settings.runtime} on {settings.server} ({settings.worker_class}) at http://{settings.host}:{settings.port}", file=sys.stderr, flush=True)
     os.execve(argv[0], argv, environment)
+
+
+def _prepare_directories(settings: Settings) -> None:
+    from .datafiles import ensure_data_dir
+
+    for key, path in (("state_dir", settings.state_dir), ("data_dir", settings.data_dir)):
+        try:
+            os.makedirs(path, exist_ok=True)
+            if key == "data_dir":
+                ensure_data_dir(path)
+        except OSError as error:
+            raise ConfigError(f"{key}: cannot create or fill {path!r}: {error.strerror or error}") from None
+
+
+def _prepare_database(settings: Settings) -> None:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from .database import database_url_for, prepare_database
+
+    url = database_url_for(settings.database_url, settings.state_dir)
+    try:
+        prepare_database(url, items=settings.seed_items)
+    except (SQLAlchemyError, ImportError, OSError) as error:
+        # The driver's own message (not SQLAlchemy's wrapper with its SQL and link), first line.
+        cause = getattr(error, "orig", None) or error
+        reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+        shown = make_url(url).render_as_string(hide_password=True)
+        raise ConfigError(f"database_url: cannot open the database {shown!r}: {reason}") from None
+
+
+def _require_free_port(host: str, port: int) -> None:
+    """Bind the address as gunicorn and hypercorn will (the family from the host, SO_REUSEADDR,
+    so a port with only TIME_WAIT connections is free), then close it at once: the server binds
+    it a moment later. A busy port is then one line here, not a traceback from the server."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except socket.gaierror as error:
+            raise ConfigError(f"host: cannot resolve {host!r}: {error.strerror}") from None
+        except OSError as error:
+            busy = " (another process is listening there)" if error.errno == errno.EADDRINUSE else ""
+            raise ConfigError(f"cannot listen on {host}:{port}: {error.strerror}{busy}") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

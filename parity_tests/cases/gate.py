@@ -9,8 +9,8 @@ from ._case import Case
 __all__ = ["GATE_CASES"]
 
 
-def _host(case_id: str, host: str, target: str = "/abs") -> Case:
-    return Case(f"host-{case_id}", target, headers=(("Host", host),))
+def _host(case_id: str, host: str, target: str = "/abs", method: str = "GET") -> Case:
+    return Case(f"host-{case_id}", target, method=method, headers=(("Host", host),))
 
 
 GATE_CASES: tuple[Case, ...] = (
@@ -31,7 +31,7 @@ GATE_CASES: tuple[Case, ...] = (
     _host("ipv4-port", "127.0.0.1:8000"),
     _host("trailing-dot", "example.com."),
     _host("label-63", "a" * 63 + ".com"),
-    _host("head-refused", "a b", "/healthz"),
+    _host("refused-on-head", "a b", "/healthz", method="HEAD"),
     # RFC 9110 §9.3.7: the server-wide Allow.
     Case("options-asterisk", "*", method="OPTIONS"),
 )

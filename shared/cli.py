@@ -121,7 +121,13 @@ def _print_settings(resolved: Resolved, as_json: bool) -> None:
 def _serve(resolved: Resolved) -> NoReturn:
     """Everything that can fail is tried here, before the exec, so that it fails as one line with
     exit status 2 and nothing listening: the directories, the database (created and seeded once
-    here, not first by whichever worker wins), and the port. Only then the server replaces us."""
+    here, not first by whichever worker wins), and the port. Only then the server replaces us.
+
+    This matters most for Quart: hypercorn 0.18's master exits 0 when its only worker fails to
+    load the app (its ``run()`` records the worker's status, then overwrites it with that of a
+    second ``_join_exited`` over the now empty list of workers; hypercorn issue 269, PR 372), so a
+    database that cannot be opened in the worker would look like a clean stop to a supervisor.
+    gunicorn exits 3 ("Worker failed to boot"), with the worker's traceback."""
     settings = resolved.settings
     if settings.worker_class == "uvloop" and importlib.util.find_spec("uvloop") is None:
         raise ConfigError("worker_class: 'uvloop' needs the uvloop package (pip install uvloop)")

@@ -44,6 +44,16 @@ def test_open_refuses_what_is_not_a_regular_file_inside(tmp_path: Path) -> None:
     opened[0].close()
 
 
+def test_open_refuses_fifos_and_hidden_names_without_blocking(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe")  # no writer: a blocking open() would never return
+    (tmp_path / ".env").write_text("SECRET=1")
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "config").write_text("[core]")
+    (tmp_path / "env-link").symlink_to(".env")
+    for name in ("pipe", ".env", ".git/config", "env-link", ".git"):
+        assert open_data_file(str(tmp_path), name) is None, name
+
+
 def test_the_data_directory_is_laid_out_once_with_stable_dates(tmp_path: Path) -> None:
     ensure_data_dir(str(tmp_path))
     names = {path.name for path in tmp_path.iterdir()}

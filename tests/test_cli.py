@@ -57,9 +57,20 @@ def test_config_json_is_for_machines(tmp_path: Path) -> None:
         (("serve",), {"runtime": "pyramid"}, "TWINPORT_RUNTIME='pyramid': expected flask or quart"),
         (("serve", "--colour", "red"), {}, "unrecognized arguments: --colour red"),
         (("config", "--workers", "0"), {}, "--workers='0': expected an integer from 1 to 64"),
+        # Issue 8, item 13: each of these was a traceback, or a server that started and then failed.
+        (("serve", "--data-dir", "a-file"), {}, "data_dir: 'a-file' (--data-dir) is not a directory"),
+        (("serve",), {"data_dir": "a-file/data"}, "data_dir: 'a-file/data' (env TWINPORT_DATA_DIR) is under "),
+        (("serve", "--state-dir", "data/state"), {}, "overlaps data_dir"),
+        (("serve", "--state-dir", "/proc/twinport-state"), {}, "state_dir: cannot create or fill '/proc/twinport-state': No such file or directory"),
+        (("serve",), {"database_url": "sqlite+foo:///x.db"}, "TWINPORT_DATABASE_URL='sqlite+foo:///x.db': expected empty (SQLite in state_dir)"),
+        (("serve",), {"database_url": "sqlite:"}, "TWINPORT_DATABASE_URL='sqlite:': expected empty"),
+        (("serve",), {"database_url": "sqlite:////proc/twinport/x.db"}, "database_url: cannot open the database 'sqlite:////proc/twinport/x.db': "),
+        (("serve",), {"port": "\u0668\u0660\u0660\u0660"}, "TWINPORT_PORT='\u0668\u0660\u0660\u0660': expected an integer from 1 to 65535"),
+        (("serve", "--port", "1_000"), {}, "--port='1_000': expected an integer from 1 to 65535"),
     ],
 )
 def test_bad_settings_are_one_line_exit_2_and_start_nothing(tmp_path: Path, arguments: tuple[str, ...], env: dict[str, str], expected: str) -> None:
+    (tmp_path / "a-file").write_text("not a directory")
     port = free_port()
     result = run(tmp_path, *arguments, "--host", "127.0.0.1", env={"port": port, **env} if "--port" not in arguments else env)
     assert result.returncode == 2
@@ -67,6 +78,67 @@ def test_bad_settings_are_one_line_exit_2_and_start_nothing(tmp_path: Path, argu
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     with socket.socket() as probe:
         assert probe.connect_ex(("127.0.0.1", port)) != 0, "something is listening: a server started"
+
+
+def test_a_nul_in_data_dir_is_one_line_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "twinport.toml").write_text('data_dir = "da\\u0000ta"\n')  # only TOML can carry a NUL
+    result = run(tmp_path, "serve", "--host", "127.0.0.1", "--port", str(free_port()))
+    assert (result.returncode, result.stderr) == (2, "twinport: error: data_dir = 'da\\x00ta' in twinport.toml: expected a directory path\n")
+
+
+@pytest.mark.parametrize("runtime", ["flask", "quart"])
+def test_a_busy_port_is_one_line_exit_2_before_the_server_starts(tmp_path: Path, runtime: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run(tmp_path, "serve", "--runtime", runtime, "--host", "127.0.0.1", "--port", str(port))
+    assert result.returncode == 2
+    assert result.stderr == f"twinport: error: cannot listen on 127.0.0.1:{port}: Address already in use (another process is listening there)\n"
+
+
+def test_a_postgresql_url_without_its_driver_is_one_line_exit_2(tmp_path: Path) -> None:
+    # The real command in a process where psycopg cannot be imported (None in sys.modules is how
+    # Python marks a module as absent), whether or not this machine has it installed.
+    port = free_port()
+    program = "import sys; sys.modules['psycopg'] = None; from shared.cli import main; sys.exit(main(sys.argv[1:]))"
+    arguments = ("serve", "--host", "127.0.0.1", "--port", str(port), "--database-url", "postgresql://u:s3cret@127.0.0.1/app")
+    result = subprocess.run(
+        [sys.executable, "-c", program, *arguments], cwd=tmp_path, env=twinport_environment({}), capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert result.stderr == (
+        "twinport: error: database_url: a postgresql database needs the psycopg package, which is not installed (pip install 'twinport[postgresql]')\n"
+    )
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+@pytest.mark.parametrize("runtime", ["flask", "quart"])
+def test_a_postgresql_server_that_does_not_answer_is_one_line_exit_2(tmp_path: Path, runtime: str) -> None:
+    pytest.importorskip("psycopg", reason="the postgresql extra (psycopg[binary]) is not installed")
+    database_port, port = free_port(), free_port()  # nothing listens on either
+    url = f"postgresql://twinport:s3cret@127.0.0.1:{database_port}/twinport"
+    result = run(tmp_path, "serve", "--runtime", runtime, "--host", "127.0.0.1", "--port", str(port), "--database-url", url)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"twinport: error: database_url: cannot open the database 'postgresql://twinport:***@127.0.0.1:{database_port}/twinport': ")
+    assert "s3cret" not in result.stderr
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_serve_prepares_state_dir_and_the_database_before_the_server_starts(tmp_path: Path) -> None:
+    # A busy port stops serve after the preparation and before the exec: what it left is what
+    # serve does itself, not a worker.
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        result = run(tmp_path, "serve", "--host", "127.0.0.1", "--port", str(taken.getsockname()[1]), "--seed-items", "7")
+    assert result.returncode == 2, result.stderr
+    assert (tmp_path / "state" / "twinport.sqlite3").is_file()
+    assert (tmp_path / "data" / "hello.txt").is_file()
+    assert sorted(path.name for path in (tmp_path / "data").iterdir() if path.name.startswith(".")) == []  # no temporary left
 
 
 def test_server_command_is_gunicorn_gthread_for_flask_and_hypercorn_for_quart() -> None:

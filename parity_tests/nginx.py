@@ -18,7 +18,9 @@ from pathlib import Path
 
 from .servers import free_port, stop_process
 
-__all__ = ["RunningNginx", "static_server", "running_nginx"]
+__all__ = ["RunningNginx", "SHIPPED_CONFIG", "shipped_server", "static_server", "running_nginx"]
+
+SHIPPED_CONFIG = Path(__file__).resolve().parent.parent / "deploy" / "nginx-twinport.conf"
 
 
 def static_server(root: Path | str) -> Callable[[int], str]:
@@ -29,13 +31,26 @@ def static_server(root: Path | str) -> Callable[[int], str]:
         f"server {{\n listen 127.0.0.1:{port};\n root {root};\n if_modified_since before;\n max_ranges 64;\n etag on;\n}}"
     )
 
+def shipped_server(upstream: str, data_dir: Path | str, listen: str = "") -> Callable[[int], str]:
+    """The shipped deploy/nginx-twinport.conf with its three values replaced: nginx on the free
+    port (``listen``: more parameters of that ``listen``, e.g. `` ssl``, and directives after
+    it), the app at ``upstream`` (host:port), and ``data_dir``."""
+    shipped = SHIPPED_CONFIG.read_text()
+    return lambda port: (
+        shipped.replace("listen 127.0.0.1:8080;", f"listen 127.0.0.1:{port}{listen};")
+        .replace("127.0.0.1:8000", upstream)
+        .replace("/srv/twinport/data/", f"{data_dir}/")
+    )
+
+
 _CONFIG = """\
 daemon off;
 master_process on;
 worker_processes 1;
 error_log {prefix}/error.log warn;
 pid {prefix}/nginx.pid;
-events {{ worker_connections 256; }}
+worker_rlimit_nofile 10000;
+events {{ worker_connections 4096; }}
 http {{
     access_log off;
     client_body_temp_path {prefix}/client_body;

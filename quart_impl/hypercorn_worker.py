@@ -80,10 +80,27 @@ def _install(settings: Settings) -> None:
     class Server(TCPServer):
         linger_until: float | None = None
 
+        async def run(self) -> None:
+            try:
+                await super().run()
+            except asyncio.CancelledError:
+                if not self.context.terminated.is_set():
+                    raise
+                # Stopping: hypercorn cancels the connections still open after its graceful
+                # timeout (an event stream, a slow download). Python 3.11's start_server callback
+                # then calls exception() on the cancelled task, which raises, and the loop logs
+                # a CancelledError traceback (3.12 checks cancelled() first). The connection is
+                # closed (run's finally); the task ends as finished.
+
         async def _close(self) -> None:
             # The protocol's close: half-close and let the read loop drain. run()'s own close,
-            # once the read loop has ended, is the real one.
-            if self.linger_until is None and not self.reader.at_eof() and not self.writer.is_closing():
+            # once the read loop has ended, is the real one. Not while stopping.
+            if (
+                self.linger_until is None
+                and not self.context.terminated.is_set()
+                and not self.reader.at_eof()
+                and not self.writer.is_closing()
+            ):
                 self.linger_until = self.loop.time() + linger
                 try:
                     if self.writer.can_write_eof():

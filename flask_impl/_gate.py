@@ -19,7 +19,7 @@ from typing import IO, Any
 from urllib.parse import unquote_to_bytes
 
 from flask import Flask
-from gunicorn.http.errors import NoMoreData, ParseException
+from gunicorn.http.errors import NoMoreData, ParseException  # type: ignore[import-untyped]
 
 from shared import ResponsePlan
 from shared.request_gate import (

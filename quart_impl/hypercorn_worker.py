@@ -19,12 +19,20 @@ a worker can arrange its own life; the app itself is ``quart_impl.create_app``, 
   that is not "waiting for 100-continue" when the declared ``Content-Length`` is over
   ``publish_max_bytes``, and a ``TCPServer`` whose close half-closes, reads and discards up to
   ``shared.lifecycle.LINGER_BYTES`` for up to ``client_timeout`` (RFC 9112 §9.6), then closes.
+- **Open event streams end when the worker starts to stop**, as ``flask_impl/gunicorn_conf.py``
+  makes them end in gunicorn: the app's event hub is closed the moment hypercorn's worker context
+  is ``terminated``, so each stream ends after what it has queued, hypercorn closes the connection
+  (it recycles none once terminated) and the client reconnects with Last-Event-ID. On Python 3.12+
+  this is what lets the worker stop at all: ``asyncio.Server.wait_closed()``, which hypercorn awaits
+  before its graceful timeout, waits for every connection to close, and a stream never would
+  (measured on 3.13: SIGTERM with one /events client open hung until the client left).
 """
 
 from __future__ import annotations
 
 import asyncio
 import multiprocessing
+from collections.abc import Callable
 from ssl import SSLError
 from typing import Any
 
@@ -48,14 +56,23 @@ def create_app() -> Quart:
     if parent is not None and parent.pid is not None:
         exit_with_parent(parent.pid)
     settings = load_settings().settings
-    _install(settings)
     from quart_impl import create_app as create_quart_app
+    from quart_impl._events import EXTENSION as EVENTS_EXTENSION
 
-    return create_quart_app(settings)
+    app = create_quart_app(settings)
+    _install(settings, app.extensions[EVENTS_EXTENSION].close)
+    return app
 
 
-def _install(settings: Settings) -> None:
+def _install(settings: Settings, end_streams: Callable[[], None]) -> None:
     limit, linger = settings.publish_max_bytes, settings.client_timeout
+    # The one task per worker that waits for hypercorn's "terminated" (every connection shares the
+    # worker's context), started by the first connection; kept here so it is not collected.
+    stop_watch: list[asyncio.Task[None]] = []
+
+    async def end_streams_when_stopping(context: Any) -> None:
+        await context.terminated.wait()
+        end_streams()
 
     class Connection(h11.Connection):
         refused = False
@@ -81,6 +98,8 @@ def _install(settings: Settings) -> None:
         linger_until: float | None = None
 
         async def run(self) -> None:
+            if not stop_watch:
+                stop_watch.append(self.loop.create_task(end_streams_when_stopping(self.context)))
             try:
                 await super().run()
             except asyncio.CancelledError:

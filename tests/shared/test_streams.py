@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared import csv_batches, export_csv_batches, responses, stream_gen_steps
+from shared import EventHub, csv_batches, export_csv_batches, responses, stream_gen_steps
 
 
 def test_stream_gen_is_the_seeds_chunks_with_a_pause_before_each_numbered_one() -> None:
@@ -76,6 +76,9 @@ def test_the_cookie_has_max_age_and_no_clock() -> None:
     assert plan.in_memory_body() == b'{"ok":true}\n'
 
 
-def test_stats_are_not_cached() -> None:
-    plan = responses.stats(3)
-    assert (plan.in_memory_body(), plan.header("Cache-Control")) == (b'{"sse_subscribers":3}\n', "no-store")
+def test_stats_are_not_cached_and_name_the_hubs_boot() -> None:
+    hub = EventHub()
+    with hub.subscribe(), hub.subscribe():
+        plan = responses.stats(hub)
+    expected = b'{"sse_boot":"' + hub.boot.encode() + b'","sse_subscribers":2}\n'
+    assert (plan.in_memory_body(), plan.header("Cache-Control")) == (expected, "no-store")

@@ -65,7 +65,10 @@ def client(runtime: str, app: object) -> Iterator[Client]:
 
 @pytest.fixture(scope="session")
 def servers(settings: dict[str, object]) -> Iterator[dict[str, WireClient]]:
-    """One real server per runtime for the whole session (gunicorn+Flask, hypercorn+Quart)."""
+    """One real server per runtime for the whole session (gunicorn+Flask, hypercorn+Quart).
+
+    Never publish events through these: the parity cases read their hubs' ids back in a fixed
+    order (parity_tests/cases/streams.py). A test that publishes starts servers of its own."""
     with running_server("flask", settings) as flask_server, running_server("quart", settings) as quart_server:
         yield {
             server.runtime: WireClient(server.host, server.port, server.runtime) for server in (flask_server, quart_server)

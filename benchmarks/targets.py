@@ -47,6 +47,13 @@ PINNED_SETTINGS: Mapping[str, object] = {
     "log_level": "info",
     "rate_limit": 100_000.0,
     "rate_burst": 100_000,
+    # The SSE scenario measures how many streams a server can hold, so the caps that protect a
+    # production worker (issue 8: half of gunicorn's threads, 10,000 streams) are lifted, and so is
+    # the publish bucket; sse_ceiling still keeps one gunicorn thread free for the publish.
+    "sse_thread_share": 1.0,
+    "sse_max_streams": 1_000_000,
+    "publish_rate": 100_000.0,
+    "publish_burst": 100_000,
 }
 
 

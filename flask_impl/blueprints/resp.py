@@ -80,7 +80,7 @@ def sse() -> Response:
 
 @bp.post("/events")
 def publish_event() -> Response:
-    # Token and rate first: a refused client's body is never read.
+    # Token and rate first: a refused client's body is never parsed or published.
     refusal = publish_guard().check(request.headers.get("Authorization"), request.remote_addr or "", time.monotonic())
     if refusal is not None:
         return respond(refusal)

@@ -1,4 +1,4 @@
-"""The process edge of the settings: read ``twinport.toml`` and the environment.
+"""The process edge of the settings: read ``pyproject.toml``, ``twinport.toml`` and the environment.
 
 One of the two modules of ``shared`` that touch the process (with ``cli``); the decisions
 live in ``shared.settings``. Both app factories call ``load_settings()`` when started by a
@@ -29,6 +29,11 @@ __all__ = ["CONFIG_ENV", "CONFIG_FILE", "POSTGRESQL_EXTRA", "load_settings", "se
 
 CONFIG_ENV = "TWINPORT_CONFIG"
 CONFIG_FILE = "twinport.toml"
+# The table a tool keeps in pyproject.toml (PEP 518: "[tool.<name>]", the name it has on PyPI), and
+# the one a config file shared with other tools may use; a file without it holds settings at its top.
+PYPROJECT_FILE = "pyproject.toml"
+PYPROJECT_TABLE = ("tool", "twinport")
+CONFIG_TABLE = "twinport"
 # The extra that installs the PostgreSQL driver (pyproject.toml).
 POSTGRESQL_EXTRA = "twinport[postgresql]"
 
@@ -38,13 +43,15 @@ def load_settings(
     *,
     environ: Mapping[str, str] | None = None,
     cwd: str | os.PathLike[str] | None = None,
+    config_file: str | None = None,
 ) -> Resolved:
-    """Defaults < config file < ``TWINPORT_*`` < ``cli``; the directories made absolute and
-    checked, and the database driver found."""
+    """Defaults < ``[tool.twinport]`` of ``pyproject.toml`` < the config file (``config_file``, the
+    ``--config`` flag, wins over ``TWINPORT_CONFIG``) < ``TWINPORT_*`` < ``cli``; the directories made
+    absolute and checked, and the database driver found."""
     environ = os.environ if environ is None else environ
     directory = Path(cwd if cwd is not None else os.getcwd())
-    file_values, label = _read_file(environ, directory)
-    resolved = resolve_settings(file_values=file_values, file_label=label, environ=environ, cli=cli)
+    files = [*_pyproject_layer(directory), *_config_layer(environ, directory, config_file)]
+    resolved = resolve_settings(files=files, environ=environ, cli=cli)
     return Resolved(_checked_on_disk(resolved.settings, directory, resolved.sources), resolved.sources)
 
 
@@ -54,7 +61,7 @@ def settings_from(settings: Settings | Mapping[str, Any] | None) -> Settings:
         return settings
     if settings is None:
         return load_settings().settings
-    resolved = resolve_settings(file_values=settings, file_label="create_app() settings")
+    resolved = resolve_settings(files=[("create_app() settings", settings)])
     return _checked_on_disk(resolved.settings, Path.cwd(), resolved.sources)
 
 
@@ -103,14 +110,51 @@ def _require_driver(database_url: str) -> None:
         raise ConfigError(f"database_url: a {backend} database needs the {', '.join(missing)} package, which is not installed ({how})")
 
 
-def _read_file(environ: Mapping[str, str], directory: Path) -> tuple[dict[str, Any], str]:
-    named = environ.get(CONFIG_ENV)
+Layer = tuple[str, dict[str, Any]]
+
+
+def _pyproject_layer(directory: Path) -> list[Layer]:
+    """``[tool.twinport]`` of the working directory's ``pyproject.toml``, if it has one."""
+    path = directory / PYPROJECT_FILE
+    if not path.is_file():
+        return []
+    table: Any = _read_toml(path)
+    for name in PYPROJECT_TABLE:
+        table = table.get(name) if isinstance(table, dict) else None
+    if table is None:
+        return []
+    label = f"{PYPROJECT_FILE} [{'.'.join(PYPROJECT_TABLE)}]"
+    if not isinstance(table, dict):
+        raise ConfigError(f"{label}: expected a table of settings, found {type(table).__name__}")
+    return [(label, table)]
+
+
+def _config_layer(environ: Mapping[str, str], directory: Path, config_file: str | None) -> list[Layer]:
+    """The config file: ``--config``, else ``TWINPORT_CONFIG``, else ``twinport.toml`` if there is one;
+    its ``[twinport]`` table when it has one, else its top-level keys."""
+    named, origin = (config_file, "--config") if config_file is not None else (environ.get(CONFIG_ENV), CONFIG_ENV)
     path = directory / (named or CONFIG_FILE)
     if not path.is_file():
         if named:
-            raise ConfigError(f"{CONFIG_ENV}={named!r}: no such file")
-        return {}, CONFIG_FILE
+            raise ConfigError(f"{origin}={named!r}: no such file")
+        return []
+    document = _read_toml(path)
+    label = str(path) if named else CONFIG_FILE
+    table = document.get(CONFIG_TABLE)
+    if isinstance(table, dict):
+        # The rest of the file belongs to other tools, as the rest of pyproject.toml does; a setting
+        # left outside the table would be ignored without a word, so it is an error.
+        stray = [key for key in document if key in {setting.name for setting in dataclasses.fields(Settings)}]
+        if stray:
+            raise ConfigError(f"{stray[0]}: outside the [{CONFIG_TABLE}] table of {label}, which has one; move it into the table")
+        return [(f"{label} [{CONFIG_TABLE}]", table)]
+    return [(label, document)]
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8")), str(path.name if not named else path)
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot be read ({error.strerror})") from None

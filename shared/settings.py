@@ -1,18 +1,21 @@
 """twinport's settings: the schema, validation, and precedence, with no I/O.
 
-Effective settings come from, in rising precedence: defaults, the config file
-(``twinport.toml`` or the file named by ``TWINPORT_CONFIG``), ``TWINPORT_<KEY>`` environment
-variables, and command-line flags. ``shared.config`` reads the file and the environment;
-this module only decides. Every error is one line naming the key, the value and what is
-allowed, so ``twinport`` can print it and exit 2 before any server starts.
+Effective settings come from, in rising precedence: defaults, ``[tool.twinport]`` in
+``pyproject.toml``, the config file (``twinport.toml``, or the file named by ``--config`` or
+``TWINPORT_CONFIG``), ``TWINPORT_<KEY>`` environment variables, and command-line flags.
+``shared.config`` reads the files and the environment; this module only decides. Each setting
+is written once, as a field of ``Settings``; ``SETTINGS`` is made from those fields. Every
+error is one line naming the key, the value and what is allowed, so ``twinport`` can print it
+and exit 2 before any server starts.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import Any, TypeVar, get_type_hints
 
 __all__ = ["ENV_PREFIX", "SETTINGS", "ConfigError", "Resolved", "Setting", "Settings", "resolve_settings"]
 
@@ -29,11 +32,18 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Setting:
+    """One setting as the schema (the fields of ``Settings``) describes it."""
+
     name: str
     kind: type
+    default: Any
     allowed: str
     help: str
     check: Callable[[Any], bool] = lambda _value: True
+    # Choices that ignore case are kept in lower case, as the servers are given them.
+    fold_case: bool = False
+    # Said instead of the value when the default is not a value of its own ("follows the runtime").
+    default_text: str | None = None
 
     @property
     def flag(self) -> str:
@@ -43,13 +53,49 @@ class Setting:
     def env(self) -> str:
         return ENV_PREFIX + self.name.upper()
 
+    @property
+    def shown_default(self) -> str:
+        """The default as ``--help`` and the README say it: ``8000``, ``15`` (not ``15.0``), ``empty``."""
+        if self.default_text is not None:
+            return self.default_text
+        if self.default == "":
+            return "empty"
+        if isinstance(self.default, float) and self.default.is_integer():
+            return str(int(self.default))
+        return str(self.default)
 
-def _one_of(*choices: str) -> Callable[[Any], bool]:
-    return lambda value: value in choices
+
+@dataclass(frozen=True, slots=True)
+class _Meaning:
+    """What a field of ``Settings`` carries in its metadata: the rest of ``Setting``."""
+
+    allowed: str
+    help: str
+    check: Callable[[Any], bool]
+    fold_case: bool
+    default_text: str | None
 
 
-def _between(low: float, high: float) -> Callable[[Any], bool]:
-    return lambda value: low <= value <= high
+_MEANING = "twinport.setting"
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    """What a setting allows: in the words of an error message, and as its check."""
+
+    allowed: str
+    check: Callable[[Any], bool]
+
+
+def _choices(*choices: str, allowed: str | None = None) -> _Rule:
+    listed = f"{', '.join(choices[:-1])} or {choices[-1]}"
+    return _Rule(allowed or listed, lambda value: value in choices)
+
+
+def _within(what: str, low: float, high: float) -> _Rule:
+    """A closed range, said with its bounds (``an integer from 1 to 64``): the numbers are written once."""
+    return _Rule(f"{what} from {low} to {high}", lambda value: low <= value <= high)
 
 
 def _path(value: str) -> bool:
@@ -79,101 +125,143 @@ _DECIMAL = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _PASSWORD = re.compile(r"(://[^:/@]*:)[^@/]*@")
 
 
-SETTINGS: tuple[Setting, ...] = (
-    Setting("runtime", str, "flask or quart", "which implementation to serve", _one_of("flask", "quart")),
-    Setting(
-        "server", str, "gunicorn (runtime flask) or hypercorn (runtime quart)",
-        "production server; follows the runtime unless set", _one_of("gunicorn", "hypercorn"),
-    ),
-    Setting(
-        "worker_class", str, "gthread or sync (gunicorn), asyncio or uvloop (hypercorn)",
-        "server worker class; gthread and asyncio keep serving while streams are open",
-        _one_of("gthread", "sync", "asyncio", "uvloop"),
-    ),
-    Setting("host", str, "an interface address or host name", "address to bind", lambda value: bool(value) and not any(c.isspace() for c in value)),
-    Setting("port", int, "an integer from 1 to 65535", "TCP port to bind", _between(1, 65535)),
-    Setting("workers", int, "an integer from 1 to 64", "server worker processes", _between(1, 64)),
-    Setting("threads", int, "an integer from 1 to 1024", "threads per gunicorn gthread worker (concurrent requests per worker)", _between(1, 1024)),
-    Setting("data_dir", str, "a directory path", "where the served files live, and nothing else: every file in it may be downloaded", _path),
-    Setting("state_dir", str, "a directory path outside data_dir", "where the service writes (the SQLite database); never served", _path),
-    Setting("log_level", str, "debug, info, warning, error or critical", "server log level", _one_of("debug", "info", "warning", "error", "critical")),
-    Setting("stream_delay", float, "seconds from 0 to 60", "pause between the chunks of /stream/gen (the seed's 0.5 s)", _between(0, 60)),
-    Setting("export_rows", int, "an integer from 0 to 100000000", "rows in /export.csv (the seed's 100,000)", _between(0, 100_000_000)),
-    Setting("sse_heartbeat", float, "seconds from 0.05 to 3600", "comment heartbeat interval on /events; a gone client is let go within one", _between(0.05, 3600)),
-    Setting("sse_replay", int, "an integer from 0 to 1000000", "events kept for clients that reconnect with Last-Event-ID", _between(0, 1_000_000)),
-    Setting("sse_replay_bytes", int, "an integer from 0 to 1073741824", "bytes of event data kept for replay (and queued for one slow subscriber) at most", _between(0, 1024 * 1024 * 1024)),
-    Setting("sse_max_streams", int, "an integer from 1 to 1000000", "open event streams per worker process; beyond it /events answers 503", _between(1, 1_000_000)),
-    Setting(
-        "sse_thread_share", float, "a fraction from 0 to 1",
-        "share of a gunicorn worker's threads that event streams may hold (the rest keep answering requests)", _between(0, 1),
-    ),
-    Setting("publish_max_bytes", int, "an integer from 64 to 16777216", "the largest request body accepted (POST /events); larger is 413", _between(64, 16 * 1024 * 1024)),
-    Setting(
-        "publish_tokens", str, "comma-separated bearer tokens without spaces, or empty for none",
-        "when set, POST /events requires one of them", lambda value: not any(c.isspace() for c in value),
-    ),
-    Setting("publish_rate", float, "publishes per second from 0.0001 to 100000", "per-client token bucket refill rate on POST /events", _between(0.0001, 100_000)),
-    Setting("publish_burst", int, "an integer from 1 to 100000", "per-client token bucket size on POST /events", _between(1, 100_000)),
-    Setting("client_timeout", float, "seconds from 1 to 3600", "time a client has to send its request head and body; a slower one is dropped", _between(1, 3600)),
-    Setting("file_chunk_size", int, "an integer from 4096 to 67108864", "bytes read at a time when streaming a file", _between(4096, 64 * 1024 * 1024)),
-    Setting("max_ranges", int, "an integer from 1 to 1000", "more ranges than this in one request get the whole file", _between(1, 1000)),
-    Setting(
-        "database_url", str,
-        "empty (SQLite in state_dir), a sqlite:///<file> URL, or a postgresql:// URL (drivers: sqlite, sqlite+pysqlite, sqlite+aiosqlite, postgresql, postgresql+psycopg)",
-        "the items store", _database_url,
-    ),
-    Setting("seed_items", int, "an integer from 0 to 10000000", "items created in an empty store on first start", _between(0, 10_000_000)),
-    Setting(
-        "api_tokens", str, "comma-separated bearer tokens without spaces, or empty for none",
-        "when set, /api/v1 requires one of them", lambda value: not any(c.isspace() for c in value),
-    ),
-    Setting("rate_limit", float, "requests per second from 0.0001 to 100000", "per-client token bucket refill rate on /api/v1", _between(0.0001, 100_000)),
-    Setting("rate_burst", int, "an integer from 1 to 100000", "per-client token bucket size on /api/v1", _between(1, 100_000)),
-    Setting("total_count_ttl", float, "seconds from 0 to 86400", "how long the paging API reuses its item count", _between(0, 86_400)),
-    Setting("compress_min_bytes", int, "an integer from 0 to 104857600", "JSON bodies at least this long are compressed when the client accepts it", _between(0, 100 * 1024 * 1024)),
-    Setting("trusted_proxy_hops", int, "an integer from 0 to 5", "proxies in front whose X-Forwarded-* headers are trusted (0: ignore them)", _between(0, 5)),
-)
-_BY_NAME = {setting.name: setting for setting in SETTINGS}
-_SERVER_FOR_RUNTIME = {"flask": "gunicorn", "quart": "hypercorn"}
-_WORKER_CLASS_FOR_SERVER = {"gunicorn": ("gthread", "sync"), "hypercorn": ("asyncio", "uvloop")}
+_TOKENS = "comma-separated bearer tokens without spaces, or empty for none"
+
+
+def _no_spaces(value: str) -> bool:
+    return not any(character.isspace() for character in value)
+
+
+def _host(value: str) -> bool:
+    return bool(value) and _no_spaces(value)
+
+
+def _setting(default: T, help: str, rule: _Rule, *, fold_case: bool = False, default_text: str | None = None) -> T:
+    """A field of ``Settings`` that carries the rest of its schema in its metadata: the help of its
+    flag, what it allows, and whether its choices ignore case."""
+    meaning = _Meaning(rule.allowed, help, rule.check, fold_case, default_text)
+    return field(default=default, metadata={_MEANING: meaning})
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """Effective settings. ``server`` and ``worker_class`` default from the runtime."""
+    """Effective settings, and the schema: each field is one setting, written once (its type, default,
+    what is allowed, its check and its help); ``SETTINGS`` and the command's flags are made from it.
+    ``server`` and ``worker_class`` default from the runtime."""
 
-    runtime: str = "flask"
-    server: str = ""
-    worker_class: str = ""
-    host: str = "127.0.0.1"
-    port: int = 8000
-    workers: int = 1
-    threads: int = 32
-    data_dir: str = "data"
-    state_dir: str = "state"
-    log_level: str = "info"
-    stream_delay: float = 0.5
-    export_rows: int = 100_000
-    sse_heartbeat: float = 15.0
-    sse_replay: int = 1000
-    sse_replay_bytes: int = 4 * 1024 * 1024
-    sse_max_streams: int = 10_000
-    sse_thread_share: float = 0.5
-    publish_max_bytes: int = 64 * 1024
-    publish_tokens: str = ""
-    publish_rate: float = 10.0
-    publish_burst: int = 20
-    client_timeout: float = 10.0
-    file_chunk_size: int = 1024 * 1024
-    max_ranges: int = 64
-    database_url: str = ""
-    seed_items: int = 10_000
-    api_tokens: str = ""
-    rate_limit: float = 20.0
-    rate_burst: int = 40
-    total_count_ttl: float = 10.0
-    compress_min_bytes: int = 1024
-    trusted_proxy_hops: int = 0
+    # Case-insensitive: PyPI spells the projects "Flask" and "Quart" and treats project names so (PEP 503).
+    runtime: str = _setting("flask", "which implementation to serve", _choices("flask", "quart"), fold_case=True)
+    server: str = _setting(
+        "",
+        "production server; follows the runtime unless set",
+        _choices("gunicorn", "hypercorn", allowed="gunicorn (runtime flask) or hypercorn (runtime quart)"),
+        fold_case=True,
+        default_text="follows the runtime",
+    )
+    # Case-sensitive, as gunicorn's and hypercorn's own --worker-class are (gunicorn.util.load_class, hypercorn.run).
+    worker_class: str = _setting(
+        "",
+        "server worker class; gthread and asyncio keep serving while streams are open",
+        _choices("gthread", "sync", "asyncio", "uvloop", allowed="gthread or sync (gunicorn), asyncio or uvloop (hypercorn)"),
+        default_text="follows the server",
+    )
+    host: str = _setting("127.0.0.1", "address to bind", _Rule("an interface address or host name", _host))
+    port: int = _setting(8000, "TCP port to bind", _within("an integer", 1, 65535))
+    workers: int = _setting(1, "server worker processes", _within("an integer", 1, 64))
+    threads: int = _setting(
+        32, "threads per gunicorn gthread worker (concurrent requests per worker)", _within("an integer", 1, 1024),
+    )
+    data_dir: str = _setting(
+        "data",
+        "where the served files live, and nothing else: every file in it may be downloaded",
+        _Rule("a directory path", _path),
+    )
+    state_dir: str = _setting(
+        "state",
+        "where the service writes (the SQLite database); never served",
+        _Rule("a directory path outside data_dir", _path),
+    )
+    # Case-insensitive: logging names its levels "INFO", gunicorn lowercases --log-level, hypercorn takes either.
+    log_level: str = _setting(
+        "info", "server log level", _choices("debug", "info", "warning", "error", "critical"), fold_case=True,
+    )
+    stream_delay: float = _setting(
+        0.5, "pause between the chunks of /stream/gen (the seed's 0.5 s)", _within("seconds", 0, 60),
+    )
+    export_rows: int = _setting(
+        100_000, "rows in /export.csv (the seed's 100,000)", _within("an integer", 0, 100_000_000),
+    )
+    sse_heartbeat: float = _setting(
+        15.0,
+        "comment heartbeat interval on /events; a gone client is let go within one",
+        _within("seconds", 0.05, 3600),
+    )
+    sse_replay: int = _setting(
+        1000, "events kept for clients that reconnect with Last-Event-ID", _within("an integer", 0, 1_000_000),
+    )
+    sse_replay_bytes: int = _setting(
+        4 * 1024 * 1024,
+        "bytes of event data kept for replay (and queued for one slow subscriber) at most",
+        _within("an integer", 0, 1024 * 1024 * 1024),
+    )
+    sse_max_streams: int = _setting(
+        10_000,
+        "open event streams per worker process; beyond it /events answers 503",
+        _within("an integer", 1, 1_000_000),
+    )
+    sse_thread_share: float = _setting(
+        0.5,
+        "share of a gunicorn worker's threads that event streams may hold (the rest keep answering requests)",
+        _within("a fraction", 0, 1),
+    )
+    publish_max_bytes: int = _setting(
+        64 * 1024,
+        "the largest request body accepted (POST /events); larger is 413",
+        _within("an integer", 64, 16 * 1024 * 1024),
+    )
+    publish_tokens: str = _setting("", "when set, POST /events requires one of them", _Rule(_TOKENS, _no_spaces))
+    publish_rate: float = _setting(
+        10.0, "per-client token bucket refill rate on POST /events", _within("publishes per second", 0.0001, 100_000),
+    )
+    publish_burst: int = _setting(
+        20, "per-client token bucket size on POST /events", _within("an integer", 1, 100_000),
+    )
+    client_timeout: float = _setting(
+        10.0,
+        "time a client has to send its request head and body; a slower one is dropped",
+        _within("seconds", 1, 3600),
+    )
+    file_chunk_size: int = _setting(
+        1024 * 1024, "bytes read at a time when streaming a file", _within("an integer", 4096, 64 * 1024 * 1024),
+    )
+    max_ranges: int = _setting(
+        64, "more ranges than this in one request get the whole file", _within("an integer", 1, 1000),
+    )
+    database_url: str = _setting(
+        "",
+        "the items store",
+        _Rule("empty (SQLite in state_dir), a sqlite:///<file> URL, or a postgresql:// URL"
+        " (drivers: sqlite, sqlite+pysqlite, sqlite+aiosqlite, postgresql, postgresql+psycopg)", _database_url),
+    )
+    seed_items: int = _setting(
+        10_000, "items created in an empty store on first start", _within("an integer", 0, 10_000_000),
+    )
+    api_tokens: str = _setting("", "when set, /api/v1 requires one of them", _Rule(_TOKENS, _no_spaces))
+    rate_limit: float = _setting(
+        20.0, "per-client token bucket refill rate on /api/v1", _within("requests per second", 0.0001, 100_000),
+    )
+    rate_burst: int = _setting(40, "per-client token bucket size on /api/v1", _within("an integer", 1, 100_000))
+    total_count_ttl: float = _setting(
+        10.0, "how long the paging API reuses its item count", _within("seconds", 0, 86_400),
+    )
+    compress_min_bytes: int = _setting(
+        1024,
+        "JSON bodies at least this long are compressed when the client accepts it",
+        _within("an integer", 0, 100 * 1024 * 1024),
+    )
+    trusted_proxy_hops: int = _setting(
+        0, "proxies in front whose X-Forwarded-* headers are trusted (0: ignore them)", _within("an integer", 0, 5),
+    )
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -181,6 +269,23 @@ class Settings:
     def as_environ(self) -> dict[str, str]:
         """The settings as ``TWINPORT_*`` variables, which a server's app factory reads back."""
         return {_BY_NAME[key].env: str(value) for key, value in self.as_dict().items()}
+
+
+def _schema() -> tuple[Setting, ...]:
+    kinds = get_type_hints(Settings)  # the annotations are strings (``from __future__ import annotations``)
+    return tuple(
+        _described(each.name, kinds[each.name], each.default, each.metadata[_MEANING]) for each in fields(Settings)
+    )
+
+
+def _described(name: str, kind: type, default: Any, meaning: _Meaning) -> Setting:
+    return Setting(name, kind, default, meaning.allowed, meaning.help, meaning.check, meaning.fold_case, meaning.default_text)
+
+
+SETTINGS: tuple[Setting, ...] = _schema()
+_BY_NAME = {setting.name: setting for setting in SETTINGS}
+_SERVER_FOR_RUNTIME = {"flask": "gunicorn", "quart": "hypercorn"}
+_WORKER_CLASS_FOR_SERVER = {"gunicorn": ("gthread", "sync"), "hypercorn": ("asyncio", "uvloop")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,18 +296,19 @@ class Resolved:
 
 def resolve_settings(
     *,
-    file_values: Mapping[str, Any] | None = None,
-    file_label: str = "twinport.toml",
+    files: Sequence[tuple[str, Mapping[str, Any]]] = (),
     environ: Mapping[str, str] | None = None,
     cli: Mapping[str, str | None] | None = None,
 ) -> Resolved:
-    """Merge the layers (rising precedence: defaults, file, environment, command line)."""
+    """Merge the layers (rising precedence: defaults, ``files`` in the order given as (label, values),
+    the environment, the command line)."""
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
-    for key, value in (file_values or {}).items():
-        setting = _known(key, file_label)
-        values[key] = _typed(setting, value, file_label)
-        sources[key] = file_label
+    for label, file_values in files:
+        for key, value in file_values.items():
+            setting = _known(key, label)
+            values[key] = _typed(setting, value, label)
+            sources[key] = label
     for name, raw in (environ or {}).items():
         if not name.startswith(ENV_PREFIX) or name in RESERVED_ENV or name.startswith(RESERVED_ENV_PREFIX):
             continue
@@ -251,7 +357,10 @@ def _known(key: str, where: str, *, display: str | None = None) -> Setting:
     setting = _BY_NAME.get(key)
     if setting is None:
         known = ", ".join(sorted(_BY_NAME))
-        raise ConfigError(f"{display or key}: unknown setting in {where}; known settings: {known}")
+        # display is the variable's name (TWINPORT_PROT), so the suggestion is one too.
+        close = [_BY_NAME[name].env if display else name for name in difflib.get_close_matches(key, _BY_NAME, n=1)]
+        suggestion = f"; did you mean {close[0]}?" if close else ""
+        raise ConfigError(f"{display or key}: unknown setting in {where}; known settings: {known}{suggestion}")
     return setting
 
 
@@ -278,6 +387,9 @@ def _from_text(setting: Setting, raw: str, where: str) -> Any:
 
 
 def _checked(setting: Setting, value: Any, where: str, *, raw: str | None = None) -> Any:
+    # ASCII only: str.lower() maps the Kelvin sign (U+212A) to "k", and "FLAS\u212a" is no name of ours.
+    if setting.fold_case and isinstance(value, str) and value.isascii():
+        value = value.lower()
     if not setting.check(value):
         shown = f"{where}={_masked(raw)!r}" if raw is not None else f"{setting.name} = {_masked(value)!r} in {where}"
         raise ConfigError(f"{shown}: expected {setting.allowed}")

@@ -1,14 +1,15 @@
-"""Settings: defaults < twinport.toml < TWINPORT_* < flags; one-line errors naming what is wrong."""
+"""Settings: defaults < pyproject [tool.twinport] < twinport.toml < TWINPORT_* < flags; one-line errors naming what is wrong."""
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
 import pytest
 
 from shared.config import load_settings
-from shared.settings import ConfigError, Settings, resolve_settings
+from shared.settings import SETTINGS, ConfigError, Setting, Settings, resolve_settings
 
 
 def test_defaults_serve_flask_on_gunicorn_with_a_threaded_worker(tmp_path: Path) -> None:
@@ -151,3 +152,111 @@ def test_settings_round_trip_through_the_environment() -> None:
     settings = resolve_settings(cli={"runtime": "quart", "port": "9001", "data_dir": "/srv/data"}).settings
     assert resolve_settings(environ=settings.as_environ()).settings == settings
     assert isinstance(settings, Settings)
+
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def _readme_settings_rows() -> list[tuple[list[str], str]]:
+    """The rows of the settings table under "## Choosing a runtime": the keys of each (a row may pair
+    two, as `rate_limit`, `rate_burst`) and its default cell."""
+    section = README.read_text(encoding="utf-8").split("\n## Choosing a runtime\n", 1)[1].split("\n## ", 1)[0]
+    rows = []
+    for line in section.splitlines():
+        if line.startswith("| `"):
+            keys_cell, default_cell = (cell.strip() for cell in line.strip("|").split("|")[:2])
+            rows.append((re.findall(r"`([a-z_]+)`", keys_cell), default_cell))
+    return rows
+
+
+def _default_cell(setting: Setting) -> str:
+    # A value is code (`8000`); a default that is no value ("empty", "follows the runtime") is prose.
+    return setting.shown_default if setting.default == "" else f"`{setting.shown_default}`"
+
+
+def test_the_readme_table_lists_every_setting_in_order_with_its_default() -> None:
+    rows = _readme_settings_rows()
+    assert [key for keys, _ in rows for key in keys] == [setting.name for setting in SETTINGS]
+    by_name = {setting.name: setting for setting in SETTINGS}
+    for keys, default_cell in rows:
+        assert default_cell == ", ".join(_default_cell(by_name[key]) for key in keys), keys
+
+
+@pytest.mark.parametrize("setting", SETTINGS, ids=lambda setting: setting.name)
+def test_each_default_has_its_type_and_passes_its_own_check(setting: Setting) -> None:
+    # A float default written as 15 would make the setting an int one: the type comes from the annotation.
+    assert type(setting.default) is setting.kind
+    if setting.default_text is None:  # server and worker_class follow the runtime instead
+        assert setting.check(setting.default)
+    assert getattr(Settings(), setting.name) == setting.default
+
+
+def test_pyproject_tool_table_is_below_twinport_toml(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "app"\n\n[tool.twinport]\nport = 8100\nworkers = 2\n')
+    (tmp_path / "twinport.toml").write_text("port = 8200\n")
+    resolved = load_settings(environ={}, cwd=tmp_path)
+    assert (resolved.settings.port, resolved.settings.workers) == (8200, 2)
+    assert resolved.sources["workers"] == "pyproject.toml [tool.twinport]"
+    assert resolved.sources["port"] == "twinport.toml"
+
+
+def test_a_pyproject_without_a_twinport_table_is_not_read_for_settings(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "app"\nport = 1\n\n[tool.ruff]\nline-length = 120\n')
+    assert load_settings(environ={}, cwd=tmp_path).settings.port == 8000
+
+
+def test_a_twinport_table_leaves_the_rest_of_the_file_to_other_tools(tmp_path: Path) -> None:
+    (tmp_path / "twinport.toml").write_text('[twinport]\nport = 8100\n\n[hypercorn]\nbind = "x"\n')
+    resolved = load_settings(environ={}, cwd=tmp_path)
+    assert (resolved.settings.port, resolved.sources["port"]) == (8100, "twinport.toml [twinport]")
+
+
+def test_the_config_file_argument_wins_over_the_variable(tmp_path: Path) -> None:
+    (tmp_path / "flag.toml").write_text("port = 8100\n")
+    (tmp_path / "variable.toml").write_text("port = 8200\n")
+    resolved = load_settings(environ={"TWINPORT_CONFIG": "variable.toml"}, cwd=tmp_path, config_file="flag.toml")
+    assert resolved.settings.port == 8100
+    assert resolved.sources["port"] == str(tmp_path / "flag.toml")
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({"TWINPORT_LOG_LEVEL": "INFO"}, {"log_level": "info"}),
+        ({"TWINPORT_RUNTIME": "Quart", "TWINPORT_SERVER": "Hypercorn"}, {"runtime": "quart", "server": "hypercorn"}),
+    ],
+)
+def test_choices_that_ignore_case_are_kept_in_lower_case(tmp_path: Path, environ: dict[str, str], expected: dict[str, object]) -> None:
+    settings = load_settings(environ=environ, cwd=tmp_path).settings.as_dict()
+    assert {key: settings[key] for key in expected} == expected
+
+
+@pytest.mark.parametrize(
+    ("file_text", "environ", "message"),
+    [
+        # The servers' own --worker-class is case-sensitive; so is ours.
+        ("", {"TWINPORT_WORKER_CLASS": "Gthread"}, "TWINPORT_WORKER_CLASS='Gthread': expected gthread or sync (gunicorn)"),
+        # Folding is ASCII only: str.lower() would turn the Kelvin sign into a "k".
+        ("", {"TWINPORT_RUNTIME": "FLAS\u212a"}, "TWINPORT_RUNTIME='FLAS\u212a': expected flask or quart"),
+        ("prot = 8000\n", {}, "prot: unknown setting in twinport.toml; known settings: "),
+        ("prot = 8000\n", {}, "; did you mean port?"),
+        ("", {"TWINPORT_WORKER": "2"}, "; did you mean TWINPORT_WORKERS?"),
+        ("[twinport]\nrate_limt = 1\n", {}, "rate_limt: unknown setting in twinport.toml [twinport]; known settings: "),
+        ("port = 1\n[twinport]\nhost = 'x'\n", {}, "port: outside the [twinport] table of twinport.toml, which has one; move it into the table"),
+    ],
+)
+def test_more_errors_are_one_line(tmp_path: Path, file_text: str, environ: dict[str, str], message: str) -> None:
+    (tmp_path / "twinport.toml").write_text(file_text)
+    with pytest.raises(ConfigError) as raised:
+        load_settings(environ=environ, cwd=tmp_path)
+    assert message in str(raised.value)
+    assert "\n" not in str(raised.value)
+
+
+def test_pyproject_errors_name_its_table(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("[tool.twinport]\nwokers = 2\n")
+    with pytest.raises(ConfigError, match=r"^wokers: unknown setting in pyproject.toml \[tool.twinport\]; .*; did you mean workers\?$"):
+        load_settings(environ={}, cwd=tmp_path)
+    (tmp_path / "pyproject.toml").write_text("[tool]\ntwinport = 1\n")
+    with pytest.raises(ConfigError, match=r"^pyproject.toml \[tool.twinport\]: expected a table of settings, found int$"):
+        load_settings(environ={}, cwd=tmp_path)

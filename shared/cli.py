@@ -1,4 +1,4 @@
-"""``twinport``: the command line (serve, config, parity, bench).
+"""``twinport``: the command line (serve, config, parity, bench; ``--version``).
 
 The other module of ``shared`` that touches the process: it reads argv, prints, and replaces
 itself with the production server. It imports no web framework: ``serve`` execs gunicorn or
@@ -9,20 +9,28 @@ imports the app, which reads them back.
 from __future__ import annotations
 
 import argparse
+import difflib
 import errno
+import importlib.metadata
 import importlib.util
 import json
 import os
+import platform
 import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from .config import load_settings
+from .config import CONFIG_ENV, CONFIG_FILE, load_settings
 from .settings import SETTINGS, ConfigError, Resolved, Settings
 
 __all__ = ["main", "server_command"]
+
+
+# What ``--version`` reports beside twinport itself, as ``flask --version`` names Python, Flask and
+# Werkzeug: the frameworks and servers twinport runs on, by their names on PyPI.
+_VERSIONS_OF = ("Flask", "Werkzeug", "gunicorn", "Quart", "hypercorn")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -31,14 +39,38 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"twinport: error: {message} (see {self.prog} --help)\n")
 
 
+def _version() -> str:
+    lines = [f"twinport {_installed_version('twinport')}", f"Python {platform.python_version()}"]
+    return "\n".join([*lines, *(f"{name} {_installed_version(name)}" for name in _VERSIONS_OF)])
+
+
+def _installed_version(distribution: str) -> str:
+    """From the installed metadata (``importlib.metadata``), so no framework is imported to ask."""
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "(not installed)"
+
+
 def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("settings (override twinport.toml and TWINPORT_* variables)")
+    parser.add_argument(
+        "--config", metavar="FILE", dest="config_file",
+        help=f"the config file (default: {CONFIG_FILE} if there is one); wins over {CONFIG_ENV}",
+    )
+    group = parser.add_argument_group(f"settings (override {CONFIG_FILE} and TWINPORT_* variables)")
     for setting in SETTINGS:
-        group.add_argument(setting.flag, dest=setting.name, metavar=setting.name.upper(), help=f"{setting.help} ({setting.allowed})")
+        # argparse formats help with %, so a literal one is doubled.
+        text = f"{setting.help} ({setting.allowed}; default: {setting.shown_default})".replace("%", "%%")
+        group.add_argument(setting.flag, dest=setting.name, metavar=setting.name.upper(), help=text)
 
 
 def _parser() -> _Parser:
-    parser = _Parser(prog="twinport", description="One service, two runtimes (Flask and Quart), one HTTP core.")
+    # Raw: --version prints one line per package, which argparse would otherwise refill into one.
+    parser = _Parser(
+        prog="twinport", description="One service, two runtimes (Flask and Quart), one HTTP core.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=_version())
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     serve = commands.add_parser("serve", help="run the chosen runtime on its production server, in the foreground")
     _add_setting_flags(serve)
@@ -51,6 +83,17 @@ def _parser() -> _Parser:
     bench = commands.add_parser("bench", help="benchmarks of the two runtimes: run, report, compare (twinport bench --help)", add_help=False)
     bench.add_argument("bench_args", nargs=argparse.REMAINDER)
     return parser
+
+
+def _parse(parser: _Parser, argv: Sequence[str]) -> argparse.Namespace:
+    """``parse_args``, with a "did you mean" for a mistyped flag (``--prot``: ``--port``)."""
+    arguments, unknown = parser.parse_known_args(argv)
+    if unknown:
+        flags = ["--config", "--json", *(setting.flag for setting in SETTINGS)]
+        close = [match for word in unknown if word.startswith("--") for match in difflib.get_close_matches(word.split("=")[0], flags, n=1)]
+        suggestion = f"; did you mean {close[0]}?" if close else ""
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}{suggestion}")
+    return arguments
 
 
 def server_command(settings: Settings, python: str = sys.executable) -> list[str]:
@@ -135,7 +178,9 @@ def _serve(resolved: Resolved) -> NoReturn:
     _prepare_database(settings)
     _require_free_port(settings.host, settings.port)
     argv = server_command(settings)
-    environment = {**os.environ, **settings.as_environ()}
+    # Every setting goes on as TWINPORT_*; the config file was read here, once, and a worker must not
+    # read the one TWINPORT_CONFIG names when --config named another.
+    environment = {key: value for key, value in os.environ.items() if key != CONFIG_ENV} | settings.as_environ()
     print(f"twinport: serving runtime={settings.runtime} on {settings.server} ({settings.worker_class}) at http://{settings.host}:{settings.port}", file=sys.stderr, flush=True)
     os.execve(argv[0], argv, environment)
 
@@ -186,20 +231,34 @@ def _require_free_port(host: str, port: int) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    """The ``twinport`` command (the console script, and ``python -m shared.cli``)."""
+    try:
+        status = _run(list(sys.argv[1:] if argv is None else argv))
+        sys.stdout.flush()  # here, inside the try: a pipe closed early fails now, not at exit
+    except BrokenPipeError:
+        # What the Python docs recommend (library/signal.html, "Note on SIGPIPE"): the reader is gone
+        # (``twinport config --json | head -1``), so point stdout at devnull, for the interpreter's
+        # own flush at exit, and leave quietly with status 1.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    return status
+
+
+def _run(argv: list[str]) -> int:
     if argv[:1] == ["bench"]:
         # Handed over whole, --help included (argparse would keep a leading option for itself);
         # imported only now, so serve and config never load the benchmarks.
         from benchmarks.cli import main as bench_main
 
         return bench_main(argv[1:])
-    arguments = _parser().parse_args(argv)
+    arguments = _parse(_parser(), argv)
     try:
         if arguments.command == "parity":
             from parity_tests.harness import main as parity_main
 
             return parity_main(mode=arguments.mode)
-        resolved = load_settings(_flags(arguments))
+        resolved = load_settings(_flags(arguments), config_file=arguments.config_file)
         if arguments.command == "config":
             _print_settings(resolved, arguments.json)
             return 0

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import http.client
+import importlib.metadata
 import json
+import platform
 import signal
 import socket
 import subprocess
@@ -49,6 +51,46 @@ def test_config_json_is_for_machines(tmp_path: Path) -> None:
     assert document["sources"]["port"] == "default"
 
 
+def entry_point(kind: str) -> list[str]:
+    if kind == "module":
+        return [sys.executable, "-m", "shared.cli"]
+    script = Path(sys.executable).parent / "twinport"
+    if not script.exists():
+        pytest.skip("the twinport console script is not installed (pip install -e .)")
+    return [str(script)]
+
+
+@pytest.mark.parametrize("kind", ["console-script", "module"])
+def test_version_names_twinport_python_and_the_packages_it_runs_on(tmp_path: Path, kind: str) -> None:
+    result = subprocess.run(
+        [*entry_point(kind), "--version"], cwd=tmp_path, env=twinport_environment({}), capture_output=True, text=True, timeout=60
+    )
+    assert (result.returncode, result.stderr) == (0, "")
+    lines = result.stdout.splitlines()
+    assert lines[:2] == [f"twinport {importlib.metadata.version('twinport')}", f"Python {platform.python_version()}"]
+    assert [line.split()[0] for line in lines[2:]] == ["Flask", "Werkzeug", "gunicorn", "Quart", "hypercorn"]
+
+
+def test_a_reader_that_closes_the_pipe_ends_the_command_quietly(tmp_path: Path) -> None:
+    # `twinport config --json | head -1`, made certain: the reader is gone before the first write.
+    command = twinport("config", "--json")
+    with subprocess.Popen(command, cwd=tmp_path, env=twinport_environment({}), stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        assert process.stdout is not None and process.stderr is not None
+        process.stdout.close()
+        stderr = process.stderr.read()
+    assert (process.returncode, stderr) == (1, b"")  # 1: what the Python docs' recipe exits with
+
+
+def test_the_config_flag_wins_over_twinport_config(tmp_path: Path) -> None:
+    (tmp_path / "flag.toml").write_text("[twinport]\nport = 8100\n")
+    (tmp_path / "variable.toml").write_text("port = 8200\n")
+    (tmp_path / "pyproject.toml").write_text("[tool.twinport]\nworkers = 3\n")
+    result = run(tmp_path, "config", "--json", "--config", "flag.toml", env={"config": "variable.toml"})
+    document = json.loads(result.stdout)
+    assert (document["settings"]["port"], document["settings"]["workers"]) == (8100, 3)
+    assert document["sources"]["port"] == f"{tmp_path / 'flag.toml'} [twinport]"
+
+
 @pytest.mark.parametrize(
     ("arguments", "env", "expected"),
     [
@@ -67,6 +109,10 @@ def test_config_json_is_for_machines(tmp_path: Path) -> None:
         (("serve",), {"database_url": "sqlite:////proc/twinport/x.db"}, "database_url: cannot open the database 'sqlite:////proc/twinport/x.db': "),
         (("serve",), {"port": "\u0668\u0660\u0660\u0660"}, "TWINPORT_PORT='\u0668\u0660\u0660\u0660': expected an integer from 1 to 65535"),
         (("serve", "--port", "1_000"), {}, "--port='1_000': expected an integer from 1 to 65535"),
+        # Issue 9: the conventions a Flask or Quart user expects.
+        (("serve", "--prot", "8000"), {}, "unrecognized arguments: --prot 8000; did you mean --port?"),
+        (("serve", "--config", "nope.toml"), {}, "--config='nope.toml': no such file"),
+        (("config",), {"log_levl": "INFO"}, "; did you mean TWINPORT_LOG_LEVEL?"),
     ],
 )
 def test_bad_settings_are_one_line_exit_2_and_start_nothing(tmp_path: Path, arguments: tuple[str, ...], env: dict[str, str], expected: str) -> None:

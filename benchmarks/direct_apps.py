@@ -1,7 +1,7 @@
 """The cheapest endpoint written without twinport's core, to price the core and the frameworks.
 
 ``/as-json`` answers ``{"items":[1,2,3],"ok":true}`` plus a newline, the bytes twinport's
-``shared.responses.as_json`` plans. Served by the same servers with the same settings:
+own ``/as-json`` sends. Served by the same servers with the same settings:
 
 - ``flask_app()`` and ``quart_app()``: the endpoint written directly on the framework
   (``jsonify``): against twinport's own app, the cost of the shared core (issue goal: <= 5%).

@@ -1,7 +1,9 @@
 """The Flask twin: ``create_app(settings)`` builds the WSGI app; gunicorn serves it.
 
-Read it beside ``quart_impl/__init__.py``: the two differ only in framework names and in
-``async``/``await``. Every status, header and body comes from ``shared``.
+Read it beside ``quart_impl/__init__.py``: the two differ only in framework names,
+``async``/``await`` and the port's lessons, each commented. Where the frameworks answer alike (the
+seed's §2.1) the views use their idioms; elsewhere ``shared`` decides, and a view returns its plan
+(``make_response`` writes it exactly) or hands it to ``_respond``.
 """
 
 from __future__ import annotations
@@ -10,10 +12,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, Response
+from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from shared import Settings, responses
+from shared import ResponsePlan, Settings, responses
 from shared.api import ApiGuard, TotalCache
 from shared.config import settings_from
 from shared.database import SyncStore, database_url_for, prepare_database
@@ -28,9 +31,16 @@ __all__ = ["create_app"]
 
 
 class TwinportFlask(Flask):
+    def make_response(self, rv: ResponseReturnValue | ResponsePlan) -> Response:
+        # A view (or error handler) may return a decision of ``shared``: written exactly as planned.
+        if isinstance(rv, ResponsePlan):
+            return respond(rv)
+        return super().make_response(rv)
+
     def make_default_options_response(self, *args: Any) -> Response:
         # The framework knows the methods (its signature differs across releases: Quart 0.23
-        # passes the context); shared decides the answer, Allow in a fixed order included.
+        # passes the context); shared decides the answer, Allow in a fixed order included: both
+        # frameworks build it from a set, so parity cases options, options-healthz fail without it.
         default = super().make_default_options_response(*args)
         return respond(responses.options(default.headers.get("Allow", "").split(", ")))
 
@@ -74,5 +84,6 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
-def http_error(error: HTTPException) -> Response:
-    return respond(responses.http_error(error.code or 500, getattr(error, "valid_methods", None)))
+def http_error(error: HTTPException) -> ResponsePlan:
+    # A problem document, not werkzeug's HTML page (README); a 405's Allow in a fixed order, as OPTIONS.
+    return responses.http_error(error.code or 500, getattr(error, "valid_methods", None))

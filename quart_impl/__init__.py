@@ -1,7 +1,9 @@
 """The Quart twin: ``create_app(settings)`` builds the ASGI app; hypercorn serves it.
 
-Read it beside ``flask_impl/__init__.py``: the two differ only in framework names and in
-``async``/``await``. Every status, header and body comes from ``shared``.
+Read it beside ``flask_impl/__init__.py``: the two differ only in framework names,
+``async``/``await`` and the port's lessons, each commented. Where the frameworks answer alike (the
+seed's §2.1) the views use their idioms; elsewhere ``shared`` decides, and a view returns its plan
+(``make_response`` writes it exactly) or hands it to ``_respond``.
 """
 
 from __future__ import annotations
@@ -9,11 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from quart import Quart, Response
+from quart import Quart, Response, request
+from quart.typing import ResponseReturnValue, ResponseTypes
+from quart.wrappers.response import DataBody
 from hypercorn.middleware import ProxyFixMiddleware
 from werkzeug.exceptions import HTTPException
 
-from shared import Settings, responses
+from shared import ResponsePlan, Settings, responses
 from shared.api import ApiGuard, TotalCache
 from shared.config import settings_from
 from shared.database import AsyncStore, database_url_for, prepare_database
@@ -28,9 +32,21 @@ __all__ = ["create_app"]
 
 
 class TwinportQuart(Quart):
+    async def make_response(self, result: ResponseReturnValue | HTTPException | ResponsePlan) -> ResponseTypes:
+        # A view (or error handler) may return a decision of ``shared``: written exactly as planned.
+        if isinstance(result, ResponsePlan):
+            return respond(result)
+        response = await super().make_response(result)
+        if request.method == "HEAD" and isinstance(response.response, DataBody):
+            # werkzeug sends no body on HEAD itself; Quart leaves that to the server (hypercorn drops
+            # it). Without this, in-process basic-1-head, as-json-head ... would differ (body).
+            response.response = DataBody(b"")
+        return response
+
     async def make_default_options_response(self, *args: Any) -> Response:
         # The framework knows the methods (its signature differs across releases: Quart 0.23
-        # passes the context); shared decides the answer, Allow in a fixed order included.
+        # passes the context); shared decides the answer, Allow in a fixed order included: both
+        # frameworks build it from a set, so parity cases options, options-healthz fail without it.
         default = await super().make_default_options_response(*args)
         return respond(responses.options(default.headers.get("Allow", "").split(", ")))
 
@@ -83,5 +99,6 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Quart:
     return app
 
 
-async def http_error(error: HTTPException) -> Response:
-    return respond(responses.http_error(error.code or 500, getattr(error, "valid_methods", None)))
+async def http_error(error: HTTPException) -> ResponsePlan:
+    # A problem document, not werkzeug's HTML page (README); a 405's Allow in a fixed order, as OPTIONS.
+    return responses.http_error(error.code or 500, getattr(error, "valid_methods", None))

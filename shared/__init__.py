@@ -55,7 +55,6 @@ from ._representation import (
     plan_json,
     plan_problem,
     plan_representation,
-    plan_text,
 )
 from ._sse import encode_comment, encode_event
 from ._streams import StreamHead, csv_batches, export_csv_batches, export_rows, plan_stream, stream_gen_steps
@@ -125,7 +124,6 @@ __all__ = [
     "plan_range",
     "plan_representation",
     "plan_stream",
-    "plan_text",
     "private_revalidated",
     "responses",
     "revalidated",

@@ -29,7 +29,6 @@ __all__ = [
     "plan_json",
     "plan_problem",
     "plan_representation",
-    "plan_text",
 ]
 
 Headers = tuple[tuple[str, str], ...]
@@ -60,7 +59,7 @@ class ResponsePlan:
         return next((value for key, value in self.headers if key.lower() == wanted), None)
 
     def in_memory_body(self) -> bytes:
-        """The body when every part is literal (all ``plan_text``/``plan_json`` plans)."""
+        """The body when every part is literal (all ``plan_bytes``/``plan_json`` plans)."""
         if any(isinstance(part, ByteSpan) for part in self.body):
             raise TypeError("this plan has spans of a representation; read them from its source")
         return b"".join(part for part in self.body if isinstance(part, bytes))
@@ -101,10 +100,6 @@ def plan_bytes(body: bytes, *, status: int = 200, content_type: str, headers: It
         (("Content-Type", content_type), ("Content-Length", str(len(body))), *headers),
         (body,),
     )
-
-
-def plan_text(text: str, *, status: int = 200, headers: Iterable[tuple[str, str]] = ()) -> ResponsePlan:
-    return plan_bytes(text.encode("utf-8"), status=status, content_type="text/plain; charset=utf-8", headers=headers)
 
 
 def plan_json(value: Any, *, status: int = 200, headers: Iterable[tuple[str, str]] = ()) -> ResponsePlan:

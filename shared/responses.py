@@ -1,15 +1,14 @@
-"""What each simple endpoint answers: the seed's §2.1, §2.2, §2.4.4 and §2.5.2 responses, health,
-operations, errors.
+"""The answers ``shared`` decides for the adapters: the seed's §2.2 stream heads, §2.5.2's cookie,
+the event publication, the live counters, errors, the automatic OPTIONS, and how the data
+directory's files are presented.
 
-One function per endpoint, named after the view that calls it in both adapters. The seed
-wrote these as Flask idioms (a ``str``, a ``dict``, a tuple, ``make_response``); the plans below
-are what those idioms put on the wire, decided once, so the two frameworks' defaults never get
-a say. One deliberate change: the seed's comment says ``/basic-1`` is ``text/plain; charset=utf-8``
-while Flask would have sent ``text/html`` for a bare ``str``; plain text is what the seed meant
-and what a client of ``OK`` expects, so both runtimes say ``text/plain``.
+One function per endpoint, named after the view that calls it in both adapters. The seed's §2.1
+responses (``/basic-1`` … ``/basic-6``, ``/as-json``, ``/cache-demo``) and ``/healthz`` are not
+here: Flask and Quart answer those idioms alike, so the views write them as the seed does.
 
 The §2.2 streams answer with a ``StreamHead`` (status and headers; the adapter writes the body from
-a generator of ``shared``), the rest with a whole ``ResponsePlan``.
+a generator of ``shared``), the rest with a whole ``ResponsePlan``, which a view returns and the
+app class's ``make_response`` writes.
 """
 
 from __future__ import annotations
@@ -19,28 +18,19 @@ from collections.abc import Iterable
 
 from werkzeug.http import dump_cookie
 
-from ._cache import no_store, revalidated
+from ._cache import no_store
 from ._disposition import content_disposition
 from ._event_stream import InvalidPublication, parse_publication
 from ._events import EventBackend
 from ._files import FileFacts, content_type_for, file_representation
-from ._representation import Representation, ResponsePlan, allow_header, plan_bytes, plan_json, plan_problem, plan_text
+from ._representation import Representation, ResponsePlan, allow_header, plan_json, plan_problem
 from ._streams import StreamHead, plan_stream
 
 __all__ = [
     "I18N_FILE",
     "REPORT_PDF",
-    "as_json",
-    "basic_1",
-    "basic_2",
-    "basic_3",
-    "basic_4",
-    "basic_5",
-    "basic_6",
-    "cache_demo",
     "download",
     "export_csv",
-    "healthz",
     "http_error",
     "i18n_file",
     "no_such_file",
@@ -57,42 +47,6 @@ __all__ = [
 
 REPORT_PDF = "report.pdf"
 I18N_FILE = "보고서.pdf"
-
-
-def basic_1() -> ResponsePlan:
-    return plan_text("OK")
-
-
-def basic_2() -> ResponsePlan:
-    return plan_json({"ok": True, "version": 1})
-
-
-def basic_3() -> ResponsePlan:
-    return plan_text("Accepted", status=202)
-
-
-def basic_4() -> ResponsePlan:
-    return plan_json({"ok": True}, headers=[("X-App", "my-service")])
-
-
-def basic_5() -> ResponsePlan:
-    return plan_bytes(b"binary", content_type="application/octet-stream", headers=[("X-Trace-Id", "abc-123")])
-
-
-def basic_6() -> ResponsePlan:
-    # A relative Location is fine (RFC 9110 §10.2.2); werkzeug stopped rewriting it in 2.1.
-    return plan_json({"message": "created"}, status=201, headers=[("Location", "/items/123")])
-
-
-def as_json() -> ResponsePlan:
-    return plan_json({"ok": True, "items": [1, 2, 3]})
-
-
-def cache_demo() -> ResponsePlan:
-    return plan_json(
-        {"ok": True},
-        headers=[("Cache-Control", revalidated(60).to_header()), ("Vary", "Accept-Encoding")],
-    )
 
 
 def stream_gen() -> StreamHead:
@@ -175,10 +129,6 @@ def stats(hub: EventBackend) -> ResponsePlan:
     parity harness learns it per runtime and compares ids with it replaced, compare.py)."""
     body = {"sse_boot": hub.boot, "sse_subscribers": hub.subscriber_count()}
     return plan_json(body, headers=[("Cache-Control", no_store().to_header())])
-
-
-def healthz() -> ResponsePlan:
-    return plan_json({"status": "ok"}, headers=[("Cache-Control", no_store().to_header())])
 
 
 # §2.3 and §2.5.1: the file routes. Each says how a file of the data directory is presented; the

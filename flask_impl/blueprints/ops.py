@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response
+from flask import Blueprint
+from flask.typing import ResponseReturnValue
 
-from shared import responses
+from shared import ResponsePlan, responses
 
 from .._events import event_hub
-from .._respond import respond
 
 bp = Blueprint("ops", __name__)
 
 
 @bp.get("/healthz")
-def healthz() -> Response:
-    return respond(responses.healthz())
+def healthz() -> ResponseReturnValue:
+    return {"status": "ok"}, {"Cache-Control": "no-store"}
 
 
 @bp.get("/ops/stats")
-def stats() -> Response:
-    return respond(responses.stats(event_hub()))
+def stats() -> ResponsePlan:
+    return responses.stats(event_hub())

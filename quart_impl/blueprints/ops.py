@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-from quart import Blueprint, Response
+from quart import Blueprint
+from quart.typing import ResponseReturnValue
 
-from shared import responses
+from shared import ResponsePlan, responses
 
 from .._events import event_hub
-from .._respond import respond
 
 bp = Blueprint("ops", __name__)
 
 
 @bp.get("/healthz")
-async def healthz() -> Response:
-    return respond(responses.healthz())
+async def healthz() -> ResponseReturnValue:
+    return {"status": "ok"}, {"Cache-Control": "no-store"}
 
 
 @bp.get("/ops/stats")
-async def stats() -> Response:
-    return respond(responses.stats(event_hub()))
+async def stats() -> ResponsePlan:
+    return responses.stats(event_hub())

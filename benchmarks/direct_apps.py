@@ -1,10 +1,11 @@
-"""The cheapest endpoint written without twinport's core, to price the core and the frameworks.
+"""The cheapest endpoint on a bare framework app, to price twinport's app and the frameworks.
 
 ``/as-json`` answers ``{"items":[1,2,3],"ok":true}`` plus a newline, the bytes twinport's
 own ``/as-json`` sends. Served by the same servers with the same settings:
 
 - ``flask_app()`` and ``quart_app()``: the endpoint written directly on the framework
-  (``jsonify``): against twinport's own app, the cost of the shared core (issue goal: <= 5%).
+  (``jsonify``, as twinport's view now is too): against twinport's own app, the cost of what
+  surrounds the view (the request gate, the hooks; issue goal: <= 5%).
 - ``floor_app``: a bare ASGI callable with no framework at all: the floor of what Python and
   the server can do here, so the report shows how far each target is from it.
 

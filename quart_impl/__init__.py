@@ -11,9 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from quart import Quart, Response, request
+from quart import Quart, Response
 from quart.typing import ResponseReturnValue, ResponseTypes
-from quart.wrappers.response import DataBody
 from hypercorn.middleware import ProxyFixMiddleware
 from werkzeug.exceptions import HTTPException
 
@@ -36,12 +35,7 @@ class TwinportQuart(Quart):
         # A view (or error handler) may return a decision of ``shared``: written exactly as planned.
         if isinstance(result, ResponsePlan):
             return respond(result)
-        response = await super().make_response(result)
-        if request.method == "HEAD" and isinstance(response.response, DataBody):
-            # werkzeug sends no body on HEAD itself; Quart leaves that to the server (hypercorn drops
-            # it). Without this, in-process basic-1-head, as-json-head ... would differ (body).
-            response.response = DataBody(b"")
-        return response
+        return await super().make_response(result)
 
     async def make_default_options_response(self, *args: Any) -> Response:
         # The framework knows the methods (its signature differs across releases: Quart 0.23

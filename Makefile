@@ -12,6 +12,8 @@ serve: $(STAMP)
 	$(VENV)/bin/twinport serve
 
 test: $(STAMP)
+	$(VENV)/bin/python -m ruff check
+	$(VENV)/bin/python -m ruff format --check
 	$(VENV)/bin/python -m mypy
 	$(VENV)/bin/python -m pytest
 
@@ -23,4 +25,4 @@ $(STAMP): pyproject.toml
 	touch $@
 
 clean:
-	rm -rf .venv .venv-* .pytest_cache .mypy_cache .hypothesis *.egg-info
+	rm -rf .venv .venv-* .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info

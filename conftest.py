@@ -71,7 +71,8 @@ def servers(settings: dict[str, object]) -> Iterator[dict[str, WireClient]]:
     order (parity_tests/cases/streams.py). A test that publishes starts servers of its own."""
     with running_server("flask", settings) as flask_server, running_server("quart", settings) as quart_server:
         yield {
-            server.runtime: WireClient(server.host, server.port, server.runtime) for server in (flask_server, quart_server)
+            server.runtime: WireClient(server.host, server.port, server.runtime)
+            for server in (flask_server, quart_server)
         }
 
 

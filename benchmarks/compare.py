@@ -68,8 +68,12 @@ def _measured(document: Mapping[str, Any]) -> dict[tuple[str, str], Mapping[str,
 
 
 def compare_documents(
-    a: Mapping[str, Any], b: Mapping[str, Any], *, threshold_percent: float = 10.0,
-    target_a: str | None = None, target_b: str | None = None,
+    a: Mapping[str, Any],
+    b: Mapping[str, Any],
+    *,
+    threshold_percent: float = 10.0,
+    target_a: str | None = None,
+    target_b: str | None = None,
 ) -> Comparison:
     """Pair A's and B's results by target and scenario, or, given ``target_a`` and ``target_b``,
     A's target_a with B's target_b scenario by scenario (Flask against Quart)."""
@@ -90,7 +94,11 @@ def compare_documents(
             continue
         a_entry, b_entry = a_results[a_key], b_results[b_key]
         label = a_key[0] if a_key[0] == b_key[0] else f"{a_key[0]} -> {b_key[0]}"
-        rows.append(Row(label, a_key[1], a_entry["unit"], bool(a_entry["higher_is_better"]), a_entry, b_entry, threshold_percent))
+        rows.append(
+            Row(
+                label, a_key[1], a_entry["unit"], bool(a_entry["higher_is_better"]), a_entry, b_entry, threshold_percent
+            )
+        )
         matched.add(a_key[1] if target_a is not None else f"{a_key[0]}/{a_key[1]}")
     return Comparison(tuple(rows), tuple(sorted(every - matched)))
 
@@ -105,12 +113,22 @@ def format_comparison(comparison: Comparison, threshold_percent: float) -> str:
     header = ("target", "scenario", "unit", "A median (range)", "B median (range)", "B/A", "verdict")
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     for row in comparison.rows:
-        cells = (row.label, row.scenario, f"{row.unit} ({'higher' if row.higher_is_better else 'lower'} is better)",
-                 _cell(row.a), _cell(row.b), f"{row.ratio:.2f}x", row.verdict)
+        cells = (
+            row.label,
+            row.scenario,
+            f"{row.unit} ({'higher' if row.higher_is_better else 'lower'} is better)",
+            _cell(row.a),
+            _cell(row.b),
+            f"{row.ratio:.2f}x",
+            row.verdict,
+        )
         lines.append("| " + " | ".join(cells) + " |")
     if comparison.unmatched:
         lines.append(f"\nnot in both (or not measured in one): {', '.join(comparison.unmatched)}")
     count = len(comparison.regressions)
-    lines.append(f"\n{count} regression(s) beyond {threshold_percent:g}% and beyond the spread of the repeats" if count
-                 else f"\nno regression beyond {threshold_percent:g}% that exceeds the spread of the repeats")
+    lines.append(
+        f"\n{count} regression(s) beyond {threshold_percent:g}% and beyond the spread of the repeats"
+        if count
+        else f"\nno regression beyond {threshold_percent:g}% that exceeds the spread of the repeats"
+    )
     return "\n".join(lines)

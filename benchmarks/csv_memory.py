@@ -109,10 +109,27 @@ def measure(runtime: str, rows: int) -> Measurement:
 
 
 def format_table(measurements: Sequence[Measurement]) -> str:
-    rows = [("runtime", "rows", "body MB", "seconds", "tree peak after warm-up MiB", "tree peak after export MiB", "worker peak MiB")]
+    rows = [
+        (
+            "runtime",
+            "rows",
+            "body MB",
+            "seconds",
+            "tree peak after warm-up MiB",
+            "tree peak after export MiB",
+            "worker peak MiB",
+        )
+    ]
     rows += [
-        (m.runtime, f"{m.rows:,}", f"{m.body_bytes / 1e6:.1f}", f"{m.seconds:.2f}",
-         f"{m.warm_peak_kib / 1024:.1f}", f"{m.peak_kib / 1024:.1f}", f"{m.worker_peak_kib / 1024:.1f}")
+        (
+            m.runtime,
+            f"{m.rows:,}",
+            f"{m.body_bytes / 1e6:.1f}",
+            f"{m.seconds:.2f}",
+            f"{m.warm_peak_kib / 1024:.1f}",
+            f"{m.peak_kib / 1024:.1f}",
+            f"{m.worker_peak_kib / 1024:.1f}",
+        )
         for m in measurements
     ]
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]

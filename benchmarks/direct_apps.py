@@ -58,7 +58,9 @@ def quart_app() -> Any:
     return app
 
 
-async def floor_app(scope: Scope, receive: Callable[[], Awaitable[Message]], send: Callable[[Message], Awaitable[None]]) -> None:
+async def floor_app(
+    scope: Scope, receive: Callable[[], Awaitable[Message]], send: Callable[[Message], Awaitable[None]]
+) -> None:
     """ASGI 3 with nothing in between: one dictionary lookup, two sends."""
     if scope["type"] == "lifespan":
         while True:

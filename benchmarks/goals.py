@@ -31,7 +31,9 @@ class Goal:
 
 class _Results:
     def __init__(self, document: Mapping[str, Any]) -> None:
-        self.ok = {(entry["target"], entry["scenario"]): entry for entry in document["results"] if entry["status"] == "ok"}
+        self.ok = {
+            (entry["target"], entry["scenario"]): entry for entry in document["results"] if entry["status"] == "ok"
+        }
 
     def median(self, target: str, scenario: str) -> float | None:
         entry = self.ok.get((target, scenario))
@@ -56,8 +58,14 @@ def _missing(goal: str, wanted: str) -> Goal:
     return Goal(goal, wanted, "not measured", "", None)
 
 
-def _ratio_goal(goal: str, wanted: str, numerator: tuple[str, float | None], denominator: tuple[str, float | None],
-                limit: float, at_least: bool) -> Goal:
+def _ratio_goal(
+    goal: str,
+    wanted: str,
+    numerator: tuple[str, float | None],
+    denominator: tuple[str, float | None],
+    limit: float,
+    at_least: bool,
+) -> Goal:
     (top_name, top), (bottom_name, bottom) = numerator, denominator
     if top is None or bottom is None or bottom == 0:
         return _missing(goal, wanted)
@@ -72,27 +80,62 @@ def _throughput_goals(results: _Results, scenario: str, label: str) -> list[Goal
     if quart is None:
         return [_missing(f"{label}: requests/s", ">= 1.0x Flask"), _missing(f"{label}: p99", "<= 1.25x Flask")]
     return [
-        _ratio_goal(f"{label}: requests/s, {quart} / {FLASK}", ">= 1.0x", (quart, results.median(quart, scenario)),
-                    (FLASK, results.median(FLASK, scenario)), 1.0, at_least=True),
-        _ratio_goal(f"{label}: p99 latency, {quart} / {FLASK}", "<= 1.25x", (quart, results.p99(quart, scenario)),
-                    (FLASK, results.p99(FLASK, scenario)), 1.25, at_least=False),
+        _ratio_goal(
+            f"{label}: requests/s, {quart} / {FLASK}",
+            ">= 1.0x",
+            (quart, results.median(quart, scenario)),
+            (FLASK, results.median(FLASK, scenario)),
+            1.0,
+            at_least=True,
+        ),
+        _ratio_goal(
+            f"{label}: p99 latency, {quart} / {FLASK}",
+            "<= 1.25x",
+            (quart, results.p99(quart, scenario)),
+            (FLASK, results.p99(FLASK, scenario)),
+            1.25,
+            at_least=False,
+        ),
     ]
 
 
 def _csv_goals(results: _Results) -> list[Goal]:
     goals = []
     quart = results.best_quart("csv-export", higher_is_better=False)
-    goals.append(_ratio_goal(f"CSV export time, {quart} / {FLASK}", "<= 1.1x", (str(quart), results.median(str(quart), "csv-export")),
-                             (FLASK, results.median(FLASK, "csv-export")), 1.1, at_least=False))
+    goals.append(
+        _ratio_goal(
+            f"CSV export time, {quart} / {FLASK}",
+            "<= 1.1x",
+            (str(quart), results.median(str(quart), "csv-export")),
+            (FLASK, results.median(FLASK, "csv-export")),
+            1.1,
+            at_least=False,
+        )
+    )
     for target in (FLASK, *QUART_CONFIGS):
         ttfb = results.median(target, "ttfb-stream")
         if ttfb is not None:
-            goals.append(Goal(f"time to first byte of /stream/gen, {target} (median)", "<= 10 ms", f"{ttfb:.1f} ms",
-                              f"{ttfb - 10:+.1f} ms", ttfb <= 10))
+            goals.append(
+                Goal(
+                    f"time to first byte of /stream/gen, {target} (median)",
+                    "<= 10 ms",
+                    f"{ttfb:.1f} ms",
+                    f"{ttfb - 10:+.1f} ms",
+                    ttfb <= 10,
+                )
+            )
         small, large = results.extra(target, "csv-export"), results.extra(target, "csv-export-10x")
         if small and large:
-            goals.append(_ratio_goal(f"CSV memory flat, {target}: tree peak RSS at {large['rows']:,} / {small['rows']:,} rows", "<= 1.1x",
-                                     ("MiB", large["peak_kib"] / 1024), ("MiB", small["peak_kib"] / 1024), 1.1, at_least=False))
+            goals.append(
+                _ratio_goal(
+                    f"CSV memory flat, {target}: tree peak RSS at {large['rows']:,} / {small['rows']:,} rows",
+                    "<= 1.1x",
+                    ("MiB", large["peak_kib"] / 1024),
+                    ("MiB", small["peak_kib"] / 1024),
+                    1.1,
+                    at_least=False,
+                )
+            )
     return goals
 
 
@@ -104,36 +147,88 @@ def _sse_goals(results: _Results) -> list[Goal]:
             continue
         top = extra["levels"][-1]
         held = top["held"]
-        goals.append(Goal(f"SSE clients held on one process, {target}", f">= {SSE_CLIENTS_WANTED:,}", f"{held:,} of {top['clients']:,} asked",
-                          f"{held - SSE_CLIENTS_WANTED:+,}", held >= SSE_CLIENTS_WANTED))
+        goals.append(
+            Goal(
+                f"SSE clients held on one process, {target}",
+                f">= {SSE_CLIENTS_WANTED:,}",
+                f"{held:,} of {top['clients']:,} asked",
+                f"{held - SSE_CLIENTS_WANTED:+,}",
+                held >= SSE_CLIENTS_WANTED,
+            )
+        )
         kilobytes = top["kib_per_client"] * 1.024
-        goals.append(Goal(f"SSE server memory per client, {target} (RSS growth / held)", "<= 30 KB", f"{kilobytes:.1f} KB",
-                          f"{kilobytes - 30:+.1f} KB", kilobytes <= 30))
+        goals.append(
+            Goal(
+                f"SSE server memory per client, {target} (RSS growth / held)",
+                "<= 30 KB",
+                f"{kilobytes:.1f} KB",
+                f"{kilobytes - 30:+.1f} KB",
+                kilobytes <= 30,
+            )
+        )
         p99 = top["latency_ms"].get("p99")
         if p99 is not None:
-            goals.append(Goal(f"SSE delivery p99 at {held:,} clients, 1 event/s each, {target}", "<= 100 ms", f"{p99:.0f} ms",
-                              f"{p99 - 100:+.0f} ms", p99 <= 100))
+            goals.append(
+                Goal(
+                    f"SSE delivery p99 at {held:,} clients, 1 event/s each, {target}",
+                    "<= 100 ms",
+                    f"{p99:.0f} ms",
+                    f"{p99 - 100:+.0f} ms",
+                    p99 <= 100,
+                )
+            )
     flask = results.extra(FLASK, "sse-fanout")
     if flask:
         ceiling = flask["ceiling"]
-        goals.append(Goal(f"Flask's ceiling ({FLASK}: workers x threads, one thread kept for the publish)", "reported",
-                          f"{ceiling + 1} streams, {ceiling} measured with a free thread", "", None))
+        goals.append(
+            Goal(
+                f"Flask's ceiling ({FLASK}: workers x threads, one thread kept for the publish)",
+                "reported",
+                f"{ceiling + 1} streams, {ceiling} measured with a free thread",
+                "",
+                None,
+            )
+        )
     return goals
 
 
 def evaluate_goals(document: Mapping[str, Any]) -> list[Goal]:
     results = _Results(document)
-    goals = [*_throughput_goals(results, "tiny-json", "tiny JSON"), *_throughput_goals(results, "revalidate-304", "304 revalidation")]
+    goals = [
+        *_throughput_goals(results, "tiny-json", "tiny JSON"),
+        *_throughput_goals(results, "revalidate-304", "304 revalidation"),
+    ]
     file_quart = results.best_quart("file-1mb")
-    goals.append(_ratio_goal(f"1 MB download MB/s, {file_quart} / {FLASK}", ">= 0.75x", (str(file_quart), results.median(str(file_quart), "file-1mb")),
-                             (FLASK, results.median(FLASK, "file-1mb")), 0.75, at_least=True))
+    goals.append(
+        _ratio_goal(
+            f"1 MB download MB/s, {file_quart} / {FLASK}",
+            ">= 0.75x",
+            (str(file_quart), results.median(str(file_quart), "file-1mb")),
+            (FLASK, results.median(FLASK, "file-1mb")),
+            0.75,
+            at_least=True,
+        )
+    )
     range_quart = results.best_quart("range-64k")
-    goals.append(_ratio_goal(f"64 KB Range requests/s (byte-exact checked), {range_quart} / {FLASK}", ">= 0.9x",
-                             (str(range_quart), results.median(str(range_quart), "range-64k")), (FLASK, results.median(FLASK, "range-64k")), 0.9, at_least=True))
+    goals.append(
+        _ratio_goal(
+            f"64 KB Range requests/s (byte-exact checked), {range_quart} / {FLASK}",
+            ">= 0.9x",
+            (str(range_quart), results.median(str(range_quart), "range-64k")),
+            (FLASK, results.median(FLASK, "range-64k")),
+            0.9,
+            at_least=True,
+        )
+    )
     goals += _csv_goals(results)
     goals += _sse_goals(results)
     pair: Callable[[str, str], Goal] = lambda app, direct: _ratio_goal(
-        f"shared core cost on tiny JSON: {app} / {direct}", ">= 0.95x (<= 5% cost)",
-        (app, results.median(app, "tiny-json")), (direct, results.median(direct, "tiny-json")), 0.95, at_least=True)
+        f"shared core cost on tiny JSON: {app} / {direct}",
+        ">= 0.95x (<= 5% cost)",
+        (app, results.median(app, "tiny-json")),
+        (direct, results.median(direct, "tiny-json")),
+        0.95,
+        at_least=True,
+    )
     goals += [pair(FLASK, "flask-direct"), pair("quart-asyncio", "quart-direct")]
     return goals

@@ -77,8 +77,14 @@ class Download:
 
 
 async def fetch(
-    host: str, port: int, target: str, *, method: str = "GET", headers: Sequence[tuple[str, str]] = (),
-    body: bytes = b"", keep_body: bool = False,
+    host: str,
+    port: int,
+    target: str,
+    *,
+    method: str = "GET",
+    headers: Sequence[tuple[str, str]] = (),
+    body: bytes = b"",
+    keep_body: bool = False,
 ) -> Download:
     """One request on a new connection (``Connection: close``), read to the end of the body.
 
@@ -126,7 +132,9 @@ async def time_to_first_body_byte(host: str, port: int, target: str) -> float:
         writer.close()
 
 
-def download(host: str, port: int, target: str, *, headers: Sequence[tuple[str, str]] = (), keep_body: bool = False) -> Download:
+def download(
+    host: str, port: int, target: str, *, headers: Sequence[tuple[str, str]] = (), keep_body: bool = False
+) -> Download:
     return asyncio.run(fetch(host, port, target, headers=headers, keep_body=keep_body))
 
 
@@ -199,14 +207,24 @@ async def _subscriber_count(host: str, port: int) -> int:
 
 async def _publish(host: str, port: int, sequence: int) -> None:
     body = json.dumps({"event": f"bench-{sequence}", "data": {"sequence": sequence}}).encode()
-    answer = await fetch(host, port, "/events", method="POST", headers=[("Content-Type", "application/json")], body=body)
+    answer = await fetch(
+        host, port, "/events", method="POST", headers=[("Content-Type", "application/json")], body=body
+    )
     if answer.status >= 300:
         raise RuntimeError(f"POST /events answered {answer.status}")
 
 
 async def hold_event_streams(
-    host: str, port: int, clients: int, *, events: int, interval: float, rss_kib: Callable[[], int],
-    connect_concurrency: int = 64, timeout: float = 10.0, connect_budget: float = 90.0,
+    host: str,
+    port: int,
+    clients: int,
+    *,
+    events: int,
+    interval: float,
+    rss_kib: Callable[[], int],
+    connect_concurrency: int = 64,
+    timeout: float = 10.0,
+    connect_budget: float = 90.0,
 ) -> SseLevel:
     """Open ``clients`` streams on ``/events``, then publish ``events`` events ``interval`` seconds
     apart, and time each event from just before its POST to its arrival at each client.
@@ -231,7 +249,9 @@ async def hold_event_streams(
         opening.cancel()
     await asyncio.gather(*late, return_exceptions=True)
     connect_seconds = time.perf_counter() - connect_started
-    held = [subscriber for subscriber, opening in zip(subscribers, openings) if not opening.cancelled() and opening.result()]
+    held = [
+        subscriber for subscriber, opening in zip(subscribers, openings) if not opening.cancelled() and opening.result()
+    ]
     listeners = [asyncio.create_task(subscriber.listen()) for subscriber in held]
     try:
         seen = await _subscriber_count(host, port)
@@ -248,9 +268,22 @@ async def hold_event_streams(
         await asyncio.gather(*listeners, return_exceptions=True)
         for subscriber in subscribers:
             subscriber.close()
-    latencies = [(arrival - published_at[sequence]) * 1000 for subscriber in held for sequence, arrival in subscriber.arrivals.items()]
-    summary = {"p50": percentile(latencies, 0.5), "p90": percentile(latencies, 0.9), "p99": percentile(latencies, 0.99),
-               "max": max(latencies), "mean": statistics.fmean(latencies)} if latencies else {}
+    latencies = [
+        (arrival - published_at[sequence]) * 1000
+        for subscriber in held
+        for sequence, arrival in subscriber.arrivals.items()
+    ]
+    summary = (
+        {
+            "p50": percentile(latencies, 0.5),
+            "p90": percentile(latencies, 0.9),
+            "p99": percentile(latencies, 0.99),
+            "max": max(latencies),
+            "mean": statistics.fmean(latencies),
+        }
+        if latencies
+        else {}
+    )
     return SseLevel(clients, len(held), seen, rss_before, rss_held, events, len(latencies), summary, connect_seconds)
 
 

@@ -40,6 +40,7 @@ def _repeat_median(entry: Mapping[str, Any], *path: str) -> float:
         for key in path:
             value = value[key]
         return float(value)
+
     return statistics.median(dig(repeat) for repeat in entry["repeats"])
 
 
@@ -52,7 +53,9 @@ def _headline_table(document: Mapping[str, Any], targets: Sequence[str]) -> str:
             entry = ok.get((target, scenario))
             cells.append(f"{entry['median']:.4g} ±{entry['spread']['relative'] / 2:.0%}" if entry else "—")
         if any(cell != "—" for cell in cells):
-            rows.append([scenario, f"{facts['unit']} ({'higher' if facts['higher_is_better'] else 'lower'} better)", *cells])
+            rows.append(
+                [scenario, f"{facts['unit']} ({'higher' if facts['higher_is_better'] else 'lower'} better)", *cells]
+            )
     return _table(["scenario", "unit", *targets], rows)
 
 
@@ -62,10 +65,21 @@ def _latency_and_cpu_table(document: Mapping[str, Any]) -> str:
         if scenario not in WRK_SCENARIOS:
             continue
         errors = sum(sum(repeat["errors"].values()) for repeat in entry["repeats"])
-        rows.append([target, scenario, f"{_repeat_median(entry, 'requests_per_second'):.0f}", f"{_repeat_median(entry, 'latency_ms', 'p50'):.1f}",
-                     f"{_repeat_median(entry, 'latency_ms', 'p99'):.1f}", f"{_repeat_median(entry, 'server_cpu'):.2f}",
-                     f"{_repeat_median(entry, 'client_cpu'):.2f}", str(errors)])
-    return _table(["target", "scenario", "req/s", "p50 ms", "p99 ms", "server CPU (cores)", "wrk CPU (cores)", "errors"], rows)
+        rows.append(
+            [
+                target,
+                scenario,
+                f"{_repeat_median(entry, 'requests_per_second'):.0f}",
+                f"{_repeat_median(entry, 'latency_ms', 'p50'):.1f}",
+                f"{_repeat_median(entry, 'latency_ms', 'p99'):.1f}",
+                f"{_repeat_median(entry, 'server_cpu'):.2f}",
+                f"{_repeat_median(entry, 'client_cpu'):.2f}",
+                str(errors),
+            ]
+        )
+    return _table(
+        ["target", "scenario", "req/s", "p50 ms", "p99 ms", "server CPU (cores)", "wrk CPU (cores)", "errors"], rows
+    )
 
 
 def _sse_table(document: Mapping[str, Any]) -> str:
@@ -75,10 +89,22 @@ def _sse_table(document: Mapping[str, Any]) -> str:
             continue
         for level in entry["extra"]["levels"]:
             latency = level["latency_ms"]
-            rows.append([target, f"{level['clients']:,}", f"{level['held']:,}", f"{level['kib_per_client']:.1f}",
-                         f"{latency.get('p50', float('nan')):.0f}", f"{latency.get('p99', float('nan')):.0f}",
-                         f"{level['delivered']:,} / {level['expected']:,}", f"{level['connect_seconds']:.1f}"])
-    return _table(["target", "clients asked", "held", "KiB RSS per client", "p50 ms", "p99 ms", "events delivered", "connect s"], rows)
+            rows.append(
+                [
+                    target,
+                    f"{level['clients']:,}",
+                    f"{level['held']:,}",
+                    f"{level['kib_per_client']:.1f}",
+                    f"{latency.get('p50', float('nan')):.0f}",
+                    f"{latency.get('p99', float('nan')):.0f}",
+                    f"{level['delivered']:,} / {level['expected']:,}",
+                    f"{level['connect_seconds']:.1f}",
+                ]
+            )
+    return _table(
+        ["target", "clients asked", "held", "KiB RSS per client", "p50 ms", "p99 ms", "events delivered", "connect s"],
+        rows,
+    )
 
 
 def _csv_table(document: Mapping[str, Any]) -> str:
@@ -87,20 +113,45 @@ def _csv_table(document: Mapping[str, Any]) -> str:
         if not scenario.startswith("csv-export"):
             continue
         extra = entry["extra"]
-        rows.append([target, f"{extra['rows']:,}", f"{entry['median']:.2f}", f"{_repeat_median(entry, 'first_body_byte_ms'):.1f}",
-                     f"{extra['warm_peak_kib'] / 1024:.1f}", f"{extra['peak_kib'] / 1024:.1f}", f"{extra['worker_peak_kib'] / 1024:.1f}"])
-    return _table(["target", "rows", "seconds (median)", "first byte ms", "tree peak after warm-up MiB", "tree peak after export MiB", "worker peak MiB"], rows)
+        rows.append(
+            [
+                target,
+                f"{extra['rows']:,}",
+                f"{entry['median']:.2f}",
+                f"{_repeat_median(entry, 'first_body_byte_ms'):.1f}",
+                f"{extra['warm_peak_kib'] / 1024:.1f}",
+                f"{extra['peak_kib'] / 1024:.1f}",
+                f"{extra['worker_peak_kib'] / 1024:.1f}",
+            ]
+        )
+    return _table(
+        [
+            "target",
+            "rows",
+            "seconds (median)",
+            "first byte ms",
+            "tree peak after warm-up MiB",
+            "tree peak after export MiB",
+            "worker peak MiB",
+        ],
+        rows,
+    )
 
 
 def _goals_table(document: Mapping[str, Any]) -> str:
     verdict = {True: "met", False: "**missed**", None: "—"}
-    return _table(["goal", "wanted", "measured", "gap", ""],
-                  [[goal.goal, goal.wanted, goal.measured, goal.gap, verdict[goal.met]] for goal in evaluate_goals(document)])
+    return _table(
+        ["goal", "wanted", "measured", "gap", ""],
+        [[goal.goal, goal.wanted, goal.measured, goal.gap, verdict[goal.met]] for goal in evaluate_goals(document)],
+    )
 
 
 def _not_measured(document: Mapping[str, Any]) -> str:
-    lines = [f"- {entry['target']} / {entry['scenario']}: {entry['status']}: {entry['reason'].splitlines()[0] if entry['reason'] else ''}"
-             for entry in document["results"] if entry["status"] != "ok"]
+    lines = [
+        f"- {entry['target']} / {entry['scenario']}: {entry['status']}: {entry['reason'].splitlines()[0] if entry['reason'] else ''}"
+        for entry in document["results"]
+        if entry["status"] != "ok"
+    ]
     return "\n".join(lines) or "none"
 
 
@@ -137,8 +188,13 @@ def _chart_latency(document: Mapping[str, Any], targets: Sequence[str], path: Pa
         names = [target for target in targets if (target, scenario) in ok]
         positions = range(len(names))
         for offset, percentile, color in ((-0.2, "p50", "tab:green"), (0.2, "p99", "tab:red")):
-            axis.bar([position + offset for position in positions], [_repeat_median(ok[(target, scenario)], "latency_ms", percentile) for target in names],
-                     width=0.4, label=percentile, color=color)
+            axis.bar(
+                [position + offset for position in positions],
+                [_repeat_median(ok[(target, scenario)], "latency_ms", percentile) for target in names],
+                width=0.4,
+                label=percentile,
+                color=color,
+            )
         axis.set_xticks(list(positions), names, rotation=35, fontsize=8)
         axis.set_title(scenario, fontsize=10)
         axis.set_ylabel("ms (wrk)")
@@ -156,7 +212,9 @@ def _chart_sse(document: Mapping[str, Any], path: Path) -> None:
         levels = entry["extra"]["levels"]
         held = [level["held"] for level in levels]
         memory_axis.plot(held, [level["kib_per_client"] for level in levels], marker="o", label=target)
-        latency_axis.plot(held, [level["latency_ms"].get("p99", float("nan")) for level in levels], marker="o", label=target)
+        latency_axis.plot(
+            held, [level["latency_ms"].get("p99", float("nan")) for level in levels], marker="o", label=target
+        )
     memory_axis.set(xlabel="clients held", ylabel="KiB of server RSS per client", title="SSE memory per connection")
     latency_axis.set(xlabel="clients held", ylabel="ms", title="SSE delivery p99 (1 event/s to each)")
     for axis in (memory_axis, latency_axis):
@@ -178,7 +236,9 @@ def _chart_csv(document: Mapping[str, Any], path: Path) -> None:
         points.sort()
         memory_axis.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=target)
         time_axis.plot([p[0] for p in points], [p[2] for p in points], marker="o", label=target)
-    memory_axis.set(xlabel="rows", ylabel="MiB (server tree, peak RSS)", title="CSV export: peak memory vs rows", xscale="log")
+    memory_axis.set(
+        xlabel="rows", ylabel="MiB (server tree, peak RSS)", title="CSV export: peak memory vs rows", xscale="log"
+    )
     time_axis.set(xlabel="rows", ylabel="seconds", title="CSV export: wall time vs rows", xscale="log", yscale="log")
     for axis in (memory_axis, time_axis):
         axis.legend(fontsize=8)
@@ -191,20 +251,23 @@ def _chart_csv(document: Mapping[str, Any], path: Path) -> None:
 def _preamble(document: Mapping[str, Any], source: Path) -> str:
     machine, config, placement = document["machine"], document["config"], document["placement"]
     versions = ", ".join(f"{name} {version}" for name, version in document["versions"].items() if version)
-    pinning = (f"server pinned to core(s) {placement['server_cores']}, client (wrk and the asyncio client) to {placement['client_cores']} with taskset"
-               if placement["mode"] == "pinned" else "no pinning: server and client share both cores")
+    pinning = (
+        f"server pinned to core(s) {placement['server_cores']}, client (wrk and the asyncio client) to {placement['client_cores']} with taskset"
+        if placement["mode"] == "pinned"
+        else "no pinning: server and client share both cores"
+    )
     return f"""# twinport benchmarks: {source.name}
 
-- **When**: {document['created']} ({document['elapsed_seconds']:.0f} s)
-- **Command**: `{document['command']}`
-- **Machine**: {machine['cores']} cores ({machine['cpu_model']}), {machine['memory_gib']} GiB, {machine['os']}, Python {machine['python']};
-  load average {machine['load_average_at_start'][0]:.2f} at start, {machine['load_average_at_end'][0]:.2f} at end
+- **When**: {document["created"]} ({document["elapsed_seconds"]:.0f} s)
+- **Command**: `{document["command"]}`
+- **Machine**: {machine["cores"]} cores ({machine["cpu_model"]}), {machine["memory_gib"]} GiB, {machine["os"]}, Python {machine["python"]};
+  load average {machine["load_average_at_start"][0]:.2f} at start, {machine["load_average_at_end"][0]:.2f} at end
 - **Versions**: {versions}
 - **Placement**: {pinning}. Client and server share this one machine: the client's CPU is reported beside the server's.
-- **Load**: wrk (one thread) for request/response, {config['duration']} s x {config['repeats']} repeats after {config['warmup']} s of warm-up,
-  {config['connections']} connections for small answers and {config['file_connections']} for files; an asyncio client for time to first byte and SSE.
+- **Load**: wrk (one thread) for request/response, {config["duration"]} s x {config["repeats"]} repeats after {config["warmup"]} s of warm-up,
+  {config["connections"]} connections for small answers and {config["file_connections"]} for files; an asyncio client for time to first byte and SSE.
 - **Servers**: every target on its own fresh data directory and database, started by the benchmark with
-  {', '.join(f'{key}={value}' for key, value in document['pinned_settings'].items())} (rate limit lifted so the paging API is measured, not its 429);
+  {", ".join(f"{key}={value}" for key, value in document["pinned_settings"].items())} (rate limit lifted so the paging API is measured, not its 429);
   gunicorn and hypercorn otherwise at their defaults (hypercorn: backlog 100, keep-alive 5 s, `keep_alive_max_requests=1000`;
   gunicorn sync: one request at a time, no keep-alive), access logs on. The SSE server runs with `sse_heartbeat=1`.
 - **Reading it**: `±` is half the range of the repeats relative to the median. Medians only count as different
@@ -216,8 +279,12 @@ def write_report(document: Mapping[str, Any], out_dir: Path, *, source: Path) ->
     """Write ``report.md`` and its charts into ``out_dir``; returns the Markdown file."""
     out_dir.mkdir(parents=True, exist_ok=True)
     targets = [name for name, record in document["targets"].items() if record["status"] == "ok"]
-    charts = {"throughput.png": "Throughput (or time) per scenario and target", "latency.png": "Latency percentiles (wrk)",
-              "sse.png": "SSE: memory per connection and delivery p99 vs clients", "csv_memory.png": "CSV export: memory and time vs rows"}
+    charts = {
+        "throughput.png": "Throughput (or time) per scenario and target",
+        "latency.png": "Latency percentiles (wrk)",
+        "sse.png": "SSE: memory per connection and delivery p99 vs clients",
+        "csv_memory.png": "CSV export: memory and time vs rows",
+    }
     _chart_throughput(document, targets, out_dir / "throughput.png")
     _chart_latency(document, targets, out_dir / "latency.png")
     _chart_sse(document, out_dir / "sse.png")
@@ -226,8 +293,7 @@ def write_report(document: Mapping[str, Any], out_dir: Path, *, source: Path) ->
     sections = [
         _preamble(document, source),
         f"## Targets\n\n{target_lines}\n",
-        "## Goals (the issue's targets), read against flask-gthread\n\n"
-        f"{_goals_table(document)}\n",
+        f"## Goals (the issue's targets), read against flask-gthread\n\n{_goals_table(document)}\n",
         f"## Headline figure per scenario (median ± half-range of the repeats)\n\n{_headline_table(document, targets)}\n",
         f"## Latency and CPU (wrk scenarios, medians of the repeats)\n\nCPU is seconds of CPU per second of wall time (1.00 = one core busy).\n\n{_latency_and_cpu_table(document)}\n",
         f"## Server-sent events\n\n{_sse_table(document)}\n",

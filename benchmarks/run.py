@@ -68,14 +68,22 @@ def summarize(values: Sequence[float]) -> tuple[float, dict[str, float]]:
     return median, {"min": low, "max": high, "relative": (high - low) / median if median else 0.0}
 
 
-def _result(target: Target, scenario: Scenario, status: str, reason: str = "", measured: Measured | None = None) -> dict[str, Any]:
+def _result(
+    target: Target, scenario: Scenario, status: str, reason: str = "", measured: Measured | None = None
+) -> dict[str, Any]:
     entry: dict[str, Any] = {
-        "target": target.name, "scenario": scenario.name, "status": status, "reason": reason,
-        "unit": scenario.unit, "higher_is_better": scenario.higher_is_better,
+        "target": target.name,
+        "scenario": scenario.name,
+        "status": status,
+        "reason": reason,
+        "unit": scenario.unit,
+        "higher_is_better": scenario.higher_is_better,
     }
     if measured is not None:
         median, spread = summarize(measured.values)
-        entry.update(values=measured.values, median=median, spread=spread, repeats=measured.repeats, extra=measured.extra)
+        entry.update(
+            values=measured.values, median=median, spread=spread, repeats=measured.repeats, extra=measured.extra
+        )
     return entry
 
 
@@ -110,8 +118,14 @@ def _raise_open_file_limit() -> int:
     return hard
 
 
-def _run_group(target: Target, group: Sequence[Scenario], config: BenchConfig, placement: Placement,
-               progress: Progress, target_record: dict[str, Any]) -> list[dict[str, Any]]:
+def _run_group(
+    target: Target,
+    group: Sequence[Scenario],
+    config: BenchConfig,
+    placement: Placement,
+    progress: Progress,
+    target_record: dict[str, Any],
+) -> list[dict[str, Any]]:
     overrides = dict(group[0].server_settings(config))
     results: list[dict[str, Any]] = []
     pending = list(group)
@@ -143,8 +157,14 @@ def _run_group(target: Target, group: Sequence[Scenario], config: BenchConfig, p
     return results
 
 
-def run_benchmarks(targets: Sequence[Target], scenarios: Sequence[Scenario], config: BenchConfig,
-                   placement: Placement, command: Sequence[str], progress_stream: TextIO = sys.stderr) -> dict[str, Any]:
+def run_benchmarks(
+    targets: Sequence[Target],
+    scenarios: Sequence[Scenario],
+    config: BenchConfig,
+    placement: Placement,
+    command: Sequence[str],
+    progress_stream: TextIO = sys.stderr,
+) -> dict[str, Any]:
     """Measure every target on every scenario it supports; returns the results document."""
     if not wrk_available():
         raise RuntimeError("wrk is not installed (apt-get install wrk)")
@@ -161,8 +181,14 @@ def run_benchmarks(targets: Sequence[Target], scenarios: Sequence[Scenario], con
         "open_file_limit": _raise_open_file_limit(),
         "pinned_settings": dict(PINNED_SETTINGS),
         "targets": {},
-        "scenarios": {scenario.name: {"description": scenario.description, "unit": scenario.unit,
-                                      "higher_is_better": scenario.higher_is_better} for scenario in scenarios},
+        "scenarios": {
+            scenario.name: {
+                "description": scenario.description,
+                "unit": scenario.unit,
+                "higher_is_better": scenario.higher_is_better,
+            }
+            for scenario in scenarios
+        },
         "results": [],
     }
     started_at = time.monotonic()
@@ -171,7 +197,11 @@ def run_benchmarks(targets: Sequence[Target], scenarios: Sequence[Scenario], con
             own = [scenario for scenario in scenarios if target.runs(scenario.name)]
             if not own:
                 continue
-            record: dict[str, Any] = {"description": target.description, "worker_class": target.worker_class, "status": "ok"}
+            record: dict[str, Any] = {
+                "description": target.description,
+                "worker_class": target.worker_class,
+                "status": "ok",
+            }
             document["targets"][target.name] = record
             missing = missing_modules(target)
             if missing:

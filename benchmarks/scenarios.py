@@ -26,7 +26,16 @@ from .system import children_cpu_seconds, tree_cpu_seconds, tree_rss_kib
 from .targets import PINNED_SETTINGS, Target
 from .wrk import WrkResult, run_wrk
 
-__all__ = ["SCENARIOS", "BenchConfig", "Context", "Measured", "Scenario", "SkipScenario", "resolve_scenarios", "sse_ceiling"]
+__all__ = [
+    "SCENARIOS",
+    "BenchConfig",
+    "Context",
+    "Measured",
+    "Scenario",
+    "SkipScenario",
+    "resolve_scenarios",
+    "sse_ceiling",
+]
 
 LARGE_FILE = "/files/large.bin"
 LARGE_FILE_SIZE = 1_048_583
@@ -51,8 +60,19 @@ class BenchConfig:
 
     @classmethod
     def quick_config(cls) -> BenchConfig:
-        return cls(duration=1, repeats=2, warmup=0, connections=16, file_connections=4, csv_rows=2000,
-                   ttfb_samples=3, sse_levels=(5, 20), sse_events=2, sse_interval=0.2, quick=True)
+        return cls(
+            duration=1,
+            repeats=2,
+            warmup=0,
+            connections=16,
+            file_connections=4,
+            csv_rows=2000,
+            ttfb_samples=3,
+            sse_levels=(5, 20),
+            sse_events=2,
+            sse_interval=0.2,
+            quick=True,
+        )
 
 
 class SkipScenario(Exception):
@@ -90,7 +110,9 @@ class Scenario:
     server_group: str = "main"
 
 
-def _wrk_repeats(context: Context, path: str, headers: Sequence[str], connections: int, headline: Callable[[WrkResult], float]) -> Measured:
+def _wrk_repeats(
+    context: Context, path: str, headers: Sequence[str], connections: int, headline: Callable[[WrkResult], float]
+) -> Measured:
     """Warm up, then ``repeats`` wrk runs, each with the CPU the server and wrk used meanwhile."""
     url = context.url(path)
     config = context.config
@@ -106,19 +128,21 @@ def _wrk_repeats(context: Context, path: str, headers: Sequence[str], connection
         server_cpu = tree_cpu_seconds(context.server.process.pid) - server_before
         client_cpu = children_cpu_seconds() - client_before
         values.append(headline(result))
-        repeats.append({
-            "value": headline(result),
-            "requests_per_second": result.requests_per_second,
-            "megabytes_per_second": result.megabytes_per_second,
-            "requests": result.requests,
-            "seconds": result.seconds,
-            "latency_ms": dict(result.latency_ms),
-            "errors": dict(result.errors),
-            "connections": connections,
-            # CPU seconds per second of wall time: 1.0 is one core busy all the time.
-            "server_cpu": server_cpu / result.seconds if result.seconds else 0.0,
-            "client_cpu": client_cpu / result.seconds if result.seconds else 0.0,
-        })
+        repeats.append(
+            {
+                "value": headline(result),
+                "requests_per_second": result.requests_per_second,
+                "megabytes_per_second": result.megabytes_per_second,
+                "requests": result.requests,
+                "seconds": result.seconds,
+                "latency_ms": dict(result.latency_ms),
+                "errors": dict(result.errors),
+                "connections": connections,
+                # CPU seconds per second of wall time: 1.0 is one core busy all the time.
+                "server_cpu": server_cpu / result.seconds if result.seconds else 0.0,
+                "client_cpu": client_cpu / result.seconds if result.seconds else 0.0,
+            }
+        )
     return Measured(values, repeats)
 
 
@@ -146,7 +170,9 @@ def _revalidate_304(context: Context) -> Measured:
     first = asyncio.run(_etag_of(host, port, "/items/42"))
     revalidated = download(host, port, "/items/42", headers=[("If-None-Match", first)])
     _expect(revalidated.status == 304, f"If-None-Match {first} answered {revalidated.status}, not 304")
-    measured = _wrk_repeats(context, "/items/42", (f"If-None-Match: {first}",), context.config.connections, _requests_per_second)
+    measured = _wrk_repeats(
+        context, "/items/42", (f"If-None-Match: {first}",), context.config.connections, _requests_per_second
+    )
     measured.extra["etag"] = first
     return measured
 
@@ -174,7 +200,10 @@ def _paging(context: Context) -> Measured:
 
 def _file_1mb(context: Context) -> Measured:
     answer = download(context.server.host, context.server.port, LARGE_FILE)
-    _expect(answer.status == 200 and answer.body_bytes == LARGE_FILE_SIZE, f"{LARGE_FILE}: {answer.status}, {answer.body_bytes} bytes")
+    _expect(
+        answer.status == 200 and answer.body_bytes == LARGE_FILE_SIZE,
+        f"{LARGE_FILE}: {answer.status}, {answer.body_bytes} bytes",
+    )
     return _wrk_repeats(context, LARGE_FILE, (), context.config.file_connections, _megabytes_per_second)
 
 
@@ -183,9 +212,11 @@ def _range_64k(context: Context) -> Measured:
     first, last = RANGE_SPAN
     whole = download(host, port, LARGE_FILE, keep_body=True)
     part = download(host, port, LARGE_FILE, headers=[("Range", f"bytes={first}-{last}")], keep_body=True)
-    byte_exact = part.status == 206 and part.body == whole.body[first:last + 1]
+    byte_exact = part.status == 206 and part.body == whole.body[first : last + 1]
     _expect(byte_exact, f"Range bytes={first}-{last}: {part.status}, {part.body_bytes} bytes, not the file's bytes")
-    measured = _wrk_repeats(context, LARGE_FILE, (f"Range: bytes={first}-{last}",), context.config.file_connections, _requests_per_second)
+    measured = _wrk_repeats(
+        context, LARGE_FILE, (f"Range: bytes={first}-{last}",), context.config.file_connections, _requests_per_second
+    )
     measured.extra["byte_exact"] = byte_exact
     return measured
 
@@ -197,10 +228,18 @@ def _ttfb_stream(context: Context) -> Measured:
     repeats: list[dict[str, Any]] = []
     for index in range(context.config.repeats):
         context.note(f"repeat {index + 1}/{context.config.repeats}")
-        samples = [asyncio.run(time_to_first_body_byte(host, port, "/stream/gen")) * 1000 for _ in range(context.config.ttfb_samples)]
+        samples = [
+            asyncio.run(time_to_first_body_byte(host, port, "/stream/gen")) * 1000
+            for _ in range(context.config.ttfb_samples)
+        ]
         values.append(statistics.median(samples))
-        repeats.append({"value": statistics.median(samples), "samples_ms": samples,
-                        "latency_ms": {"p50": percentile(samples, 0.5), "p99": percentile(samples, 0.99), "max": max(samples)}})
+        repeats.append(
+            {
+                "value": statistics.median(samples),
+                "samples_ms": samples,
+                "latency_ms": {"p50": percentile(samples, 0.5), "p99": percentile(samples, 0.99), "max": max(samples)},
+            }
+        )
     return Measured(values, repeats)
 
 
@@ -217,13 +256,26 @@ def _csv_export(context: Context) -> Measured:
         context.note(f"repeat {index + 1}/{context.config.repeats} ({rows:,} rows)")
         server_before = tree_cpu_seconds(pid)
         answer = download(host, port, "/export.csv")
-        _expect(answer.status == 200 and answer.lines == rows + 1, f"/export.csv: {answer.status}, {answer.lines} lines for {rows} rows")
+        _expect(
+            answer.status == 200 and answer.lines == rows + 1,
+            f"/export.csv: {answer.status}, {answer.lines} lines for {rows} rows",
+        )
         server_cpu = tree_cpu_seconds(pid) - server_before
         values.append(answer.seconds)
-        repeats.append({"value": answer.seconds, "body_bytes": answer.body_bytes, "first_body_byte_ms": answer.first_body_byte_seconds * 1000,
-                        "server_cpu": server_cpu / answer.seconds if answer.seconds else 0.0})
+        repeats.append(
+            {
+                "value": answer.seconds,
+                "body_bytes": answer.body_bytes,
+                "first_body_byte_ms": answer.first_body_byte_seconds * 1000,
+                "server_cpu": server_cpu / answer.seconds if answer.seconds else 0.0,
+            }
+        )
     peaks = [peak_rss_kib(process) for process in process_tree(pid)]
-    return Measured(values, repeats, {"rows": rows, "warm_peak_kib": warm_peak, "peak_kib": sum(peaks), "worker_peak_kib": max(peaks)})
+    return Measured(
+        values,
+        repeats,
+        {"rows": rows, "warm_peak_kib": warm_peak, "peak_kib": sum(peaks), "worker_peak_kib": max(peaks)},
+    )
 
 
 def sse_ceiling(target: Target) -> int | None:
@@ -253,44 +305,104 @@ def _wait_until_no_subscribers(context: Context, timeout: float = 10.0) -> None:
 def _sse_fanout(context: Context) -> Measured:
     ceiling = sse_ceiling(context.target)
     if ceiling is not None and ceiling < 1:
-        raise SkipScenario("one sync worker holds one request: a held stream leaves nothing to answer the publish (ceiling: workers x 1)")
+        raise SkipScenario(
+            "one sync worker holds one request: a held stream leaves nothing to answer the publish (ceiling: workers x 1)"
+        )
     levels = sorted({level if ceiling is None else min(level, ceiling) for level in context.config.sse_levels})
     pid = context.server.process.pid
     results = []
     for clients in levels:
         _wait_until_no_subscribers(context)
         context.note(f"{clients:,} clients")
-        level = asyncio.run(hold_event_streams(
-            context.server.host, context.server.port, clients, events=context.config.sse_events,
-            interval=context.config.sse_interval, rss_kib=lambda: tree_rss_kib(pid),
-        ))
+        level = asyncio.run(
+            hold_event_streams(
+                context.server.host,
+                context.server.port,
+                clients,
+                events=context.config.sse_events,
+                interval=context.config.sse_interval,
+                rss_kib=lambda: tree_rss_kib(pid),
+            )
+        )
         results.append(level)
     top = results[-1]
     _expect(bool(top.latency_ms), f"no event reached any of {top.clients} clients ({top.held} held)")
-    levels_out = [{
-        "clients": level.clients, "held": level.held, "subscribers_seen": level.subscribers_seen,
-        "rss_before_kib": level.rss_before_kib, "rss_held_kib": level.rss_held_kib, "kib_per_client": level.kib_per_client,
-        "events": level.events, "delivered": level.delivered, "expected": level.events * level.held,
-        "latency_ms": level.latency_ms, "connect_seconds": level.connect_seconds,
-    } for level in results]
+    levels_out = [
+        {
+            "clients": level.clients,
+            "held": level.held,
+            "subscribers_seen": level.subscribers_seen,
+            "rss_before_kib": level.rss_before_kib,
+            "rss_held_kib": level.rss_held_kib,
+            "kib_per_client": level.kib_per_client,
+            "events": level.events,
+            "delivered": level.delivered,
+            "expected": level.events * level.held,
+            "latency_ms": level.latency_ms,
+            "connect_seconds": level.connect_seconds,
+        }
+        for level in results
+    ]
     # One pass per level (each is many deliveries): the headline is the top level's p99.
-    return Measured([top.latency_ms["p99"]], [{"value": top.latency_ms["p99"], **levels_out[-1]}],
-                    {"levels": levels_out, "ceiling": ceiling})
+    return Measured(
+        [top.latency_ms["p99"]],
+        [{"value": top.latency_ms["p99"], **levels_out[-1]}],
+        {"levels": levels_out, "ceiling": ceiling},
+    )
 
 
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario("tiny-json", "GET /as-json (wrk, 64 connections)", "req/s", True, _tiny_json),
-    Scenario("revalidate-304", "GET /items/42 with a matching If-None-Match: 304 (wrk, 64 connections)", "req/s", True, _revalidate_304),
+    Scenario(
+        "revalidate-304",
+        "GET /items/42 with a matching If-None-Match: 304 (wrk, 64 connections)",
+        "req/s",
+        True,
+        _revalidate_304,
+    ),
     Scenario("paging", "GET /api/v1/items?page=2&size=20 (wrk, 64 connections)", "req/s", True, _paging),
     Scenario("file-1mb", "GET /files/large.bin, 1,048,583 bytes (wrk, 16 connections)", "MB/s", True, _file_1mb),
-    Scenario("range-64k", "GET /files/large.bin with Range: bytes=65536-131071, checked byte-exact (wrk, 16 connections)", "req/s", True, _range_64k),
-    Scenario("ttfb-stream", "time to the first body byte of /stream/gen (asyncio client, one request at a time)", "ms", False, _ttfb_stream),
-    Scenario("csv-export", "the whole /export.csv (100,000 rows), one download at a time", "s", False, _csv_export,
-             lambda config: {"export_rows": config.csv_rows}, "csv"),
-    Scenario("csv-export-10x", "the whole /export.csv at 10x the rows (1,000,000)", "s", False, _csv_export,
-             lambda config: {"export_rows": config.csv_rows * 10}, "csv-10x"),
-    Scenario("sse-fanout", "clients held open on /events; p99 delivery of one event per second to each (asyncio client)", "ms", False, _sse_fanout,
-             lambda config: {"sse_heartbeat": 1.0}, "sse"),
+    Scenario(
+        "range-64k",
+        "GET /files/large.bin with Range: bytes=65536-131071, checked byte-exact (wrk, 16 connections)",
+        "req/s",
+        True,
+        _range_64k,
+    ),
+    Scenario(
+        "ttfb-stream",
+        "time to the first body byte of /stream/gen (asyncio client, one request at a time)",
+        "ms",
+        False,
+        _ttfb_stream,
+    ),
+    Scenario(
+        "csv-export",
+        "the whole /export.csv (100,000 rows), one download at a time",
+        "s",
+        False,
+        _csv_export,
+        lambda config: {"export_rows": config.csv_rows},
+        "csv",
+    ),
+    Scenario(
+        "csv-export-10x",
+        "the whole /export.csv at 10x the rows (1,000,000)",
+        "s",
+        False,
+        _csv_export,
+        lambda config: {"export_rows": config.csv_rows * 10},
+        "csv-10x",
+    ),
+    Scenario(
+        "sse-fanout",
+        "clients held open on /events; p99 delivery of one event per second to each (asyncio client)",
+        "ms",
+        False,
+        _sse_fanout,
+        lambda config: {"sse_heartbeat": 1.0},
+        "sse",
+    ),
 )
 BY_NAME = {scenario.name: scenario for scenario in SCENARIOS}
 

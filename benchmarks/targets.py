@@ -84,20 +84,36 @@ TARGETS: tuple[Target, ...] = (
     Target("quart-asyncio", "Quart on hypercorn, asyncio worker: the default for runtime quart", "quart", "asyncio"),
     Target("quart-uvloop", "Quart on hypercorn, uvloop worker", "quart", "uvloop", needs=("uvloop",)),
     Target(
-        "quart-uvicorn", "Quart on uvicorn (its defaults: uvloop and httptools when installed): server cost apart from framework cost",
-        "quart", "asyncio", needs=("uvicorn",), server="uvicorn",
+        "quart-uvicorn",
+        "Quart on uvicorn (its defaults: uvloop and httptools when installed): server cost apart from framework cost",
+        "quart",
+        "asyncio",
+        needs=("uvicorn",),
+        server="uvicorn",
     ),
     Target(
-        "flask-direct", "/as-json written directly on Flask (jsonify), gunicorn gthread: prices the shared core",
-        "flask", "gthread", app="benchmarks.direct_apps:flask_app()", scenarios=_SHARED_CORE_PAIR,
+        "flask-direct",
+        "/as-json written directly on Flask (jsonify), gunicorn gthread: prices the shared core",
+        "flask",
+        "gthread",
+        app="benchmarks.direct_apps:flask_app()",
+        scenarios=_SHARED_CORE_PAIR,
     ),
     Target(
-        "quart-direct", "/as-json written directly on Quart (jsonify), hypercorn asyncio: prices the shared core",
-        "quart", "asyncio", app="benchmarks.direct_apps:quart_app()", scenarios=_SHARED_CORE_PAIR,
+        "quart-direct",
+        "/as-json written directly on Quart (jsonify), hypercorn asyncio: prices the shared core",
+        "quart",
+        "asyncio",
+        app="benchmarks.direct_apps:quart_app()",
+        scenarios=_SHARED_CORE_PAIR,
     ),
     Target(
-        "asgi-floor", "a bare ASGI callable on hypercorn asyncio, no framework: the floor for tiny JSON",
-        "quart", "asyncio", app="benchmarks.direct_apps:floor_app", scenarios=_SHARED_CORE_PAIR,
+        "asgi-floor",
+        "a bare ASGI callable on hypercorn asyncio, no framework: the floor for tiny JSON",
+        "quart",
+        "asyncio",
+        app="benchmarks.direct_apps:floor_app",
+        scenarios=_SHARED_CORE_PAIR,
     ),
 )
 BY_NAME = {target.name: target for target in TARGETS}
@@ -140,8 +156,16 @@ def missing_modules(target: Target) -> list[str]:
 
 def effective_settings(target: Target, overrides: Mapping[str, object], port: int, data_dir: str) -> Settings:
     """The resolved twinport settings the target's server runs with (validated like ``serve``'s)."""
-    values = {**PINNED_SETTINGS, **target.settings, **overrides, "runtime": target.runtime, "worker_class": target.worker_class,
-              "host": "127.0.0.1", "port": port, "data_dir": data_dir}
+    values = {
+        **PINNED_SETTINGS,
+        **target.settings,
+        **overrides,
+        "runtime": target.runtime,
+        "worker_class": target.worker_class,
+        "host": "127.0.0.1",
+        "port": port,
+        "data_dir": data_dir,
+    }
     return resolve_settings(cli={key: str(value) for key, value in values.items()}).settings
 
 
@@ -149,8 +173,21 @@ def server_argv(target: Target, settings: Settings) -> list[str]:
     """The server's command line: what ``twinport serve`` execs, with the app or server swapped where
     the target says so."""
     if target.server == "uvicorn":
-        return [sys.executable, "-m", "uvicorn", "--factory", "quart_impl:create_app", "--host", settings.host,
-                "--port", str(settings.port), "--workers", str(settings.workers), "--log-level", settings.log_level]
+        return [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "quart_impl:create_app",
+            "--host",
+            settings.host,
+            "--port",
+            str(settings.port),
+            "--workers",
+            str(settings.workers),
+            "--log-level",
+            settings.log_level,
+        ]
     argv = server_command(settings)
     if target.app is not None:
         argv[-1] = target.app
@@ -158,7 +195,9 @@ def server_argv(target: Target, settings: Settings) -> list[str]:
 
 
 @contextmanager
-def started(target: Target, overrides: Mapping[str, object], placement: Placement) -> Iterator[tuple[RunningServer, list[str]]]:
+def started(
+    target: Target, overrides: Mapping[str, object], placement: Placement
+) -> Iterator[tuple[RunningServer, list[str]]]:
     """The target's server on a free loopback port, in a fresh scratch directory (its own data
     directory and database: nothing is shared or cached between targets); stopped on the way out."""
     port = free_port()
@@ -168,7 +207,9 @@ def started(target: Target, overrides: Mapping[str, object], placement: Placemen
         os.makedirs(settings.data_dir, exist_ok=True)
         argv = server_argv(target, settings)
         environment = twinport_environment(settings.as_dict())
-        with running_command(target.runtime, placement.server_prefix() + argv, port, environment, directory, directory / "server.log") as server:
+        with running_command(
+            target.runtime, placement.server_prefix() + argv, port, environment, directory, directory / "server.log"
+        ) as server:
             yield server, argv
 
 

@@ -63,7 +63,7 @@ def parse_wrk_output(stdout: str) -> WrkResult:
     """The JSON line the done script printed; a wrk that could not run has none."""
     for line in stdout.splitlines():
         if line.startswith(_MARKER):
-            document = json.loads(line[len(_MARKER):])
+            document = json.loads(line[len(_MARKER) :])
             return WrkResult(
                 requests=document["requests"],
                 seconds=document["duration_us"] / 1e6,
@@ -74,7 +74,15 @@ def parse_wrk_output(stdout: str) -> WrkResult:
     raise RuntimeError(f"wrk printed no summary:\n{stdout[-2000:]}")
 
 
-def run_wrk(url: str, *, connections: int, seconds: int, headers: Sequence[str] = (), threads: int = 1, timeout_seconds: int = 10) -> WrkResult:
+def run_wrk(
+    url: str,
+    *,
+    connections: int,
+    seconds: int,
+    headers: Sequence[str] = (),
+    threads: int = 1,
+    timeout_seconds: int = 10,
+) -> WrkResult:
     """One wrk run of ``seconds`` (wrk takes whole seconds) with ``connections`` kept open.
 
     The timeout is raised from wrk's 2 s so that a slow server (gunicorn sync with 64 waiting
@@ -83,7 +91,15 @@ def run_wrk(url: str, *, connections: int, seconds: int, headers: Sequence[str] 
     with tempfile.TemporaryDirectory(prefix="twinport-wrk-") as scratch:
         script = Path(scratch) / "done.lua"
         script.write_text(_DONE_SCRIPT)
-        argv = ["wrk", f"-t{threads}", f"-c{max(connections, threads)}", f"-d{seconds}s", f"--timeout={timeout_seconds}s", "-s", str(script)]
+        argv = [
+            "wrk",
+            f"-t{threads}",
+            f"-c{max(connections, threads)}",
+            f"-d{seconds}s",
+            f"--timeout={timeout_seconds}s",
+            "-s",
+            str(script),
+        ]
         for header in headers:
             argv += ["-H", header]
         completed = subprocess.run([*argv, url], capture_output=True, text=True, timeout=seconds + timeout_seconds + 30)

@@ -22,7 +22,9 @@ from ._respond import respond
 __all__ = ["accel_redirect", "send_data_file"]
 
 
-def send_data_file(name: str, describe: Callable[[FileFacts], Representation | None], *, root: str | None = None) -> Response:
+def send_data_file(
+    name: str, describe: Callable[[FileFacts], Representation | None], *, root: str | None = None
+) -> Response:
     settings = current_app.config["TWINPORT"]
     opened = open_data_file(root or settings.data_dir, name)
     if opened is None:
@@ -33,7 +35,11 @@ def send_data_file(name: str, describe: Callable[[FileFacts], Representation | N
         file.close()
         return respond(responses.no_such_file())
     plan = plan_representation(
-        request.method, request.headers.items(), representation, now=datetime.now(timezone.utc), max_ranges=settings.max_ranges
+        request.method,
+        request.headers.items(),
+        representation,
+        now=datetime.now(timezone.utc),
+        max_ranges=settings.max_ranges,
     ).for_method(request.method)
     if not plan.body:
         file.close()

@@ -35,7 +35,9 @@ __all__ = ["post_worker_init", "worker_class"]
 
 
 def _thread_worker() -> type:
-    spec = importlib.util.spec_from_file_location("twinport_gunicorn_worker", Path(__file__).with_name("gunicorn_worker.py"))
+    spec = importlib.util.spec_from_file_location(
+        "twinport_gunicorn_worker", Path(__file__).with_name("gunicorn_worker.py")
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -180,7 +180,9 @@ class ThreadWorker(gthread.ThreadWorker):  # type: ignore[misc]
         if not self.alive:
             # Stopping: a head still on its way gets what a kept-alive connection gets.
             self.stop_at = min(self.stop_at, now + gthread.STOP_KEEPALIVE_LINGER)
-        while self.gathering and (not self.gathering[0].gathering or min(self.gathering[0].deadline, self.stop_at) <= now):
+        while self.gathering and (
+            not self.gathering[0].gathering or min(self.gathering[0].deadline, self.stop_at) <= now
+        ):
             conn = self.gathering.popleft()
             if conn.gathering:
                 self._drop(conn)

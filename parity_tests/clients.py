@@ -108,8 +108,12 @@ class FlaskInProcess:
         path, _, query = target.partition("?")
         fields = with_host(headers)
         builder = EnvironBuilder(
-            path=path, query_string=query, method=method, headers=[field for field in fields if field[0].lower() != "host"],
-            data=body, base_url=f"http://{HOST}/",
+            path=path,
+            query_string=query,
+            method=method,
+            headers=[field for field in fields if field[0].lower() != "host"],
+            data=body,
+            base_url=f"http://{HOST}/",
         )
         try:
             environ = builder.get_environ()
@@ -171,7 +175,9 @@ class QuartInProcess:
         split = urlsplit(target)
         # As hypercorn presents it: raw_path is the target as received, the query split off.
         raw_path = target.partition("?")[0].encode("ascii")
-        request_headers = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in with_host(headers)]
+        request_headers = [
+            (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in with_host(headers)
+        ]
         if body:
             request_headers.append((b"content-length", str(len(body)).encode()))
         scope = {
@@ -220,7 +226,9 @@ class QuartInProcess:
         waiter.cancel()
         if (keep := enough(collected, read_limit, events)) is not None:
             del collected[keep:]
-        headers_out = tuple((name.decode("latin-1"), value.decode("latin-1")) for name, value in start.get("headers", ()))
+        headers_out = tuple(
+            (name.decode("latin-1"), value.decode("latin-1")) for name, value in start.get("headers", ())
+        )
         return Exchange(int(start["status"]), headers_out, bytes(collected))
 
 

@@ -30,10 +30,21 @@ from dataclasses import dataclass
 
 from .clients import Exchange
 
-__all__ = ["BOOT", "HOP_BY_HOP", "NORMALIZED_VALUES", "FieldDifference", "diff_exchanges", "fingerprint", "with_boot", "without_boot"]
+__all__ = [
+    "BOOT",
+    "HOP_BY_HOP",
+    "NORMALIZED_VALUES",
+    "FieldDifference",
+    "diff_exchanges",
+    "fingerprint",
+    "with_boot",
+    "without_boot",
+]
 
 BOOT = "<boot>"
-HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"})
+HOP_BY_HOP = frozenset(
+    {"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"}
+)
 NORMALIZED_VALUES = frozenset({"date", "server"})
 
 
@@ -70,7 +81,9 @@ def without_boot(exchange: Exchange, boot: str) -> Exchange:
     def text(value: str) -> str:
         return value.replace(f"{boot}-", f"{BOOT}-").replace(f'"{boot}"', f'"{BOOT}"')
 
-    body = exchange.body.replace(f"{boot}-".encode(), f"{BOOT}-".encode()).replace(f'"{boot}"'.encode(), f'"{BOOT}"'.encode())
+    body = exchange.body.replace(f"{boot}-".encode(), f"{BOOT}-".encode()).replace(
+        f'"{boot}"'.encode(), f'"{BOOT}"'.encode()
+    )
     return Exchange(exchange.status, tuple((name, text(value)) for name, value in exchange.headers), body)
 
 
@@ -83,7 +96,9 @@ def diff_exchanges(left: Exchange, right: Exchange) -> list[FieldDifference]:
     assert isinstance(a_headers, dict) and isinstance(b_headers, dict)
     for name in sorted(set(a_headers) | set(b_headers)):
         if a_headers.get(name) != b_headers.get(name):
-            differences.append(FieldDifference(f"header {name}", _show_values(a_headers.get(name)), _show_values(b_headers.get(name))))
+            differences.append(
+                FieldDifference(f"header {name}", _show_values(a_headers.get(name)), _show_values(b_headers.get(name)))
+            )
     if left.body != right.body:
         differences.append(FieldDifference("body", *_show_bodies(left.body, right.body)))
     return differences
@@ -102,6 +117,6 @@ def _show_bodies(left: bytes, right: bytes) -> tuple[str, str]:
 
     def describe(body: bytes) -> str:
         digest = hashlib.sha256(body).hexdigest()[:12]
-        return f"{len(body)} bytes sha256:{digest}, from byte {offset}: {body[offset:offset + 24]!r}"
+        return f"{len(body)} bytes sha256:{digest}, from byte {offset}: {body[offset : offset + 24]!r}"
 
     return describe(left), describe(right)

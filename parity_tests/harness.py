@@ -24,7 +24,18 @@ from .clients import Client, FlaskInProcess, QuartInProcess, WireClient
 from .compare import diff_exchanges, with_boot, without_boot
 from .servers import running_server
 
-__all__ = ["MODES", "PROFILES", "Finding", "Pairs", "format_table", "in_process_pair", "main", "run_case", "run_cases", "wire_pair"]
+__all__ = [
+    "MODES",
+    "PROFILES",
+    "Finding",
+    "Pairs",
+    "format_table",
+    "in_process_pair",
+    "main",
+    "run_case",
+    "run_cases",
+    "wire_pair",
+]
 
 MODES = ("in-process", "wire")
 # Settings a case can ask for on top of ``parity_settings`` (Case.profile).
@@ -34,8 +45,12 @@ PROFILES: dict[str, dict[str, Any]] = {
     # case uses its own token, so each has its own bucket (cases/data.py).
     # POST /events likewise (cases/streams.py): its own tokens, two publishes per address.
     "guarded": {
-        "api_tokens": "t-ok,t-list,t-limited", "rate_limit": 0.001, "rate_burst": 2,
-        "publish_tokens": "p-ok,p-other", "publish_rate": 0.001, "publish_burst": 2,
+        "api_tokens": "t-ok,t-list,t-limited",
+        "rate_limit": 0.001,
+        "rate_burst": 2,
+        "publish_tokens": "p-ok,p-other",
+        "publish_rate": 0.001,
+        "publish_burst": 2,
     },
 }
 
@@ -56,7 +71,9 @@ def run_case(case: Case, flask: Client, quart: Client, mode: str) -> list[Findin
         headers = with_boot(case.headers, boot)
         for _ in range(case.prelude):
             client.request(case.method, case.target, headers, case.body)
-        exchange = client.request(case.method, case.target, headers, case.body, read_limit=case.read_limit, events=case.events)
+        exchange = client.request(
+            case.method, case.target, headers, case.body, read_limit=case.read_limit, events=case.events
+        )
         return without_boot(exchange, boot)
 
     first_flask, first_quart = send(flask), send(quart)
@@ -67,7 +84,16 @@ def run_case(case: Case, flask: Client, quart: Client, mode: str) -> list[Findin
     if case.repeatable:
         for client, first in ((flask, first_flask), (quart, first_quart)):
             for difference in diff_exchanges(first, send(client)):
-                findings.append(Finding(case.id, mode, f"nondeterministic in {client.name}", difference.field, difference.left, difference.right))
+                findings.append(
+                    Finding(
+                        case.id,
+                        mode,
+                        f"nondeterministic in {client.name}",
+                        difference.field,
+                        difference.left,
+                        difference.right,
+                    )
+                )
     return findings
 
 
@@ -93,7 +119,9 @@ class Pairs:
     """The Flask and Quart clients of one mode, per profile, started when first asked for and
     stopped with the ``ExitStack``."""
 
-    def __init__(self, mode: str, settings: Mapping[str, Any], stack: ExitStack, **started: tuple[Client, Client]) -> None:
+    def __init__(
+        self, mode: str, settings: Mapping[str, Any], stack: ExitStack, **started: tuple[Client, Client]
+    ) -> None:
         self.mode = mode
         self._settings = dict(settings)
         self._stack = stack
@@ -132,7 +160,9 @@ def parity_settings(data_dir: Path) -> dict[str, Any]:
 
 
 @contextmanager
-def in_process_pair(settings: Mapping[str, Any], flask_app: Any = None, quart_app: Any = None) -> Iterator[tuple[Client, Client]]:
+def in_process_pair(
+    settings: Mapping[str, Any], flask_app: Any = None, quart_app: Any = None
+) -> Iterator[tuple[Client, Client]]:
     import flask_impl
     import quart_impl
 
@@ -144,7 +174,10 @@ def in_process_pair(settings: Mapping[str, Any], flask_app: Any = None, quart_ap
 @contextmanager
 def wire_pair(settings: Mapping[str, Any]) -> Iterator[tuple[Client, Client]]:
     with running_server("flask", settings) as flask_server, running_server("quart", settings) as quart_server:
-        yield WireClient(flask_server.host, flask_server.port, "flask"), WireClient(quart_server.host, quart_server.port, "quart")
+        yield (
+            WireClient(flask_server.host, flask_server.port, "flask"),
+            WireClient(quart_server.host, quart_server.port, "quart"),
+        )
 
 
 def format_table(findings: Iterable[Finding]) -> str:

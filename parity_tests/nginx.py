@@ -31,6 +31,7 @@ def static_server(root: Path | str) -> Callable[[int], str]:
         f"server {{\n listen 127.0.0.1:{port};\n root {root};\n if_modified_since before;\n max_ranges 64;\n etag on;\n}}"
     )
 
+
 def shipped_server(upstream: str, data_dir: Path | str, listen: str = "") -> Callable[[int], str]:
     """The shipped deploy/nginx-twinport.conf with its three values replaced: nginx on the free
     port (``listen``: more parameters of that ``listen``, e.g. `` ssl``, and directives after

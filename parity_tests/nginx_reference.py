@@ -75,7 +75,9 @@ def _range_header(size: int) -> st.SearchStrategy[str]:
         st.sampled_from(["x", "-", "1-2-3", ""]),
     )
     separator = st.sampled_from([",", ", ", ",,", " , "])
-    listed = st.tuples(st.lists(spec, min_size=1, max_size=5), separator).map(lambda pair: "bytes=" + pair[1].join(pair[0]))
+    listed = st.tuples(st.lists(spec, min_size=1, max_size=5), separator).map(
+        lambda pair: "bytes=" + pair[1].join(pair[0])
+    )
     return st.one_of(listed, st.sampled_from(["items=0-1", "bytes=", "bytes=0-9,", "nonsense", "Bytes=0-0"]))
 
 
@@ -113,19 +115,27 @@ def differences(ours: Answer, reference: Answer) -> list[str]:
         return [f"status {ours.status} != nginx {reference.status}"]
     if ours.status in (200, 206):
         if ours.headers.get("content-range") != reference.headers.get("content-range"):
-            found.append(f"Content-Range {ours.headers.get('content-range')} != nginx {reference.headers.get('content-range')}")
+            found.append(
+                f"Content-Range {ours.headers.get('content-range')} != nginx {reference.headers.get('content-range')}"
+            )
         if ours.headers.get("content-length") != str(len(ours.body)):
             found.append("our Content-Length is not our body's length")
         if reference.headers.get("content-type", "").startswith("multipart/byteranges"):
-            if multipart_parts(ours.headers.get("content-type", ""), ours.body) != multipart_parts(reference.headers["content-type"], reference.body):
+            if multipart_parts(ours.headers.get("content-type", ""), ours.body) != multipart_parts(
+                reference.headers["content-type"], reference.body
+            ):
                 found.append("multipart parts differ")
         else:
             if ours.headers.get("content-length") != reference.headers.get("content-length"):
-                found.append(f"Content-Length {ours.headers.get('content-length')} != nginx {reference.headers.get('content-length')}")
+                found.append(
+                    f"Content-Length {ours.headers.get('content-length')} != nginx {reference.headers.get('content-length')}"
+                )
             if ours.body != reference.body:
                 found.append("body differs")
     if ours.status == 416 and ours.headers.get("content-range") != reference.headers.get("content-range"):
-        found.append(f"416 Content-Range {ours.headers.get('content-range')} != nginx {reference.headers.get('content-range')}")
+        found.append(
+            f"416 Content-Range {ours.headers.get('content-range')} != nginx {reference.headers.get('content-range')}"
+        )
     return found
 
 
@@ -141,5 +151,10 @@ def multipart_parts(content_type: str, body: bytes) -> list[tuple[str, bytes]]:
             break
         head, _, data = chunk.lstrip(b"\r\n").partition(b"\r\n\r\n")
         content_range = re.search(rb"Content-Range: ([^\r\n]+)", head)
-        found.append((content_range.group(1).decode() if content_range else "(none)", data[:-2] if data.endswith(b"\r\n") else data))
+        found.append(
+            (
+                content_range.group(1).decode() if content_range else "(none)",
+                data[:-2] if data.endswith(b"\r\n") else data,
+            )
+        )
     return found

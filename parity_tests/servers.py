@@ -24,7 +24,15 @@ from pathlib import Path
 from shared.config import CONFIG_ENV
 from shared.settings import ENV_PREFIX
 
-__all__ = ["REPO_ROOT", "RunningServer", "free_port", "running_command", "running_server", "stop_process", "twinport_environment"]
+__all__ = [
+    "REPO_ROOT",
+    "RunningServer",
+    "free_port",
+    "running_command",
+    "running_server",
+    "stop_process",
+    "twinport_environment",
+]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STARTUP_SECONDS = 30.0
@@ -51,7 +59,9 @@ def free_port() -> int:
 
 def twinport_environment(settings: Mapping[str, object]) -> dict[str, str]:
     """This process's environment without any TWINPORT_* of the user's, plus ``settings``."""
-    environment = {key: value for key, value in os.environ.items() if not key.startswith(ENV_PREFIX) and key != CONFIG_ENV}
+    environment = {
+        key: value for key, value in os.environ.items() if not key.startswith(ENV_PREFIX) and key != CONFIG_ENV
+    }
     environment.update({f"{ENV_PREFIX}{key.upper()}": str(value) for key, value in settings.items()})
     environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
     environment.setdefault("PYTHONUNBUFFERED", "1")
@@ -75,7 +85,9 @@ def running_command(
     runtime: str, argv: Sequence[str], port: int, environment: Mapping[str, str], cwd: Path, log_path: Path
 ) -> Iterator[RunningServer]:
     with log_path.open("wb") as log:
-        process = subprocess.Popen(list(argv), cwd=cwd, env=dict(environment), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            list(argv), cwd=cwd, env=dict(environment), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+        )
     server = RunningServer(runtime, "127.0.0.1", port, process, log_path)
     try:
         _wait_until_healthy(server)
@@ -90,7 +102,18 @@ def running_server(runtime: str, settings: Mapping[str, object] | None = None) -
     port = free_port()
     with tempfile.TemporaryDirectory(prefix=f"twinport-{runtime}-") as scratch:
         directory = Path(scratch)
-        argv = [sys.executable, "-m", "shared.cli", "serve", "--runtime", runtime, "--host", "127.0.0.1", "--port", str(port)]
+        argv = [
+            sys.executable,
+            "-m",
+            "shared.cli",
+            "serve",
+            "--runtime",
+            runtime,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ]
         environment = twinport_environment({"data_dir": str(directory / "data"), **(settings or {})})
         with running_command(runtime, argv, port, environment, directory, directory / "server.log") as server:
             yield server
@@ -100,7 +123,9 @@ def _wait_until_healthy(server: RunningServer) -> None:
     deadline = time.monotonic() + STARTUP_SECONDS
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
-            raise RuntimeError(f"{server.runtime} server exited with {server.process.returncode} before answering:\n{server.log()}")
+            raise RuntimeError(
+                f"{server.runtime} server exited with {server.process.returncode} before answering:\n{server.log()}"
+            )
         # Closed on every path: a probe that times out (a server slow to boot on a busy machine)
         # would otherwise leave its socket to the garbage collector, and a ResourceWarning, which
         # the suite turns into an error in whatever test runs then.
@@ -114,4 +139,6 @@ def _wait_until_healthy(server: RunningServer) -> None:
         finally:
             connection.close()
         time.sleep(0.1)
-    raise RuntimeError(f"{server.runtime} server did not answer /healthz within {STARTUP_SECONDS:.0f}s:\n{server.log()}")
+    raise RuntimeError(
+        f"{server.runtime} server did not answer /healthz within {STARTUP_SECONDS:.0f}s:\n{server.log()}"
+    )

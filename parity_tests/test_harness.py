@@ -24,11 +24,15 @@ CASE = Case("planted", "/as-json")
 def test_in_process_catches_a_planted_header(settings: dict[str, object]) -> None:
     with in_process_pair(settings, flask_app=planted.flask_with_extra_header(dict(settings))) as (flask, quart):
         findings = run_case(CASE, flask, quart, "in-process")
-    assert [(f.kind, f.field, f.flask, f.quart) for f in findings] == [("difference", "header x-planted", "flask-only", "(absent)")]
+    assert [(f.kind, f.field, f.flask, f.quart) for f in findings] == [
+        ("difference", "header x-planted", "flask-only", "(absent)")
+    ]
     assert "x-planted" in format_table(findings)
 
 
-def test_wire_catches_a_planted_header(settings: dict[str, object], servers: dict[str, WireClient], tmp_path: Path) -> None:
+def test_wire_catches_a_planted_header(
+    settings: dict[str, object], servers: dict[str, WireClient], tmp_path: Path
+) -> None:
     # The planted app behind the real gunicorn, with the exact argv `twinport serve` uses.
     port = free_port()
     argv = server_command(settings_from({**settings, "port": port}))
@@ -50,8 +54,26 @@ def test_a_value_that_changes_between_two_runs_is_reported_as_nondeterministic(s
 
 
 def test_only_the_documented_fields_are_normalized() -> None:
-    base = Exchange(200, (("Date", "Thu, 26 Nov 2026 01:00:00 GMT"), ("Server", "gunicorn"), ("Connection", "keep-alive"), ("Content-Type", "text/plain")), b"OK")
-    same = Exchange(200, (("content-type", "text/plain"), ("date", "Fri, 27 Nov 2026 09:00:00 GMT"), ("server", "hypercorn-h11"), ("transfer-encoding", "chunked")), b"OK")
+    base = Exchange(
+        200,
+        (
+            ("Date", "Thu, 26 Nov 2026 01:00:00 GMT"),
+            ("Server", "gunicorn"),
+            ("Connection", "keep-alive"),
+            ("Content-Type", "text/plain"),
+        ),
+        b"OK",
+    )
+    same = Exchange(
+        200,
+        (
+            ("content-type", "text/plain"),
+            ("date", "Fri, 27 Nov 2026 09:00:00 GMT"),
+            ("server", "hypercorn-h11"),
+            ("transfer-encoding", "chunked"),
+        ),
+        b"OK",
+    )
     assert diff_exchanges(base, same) == []
     # Presence of Date still counts; values of every other header count exactly.
     no_date = Exchange(200, (("Server", "x"), ("Content-Type", "text/plain")), b"OK")
@@ -72,7 +94,9 @@ def test_status_and_body_differences_are_shown() -> None:
     assert "from byte 499" in differences[1].left
 
 
-def test_parity_main_prints_the_table_and_fails_on_a_difference(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_parity_main_prints_the_table_and_fails_on_a_difference(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     import flask_impl
 
     monkeypatch.setattr(flask_impl, "create_app", planted.flask_with_extra_header)
@@ -83,7 +107,11 @@ def test_parity_main_prints_the_table_and_fails_on_a_difference(monkeypatch: pyt
 
 def test_twinport_parity_command_passes_on_the_real_apps() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "shared.cli", "parity", "--mode", "in-process"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "shared.cli", "parity", "--mode", "in-process"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no differences" in result.stdout

@@ -47,6 +47,13 @@ async def count_items() -> int:
 def respond_resource(resource: JsonResource) -> Response:
     """Negotiate the content coding, evaluate the preconditions, write the answer."""
     settings = current_app.config["TWINPORT"]
-    encoded = plan_encoded(resource.body, resource.representation(), request.headers.get("Accept-Encoding"), min_size=settings.compress_min_bytes)
-    plan = plan_representation(request.method, request.headers.items(), encoded.representation, now=datetime.now(timezone.utc))
+    encoded = plan_encoded(
+        resource.body,
+        resource.representation(),
+        request.headers.get("Accept-Encoding"),
+        min_size=settings.compress_min_bytes,
+    )
+    plan = plan_representation(
+        request.method, request.headers.items(), encoded.representation, now=datetime.now(timezone.utc)
+    )
     return respond(plan.with_source(encoded.body))

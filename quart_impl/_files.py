@@ -24,7 +24,9 @@ from ._respond import respond
 __all__ = ["accel_redirect", "send_data_file"]
 
 
-async def send_data_file(name: str, describe: Callable[[FileFacts], Representation | None], *, root: str | None = None) -> Response:
+async def send_data_file(
+    name: str, describe: Callable[[FileFacts], Representation | None], *, root: str | None = None
+) -> Response:
     settings = current_app.config["TWINPORT"]
     opened = await asyncio.to_thread(open_data_file, root or settings.data_dir, name)
     if opened is None:
@@ -35,7 +37,11 @@ async def send_data_file(name: str, describe: Callable[[FileFacts], Representati
         await asyncio.to_thread(file.close)
         return respond(responses.no_such_file())
     plan = plan_representation(
-        request.method, request.headers.items(), representation, now=datetime.now(timezone.utc), max_ranges=settings.max_ranges
+        request.method,
+        request.headers.items(),
+        representation,
+        now=datetime.now(timezone.utc),
+        max_ranges=settings.max_ranges,
     ).for_method(request.method)
     if not plan.body:
         await asyncio.to_thread(file.close)

@@ -80,7 +80,9 @@ def _install(settings: Settings, end_streams: Callable[[], None]) -> None:
         def next_event(self) -> Any:
             event = super().next_event()
             if isinstance(event, h11.Request):
-                length = declared_length((name.decode("latin-1"), value.decode("latin-1")) for name, value in event.headers)
+                length = declared_length(
+                    (name.decode("latin-1"), value.decode("latin-1")) for name, value in event.headers
+                )
                 self.refused = length is not None and length > limit
             return event
 

@@ -164,4 +164,3 @@ def _if_range_holds(if_range: EntityTag | datetime | InvalidIfRange, validators:
     if last_modified is None or last_modified != if_range:
         return False
     return last_modified <= to_http_seconds(now) - timedelta(seconds=1)
-

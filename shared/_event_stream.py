@@ -28,7 +28,17 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from ._events import AsyncSubscription, Event, EventBackend, EventHub, EventId, JSONValue, Quiet, StreamsFull, Subscription
+from ._events import (
+    AsyncSubscription,
+    Event,
+    EventBackend,
+    EventHub,
+    EventId,
+    JSONValue,
+    Quiet,
+    StreamsFull,
+    Subscription,
+)
 from ._sse import encode_comment, encode_event
 from .settings import Settings
 
@@ -114,7 +124,9 @@ def event_stream(
     return _thread_stream(subscription, heartbeat, client_gone)
 
 
-def event_stream_async(hub: EventBackend, last_event_id: str | None, heartbeat: float) -> AsyncIterator[bytes] | StreamsFull:
+def event_stream_async(
+    hub: EventBackend, last_event_id: str | None, heartbeat: float
+) -> AsyncIterator[bytes] | StreamsFull:
     """``event_stream`` for a coroutine: the same bytes, waiting without blocking the loop. Call
     it on the serving loop (the subscription wakes through it)."""
     subscription = hub.subscribe_async(parse_last_event_id(last_event_id))
@@ -184,7 +196,9 @@ def parse_publication(body: bytes) -> Publication | InvalidPublication:
     except _DuplicateMember as duplicate:
         return InvalidPublication(f"The member {duplicate.args[0]!r} appears more than once.")
     except _NotFinite as number:
-        return InvalidPublication(f"Numbers must be finite (RFC 8259 §6): {number.args[0]} is beyond the range of a double.")
+        return InvalidPublication(
+            f"Numbers must be finite (RFC 8259 §6): {number.args[0]} is beyond the range of a double."
+        )
     except (ValueError, RecursionError):
         return InvalidPublication("The body is not a JSON document.")
     if not isinstance(document, dict):
@@ -192,7 +206,9 @@ def parse_publication(body: bytes) -> Publication | InvalidPublication:
     missing = sorted({"event", "data"} - document.keys())
     unknown = sorted(document.keys() - {"event", "data"})
     if missing or unknown:
-        parts = ([f"missing member(s): {', '.join(missing)}"] if missing else []) + ([f"unknown member(s): {', '.join(unknown)}"] if unknown else [])
+        parts = ([f"missing member(s): {', '.join(missing)}"] if missing else []) + (
+            [f"unknown member(s): {', '.join(unknown)}"] if unknown else []
+        )
         return InvalidPublication("The body must have exactly the members event and data; " + "; ".join(parts) + ".")
     event_type = document["event"]
     problem = _event_type_problem(event_type)

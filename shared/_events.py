@@ -186,7 +186,9 @@ class Subscription(_Subscriber):
     def __enter__(self) -> Subscription:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
         self.close()
 
     def next_event(self, timeout: float) -> Event | Quiet:
@@ -210,7 +212,9 @@ class AsyncSubscription(_Subscriber):
     the hub's lock and wakes the waiting coroutine through ``call_soon_threadsafe``.
     """
 
-    def __init__(self, hub: EventHub, backlog: Iterable[Event], limit: int, byte_limit: int, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self, hub: EventHub, backlog: Iterable[Event], limit: int, byte_limit: int, loop: asyncio.AbstractEventLoop
+    ) -> None:
         super().__init__(hub, backlog, limit, byte_limit)
         self._loop = loop
         self._wakeup = asyncio.Event()
@@ -218,7 +222,9 @@ class AsyncSubscription(_Subscriber):
     def __enter__(self) -> AsyncSubscription:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
         self.close()
 
     async def next_event(self, timeout: float) -> Event | Quiet:
@@ -282,7 +288,12 @@ class EventHub:
         max_subscribers: int | None = None,
         boot: str | None = None,
     ) -> None:
-        if replay < 0 or replay_bytes < 0 or subscriber_backlog < 1 or (max_subscribers is not None and max_subscribers < 0):
+        if (
+            replay < 0
+            or replay_bytes < 0
+            or subscriber_backlog < 1
+            or (max_subscribers is not None and max_subscribers < 0)
+        ):
             raise ValueError(
                 "replay, replay_bytes and max_subscribers must be >= 0 and subscriber_backlog >= 1, got "
                 f"{replay}, {replay_bytes}, {max_subscribers} and {subscriber_backlog}"
@@ -343,7 +354,9 @@ class EventHub:
         with self._lock:
             if self._full():
                 return StreamsFull(self._max_subscribers or 0)
-            return self._register(Subscription(self, self._events_after(last_id), self._subscriber_backlog, self._replay_bytes))
+            return self._register(
+                Subscription(self, self._events_after(last_id), self._subscriber_backlog, self._replay_bytes)
+            )
 
     def subscribe_async(self, last_id: EventId | None = None) -> AsyncSubscription | StreamsFull:
         """Subscribe for a coroutine of the running event loop (or refuse, as ``subscribe``)."""
@@ -385,7 +398,9 @@ class EventHub:
         return tuple(event for event in self._replay if event.id.serial > last_id.serial)
 
     def _full(self) -> bool:
-        return self._max_subscribers is not None and not self._closed and len(self._subscribers) >= self._max_subscribers
+        return (
+            self._max_subscribers is not None and not self._closed and len(self._subscribers) >= self._max_subscribers
+        )
 
     def _register(self, subscription: _S) -> _S:
         if self._closed:

@@ -50,7 +50,13 @@ MAX_NAME_BYTES = 1024
 _TYPES = mimetypes.MimeTypes(filenames=())
 # Compressed files are served as what they are, never with Content-Encoding: a client asked for
 # the file, not for a transfer of its decompressed content (werkzeug's send_file differs here).
-_COMPRESSED = {"gzip": "application/gzip", "bzip2": "application/x-bzip2", "xz": "application/x-xz", "br": "application/x-brotli", "compress": "application/x-compress"}
+_COMPRESSED = {
+    "gzip": "application/gzip",
+    "bzip2": "application/x-bzip2",
+    "xz": "application/x-xz",
+    "br": "application/x-brotli",
+    "compress": "application/x-compress",
+}
 # Data files have no version in their names, so a cache may keep them but must revalidate.
 FILE_CACHE_POLICY = CachePolicy(no_cache=True)
 

@@ -25,7 +25,11 @@ def unauthorized(detail: str) -> ResponsePlan:
 
 def rate_limited(limited: Limited) -> ResponsePlan:
     # RFC 6585 §4 and RFC 9110 §10.2.3.
-    return plan_problem(429, "Too many requests from this client; try again later.", headers=(("Retry-After", str(limited.retry_after)),))
+    return plan_problem(
+        429,
+        "Too many requests from this client; try again later.",
+        headers=(("Retry-After", str(limited.retry_after)),),
+    )
 
 
 class BearerGuard:
@@ -65,7 +69,13 @@ def publish_guard(settings: Settings) -> BearerGuard:
     """``POST /events``: ``publish_tokens``, then ``publish_rate``/``publish_burst`` per address
     (a publisher's bucket is its address even with a token, so one client cannot multiply its
     rate by holding several tokens)."""
-    return BearerGuard(settings.publish_tokens, settings.publish_rate, settings.publish_burst, subject="Publishing events", per_token=False)
+    return BearerGuard(
+        settings.publish_tokens,
+        settings.publish_rate,
+        settings.publish_burst,
+        subject="Publishing events",
+        per_token=False,
+    )
 
 
 def bearer_token(authorization: str | None) -> str | None:

@@ -113,7 +113,9 @@ def keyset_links(query: KeysetQuery, ids: Sequence[int], url_for_after: Callable
     return tuple(links)
 
 
-def page_etag(kind: str, query: PageQuery | KeysetQuery, versions: Iterable[tuple[int, int]], total: int | None) -> EntityTag:
+def page_etag(
+    kind: str, query: PageQuery | KeysetQuery, versions: Iterable[tuple[int, int]], total: int | None
+) -> EntityTag:
     """A strong tag from what the page holds (ids and versions), the query and the total (which
     the links depend on), not from the serialized body."""
     digest = hashlib.blake2b(digest_size=10)

@@ -91,10 +91,15 @@ def json_bytes(value: Any) -> bytes:
     """JSON as Flask's ``jsonify`` writes it outside debug: compact, sorted keys, ASCII-escaped,
     one trailing newline. Written here so neither framework's JSON provider decides the bytes."""
     # allow_nan=False: NaN and Infinity are not JSON (RFC 8259 §6); a ValueError, never such bytes.
-    return json.dumps(value, ensure_ascii=True, sort_keys=True, separators=(",", ":"), allow_nan=False).encode("ascii") + b"\n"
+    return (
+        json.dumps(value, ensure_ascii=True, sort_keys=True, separators=(",", ":"), allow_nan=False).encode("ascii")
+        + b"\n"
+    )
 
 
-def plan_bytes(body: bytes, *, status: int = 200, content_type: str, headers: Iterable[tuple[str, str]] = ()) -> ResponsePlan:
+def plan_bytes(
+    body: bytes, *, status: int = 200, content_type: str, headers: Iterable[tuple[str, str]] = ()
+) -> ResponsePlan:
     return ResponsePlan(
         status,
         (("Content-Type", content_type), ("Content-Length", str(len(body))), *headers),
@@ -152,7 +157,11 @@ def _status_title(status: int) -> str:
 
 
 def plan_problem(
-    status: int, detail: str | None = None, *, headers: Iterable[tuple[str, str]] = (), extra: dict[str, Any] | None = None
+    status: int,
+    detail: str | None = None,
+    *,
+    headers: Iterable[tuple[str, str]] = (),
+    extra: dict[str, Any] | None = None,
 ) -> ResponsePlan:
     """An RFC 9457 problem document, the one error body both runtimes send; ``extra`` holds
     extension members (§3.2), e.g. the name of a bad query parameter."""
@@ -188,17 +197,25 @@ def plan_representation(
     if isinstance(decision, PreconditionFailed):
         return plan_problem(412, "A precondition in the request does not hold for the current representation.")
     size = representation.size
-    outcome = plan_range(conditions.range, size, max_ranges=max_ranges) if decision.honour_range and representation.accept_ranges else None
+    outcome = (
+        plan_range(conditions.range, size, max_ranges=max_ranges)
+        if decision.honour_range and representation.accept_ranges
+        else None
+    )
     if isinstance(outcome, (RangeMalformed, RangeNotSatisfiable)):
         # §15.5.17: a 416 to a byte range request SHOULD carry Content-Range: bytes */size.
         return plan_problem(
             416,
-            "None of the requested ranges overlap the representation." if isinstance(outcome, RangeNotSatisfiable) else "The Range header is malformed.",
+            "None of the requested ranges overlap the representation."
+            if isinstance(outcome, RangeNotSatisfiable)
+            else "The Range header is malformed.",
             headers=(("Content-Range", f"bytes */{size}"), ("Accept-Ranges", "bytes")),
         )
     if isinstance(outcome, ByteRanges) and len(outcome.spans) == 1:
         span = outcome.spans[0]
-        headers = _with_type(representation.content_type, str(span.length), metadata, ("Content-Range", span.content_range(size)))
+        headers = _with_type(
+            representation.content_type, str(span.length), metadata, ("Content-Range", span.content_range(size))
+        )
         return ResponsePlan(206, headers, (span,))
     if isinstance(outcome, ByteRanges):
         boundary = _boundary(representation)
@@ -236,7 +253,9 @@ def _boundary(representation: Representation) -> str:
     return "twinport-" + hashlib.blake2b(seed.encode("utf-8"), digest_size=12).hexdigest()
 
 
-def _multipart_body(spans: Sequence[ByteSpan], size: int, content_type: str | None, boundary: str) -> tuple[BodyPart, ...]:
+def _multipart_body(
+    spans: Sequence[ByteSpan], size: int, content_type: str | None, boundary: str
+) -> tuple[BodyPart, ...]:
     # RFC 9110 §14.6: each part carries Content-Range, and Content-Type when there is one.
     parts: list[BodyPart] = []
     for index, span in enumerate(spans):

@@ -80,7 +80,9 @@ def export_csv_batches(row_count: int) -> Iterator[bytes]:
     return csv_batches(("id", "name"), export_rows(row_count))
 
 
-def csv_batches(header: Sequence[str], rows: Iterable[Sequence[object]], *, batch_rows: int = EXPORT_BATCH_ROWS) -> Iterator[bytes]:
+def csv_batches(
+    header: Sequence[str], rows: Iterable[Sequence[object]], *, batch_rows: int = EXPORT_BATCH_ROWS
+) -> Iterator[bytes]:
     """CSV as UTF-8 in batches of ``batch_rows`` rows, the header line first (in the first batch).
 
     The ``csv`` module quotes what needs quoting (a comma, a quote, a line break in a field).

@@ -101,7 +101,9 @@ class JsonResource:
     def representation(self) -> Representation:
         vary = merge_vary(*self.vary)
         headers = (("Cache-Control", self.cache.to_header()), *((("Vary", vary),) if vary else ()), *self.headers)
-        return Representation(len(self.body), "application/json", Validators(self.etag, self.last_modified), headers, accept_ranges=False)
+        return Representation(
+            len(self.body), "application/json", Validators(self.etag, self.last_modified), headers, accept_ranges=False
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +138,9 @@ def item(row: ItemRow) -> JsonResource:
 
 def doc(row: DocRow) -> JsonResource:
     """``/docs/<id>``: validated by Last-Modified (the row's updated_at), as in §2.4.3."""
-    return JsonResource(json_bytes({"id": row.id, "title": row.title, "content": row.content}), None, row.updated_at, DOC_CACHE)
+    return JsonResource(
+        json_bytes({"id": row.id, "title": row.title, "content": row.content}), None, row.updated_at, DOC_CACHE
+    )
 
 
 def v1_item(row: ItemRow, policy: ApiPolicy) -> JsonResource:
@@ -153,27 +157,54 @@ def v1_item(row: ItemRow, policy: ApiPolicy) -> JsonResource:
 def v2_item(row: ItemRow, self_url: str) -> JsonResource:
     """``/api/v2/items/<id>``: an envelope with version, timestamp and a self link: the visible
     difference between the versions that url prefixes keep apart."""
-    body = {"data": {"id": row.id, "name": row.name, "version": row.version, "updated_at": _iso(row.updated_at)}, "links": {"self": self_url}}
-    return JsonResource(json_bytes(body), EntityTag.from_version("v2-item", row.id, f"v{row.version}"), None, ITEM_CACHE)
+    body = {
+        "data": {"id": row.id, "name": row.name, "version": row.version, "updated_at": _iso(row.updated_at)},
+        "links": {"self": self_url},
+    }
+    return JsonResource(
+        json_bytes(body), EntityTag.from_version("v2-item", row.id, f"v{row.version}"), None, ITEM_CACHE
+    )
 
 
 def items_page(
     rows: Sequence[ItemRow], query: PageQuery, total: int, url_for_page: Callable[[int], str], policy: ApiPolicy
 ) -> JsonResource:
     """``/api/v1/items?page=N&size=S``: the page, a Link header, the total in X-Total-Count."""
-    body: dict[str, Any] = {"items": [{"id": row.id, "name": row.name} for row in rows], "page": query.page, "size": query.size}
+    body: dict[str, Any] = {
+        "items": [{"id": row.id, "name": row.name} for row in rows],
+        "page": query.page,
+        "size": query.size,
+    }
     links = page_links(query, total, url_for_page)
-    return _page(body, links, page_etag("items", query, [(row.id, row.version) for row in rows], total), policy, (("X-Total-Count", str(total)),))
+    return _page(
+        body,
+        links,
+        page_etag("items", query, [(row.id, row.version) for row in rows], total),
+        policy,
+        (("X-Total-Count", str(total)),),
+    )
 
 
-def items_keyset(rows: Sequence[ItemRow], query: KeysetQuery, url_for_after: Callable[[int], str], policy: ApiPolicy) -> JsonResource:
+def items_keyset(
+    rows: Sequence[ItemRow], query: KeysetQuery, url_for_after: Callable[[int], str], policy: ApiPolicy
+) -> JsonResource:
     """``/api/v1/items?after=ID&size=S``: keyset pagination, a next link by cursor."""
-    body: dict[str, Any] = {"items": [{"id": row.id, "name": row.name} for row in rows], "after": query.after, "size": query.size}
+    body: dict[str, Any] = {
+        "items": [{"id": row.id, "name": row.name} for row in rows],
+        "after": query.after,
+        "size": query.size,
+    }
     links = keyset_links(query, [row.id for row in rows], url_for_after)
     return _page(body, links, page_etag("items", query, [(row.id, row.version) for row in rows], None), policy, ())
 
 
-def _page(body: dict[str, Any], links: tuple[Link, ...], etag: EntityTag, policy: ApiPolicy, extra: tuple[tuple[str, str], ...]) -> JsonResource:
+def _page(
+    body: dict[str, Any],
+    links: tuple[Link, ...],
+    etag: EntityTag,
+    policy: ApiPolicy,
+    extra: tuple[tuple[str, str], ...],
+) -> JsonResource:
     link_header = format_link_header(links)
     headers = ((("Link", link_header),) if link_header else ()) + extra
     return JsonResource(json_bytes(body), etag, None, policy.cache(LIST_CACHE), vary=policy.vary(), headers=headers)

@@ -54,7 +54,9 @@ def _installed_version(distribution: str) -> str:
 
 def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--config", metavar="FILE", dest="config_file",
+        "--config",
+        metavar="FILE",
+        dest="config_file",
         help=f"the config file (default: {CONFIG_FILE} if there is one); wins over {CONFIG_ENV}",
     )
     group = parser.add_argument_group(f"settings (override {CONFIG_FILE} and TWINPORT_* variables)")
@@ -67,7 +69,8 @@ def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
 def _parser() -> _Parser:
     # Raw: --version prints one line per package, which argparse would otherwise refill into one.
     parser = _Parser(
-        prog="twinport", description="One service, two runtimes (Flask and Quart), one HTTP core.",
+        prog="twinport",
+        description="One service, two runtimes (Flask and Quart), one HTTP core.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=_version())
@@ -80,7 +83,9 @@ def _parser() -> _Parser:
     parity = commands.add_parser("parity", help="send the parity cases to both runtimes and show every difference")
     parity.add_argument("--mode", choices=("in-process", "wire", "both"), default="both")
     # Listed for --help; main() hands everything after "bench" to benchmarks.cli.
-    bench = commands.add_parser("bench", help="benchmarks of the two runtimes: run, report, compare (twinport bench --help)", add_help=False)
+    bench = commands.add_parser(
+        "bench", help="benchmarks of the two runtimes: run, report, compare (twinport bench --help)", add_help=False
+    )
     bench.add_argument("bench_args", nargs=argparse.REMAINDER)
     return parser
 
@@ -90,7 +95,12 @@ def _parse(parser: _Parser, argv: Sequence[str]) -> argparse.Namespace:
     arguments, unknown = parser.parse_known_args(argv)
     if unknown:
         flags = ["--config", "--json", *(setting.flag for setting in SETTINGS)]
-        close = [match for word in unknown if word.startswith("--") for match in difflib.get_close_matches(word.split("=")[0], flags, n=1)]
+        close = [
+            match
+            for word in unknown
+            if word.startswith("--")
+            for match in difflib.get_close_matches(word.split("=")[0], flags, n=1)
+        ]
         suggestion = f"; did you mean {close[0]}?" if close else ""
         parser.error(f"unrecognized arguments: {' '.join(unknown)}{suggestion}")
     return arguments
@@ -102,34 +112,53 @@ def server_command(settings: Settings, python: str = sys.executable) -> list[str
     bind = f"{host}:{settings.port}"
     if settings.server == "gunicorn":
         return [
-            python, "-m", "gunicorn",
-            "--bind", bind,
-            "--workers", str(settings.workers),
+            python,
+            "-m",
+            "gunicorn",
+            "--bind",
+            bind,
+            "--workers",
+            str(settings.workers),
             # gthread: each thread holds one request (or one open stream) at a time.
-            "--threads", str(settings.threads),
+            "--threads",
+            str(settings.threads),
             # The config file's worker_class is twinport's gthread worker (a client has
             # client_timeout to send its request); a stopping worker ends its event streams
             # instead of waiting its graceful timeout for them.
-            "--config", _server_conf("flask_impl", "gunicorn_conf.py"),
+            "--config",
+            _server_conf("flask_impl", "gunicorn_conf.py"),
             *(["--worker-class", settings.worker_class] if settings.worker_class != "gthread" else []),
             # gunicorn by default believes X-Forwarded-Proto from 127.0.0.1 and ::1 and rewrites the
             # scheme itself; only the trusted_proxy_hops setting decides that (ProxyFix in the app).
-            "--forwarded-allow-ips", "",
-            "--log-level", settings.log_level,
-            "--error-logfile", "-",
-            "--access-logfile", "/dev/stderr",
+            "--forwarded-allow-ips",
+            "",
+            "--log-level",
+            settings.log_level,
+            "--error-logfile",
+            "-",
+            "--access-logfile",
+            "/dev/stderr",
             "flask_impl:create_app()",
         ]
     return [
-        python, "-m", "hypercorn",
-        "--bind", bind,
-        "--workers", str(settings.workers),
-        "--worker-class", settings.worker_class,
-        "--log-level", settings.log_level.upper(),
-        "--error-logfile", "-",
-        "--access-logfile", "/dev/stderr",
+        python,
+        "-m",
+        "hypercorn",
+        "--bind",
+        bind,
+        "--workers",
+        str(settings.workers),
+        "--worker-class",
+        settings.worker_class,
+        "--log-level",
+        settings.log_level.upper(),
+        "--error-logfile",
+        "-",
+        "--access-logfile",
+        "/dev/stderr",
         # keep_alive_timeout = client_timeout: a request head has that long to arrive.
-        "--config", f"file:{_server_conf('quart_impl', 'hypercorn_conf.py')}",
+        "--config",
+        f"file:{_server_conf('quart_impl', 'hypercorn_conf.py')}",
         # Each worker exits with its master, and sends no 100 Continue to a body it will refuse.
         "quart_impl.hypercorn_worker:create_app()",
     ]
@@ -181,7 +210,11 @@ def _serve(resolved: Resolved) -> NoReturn:
     # Every setting goes on as TWINPORT_*; the config file was read here, once, and a worker must not
     # read the one TWINPORT_CONFIG names when --config named another.
     environment = {key: value for key, value in os.environ.items() if key != CONFIG_ENV} | settings.as_environ()
-    print(f"twinport: serving runtime={settings.runtime} on {settings.server} ({settings.worker_class}) at http://{settings.host}:{settings.port}", file=sys.stderr, flush=True)
+    print(
+        f"twinport: serving runtime={settings.runtime} on {settings.server} ({settings.worker_class}) at http://{settings.host}:{settings.port}",
+        file=sys.stderr,
+        flush=True,
+    )
     os.execve(argv[0], argv, environment)
 
 

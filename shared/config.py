@@ -107,7 +107,9 @@ def _require_driver(database_url: str) -> None:
     missing = [module for module in DRIVER_MODULES[backend] if importlib.util.find_spec(module) is None]
     if missing:
         how = f"pip install '{POSTGRESQL_EXTRA}'" if backend == "postgresql" else f"pip install {' '.join(missing)}"
-        raise ConfigError(f"database_url: a {backend} database needs the {', '.join(missing)} package, which is not installed ({how})")
+        raise ConfigError(
+            f"database_url: a {backend} database needs the {', '.join(missing)} package, which is not installed ({how})"
+        )
 
 
 Layer = tuple[str, dict[str, Any]]
@@ -146,7 +148,9 @@ def _config_layer(environ: Mapping[str, str], directory: Path, config_file: str 
         # left outside the table would be ignored without a word, so it is an error.
         stray = [key for key in document if key in {setting.name for setting in dataclasses.fields(Settings)}]
         if stray:
-            raise ConfigError(f"{stray[0]}: outside the [{CONFIG_TABLE}] table of {label}, which has one; move it into the table")
+            raise ConfigError(
+                f"{stray[0]}: outside the [{CONFIG_TABLE}] table of {label}, which has one; move it into the table"
+            )
         return [(f"{label} [{CONFIG_TABLE}]", table)]
     return [(label, document)]
 

@@ -100,14 +100,16 @@ def _parse(database_url: str) -> URL:
 
 
 def database_backend(database_url: str) -> str:
-    """"sqlite" or "postgresql" for a URL both engines can use, or ValueError (one line) naming
+    """ "sqlite" or "postgresql" for a URL both engines can use, or ValueError (one line) naming
     why not. Pure (sqlalchemy's ``make_url`` parses, connects to nothing): the settings layer
     validates ``database_url`` with it, before anything is served."""
     url = _parse(database_url)
     backend = _ACCEPTED[url.drivername]
     if backend == "sqlite" and url.database in (None, "", ":memory:"):
         # Each pooled connection would get a database of its own, without the tables.
-        raise ValueError(f"an in-memory SQLite database ({database_url!r}) is not shared between connections; name a file")
+        raise ValueError(
+            f"an in-memory SQLite database ({database_url!r}) is not shared between connections; name a file"
+        )
     return backend
 
 
@@ -201,7 +203,9 @@ class SyncStore:
     def __enter__(self) -> SyncStore:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
         self.close()
 
     def _rows(self, statement: RowsQuery) -> Sequence[RowMapping]:
@@ -240,7 +244,9 @@ class AsyncStore:
     async def __aenter__(self) -> AsyncStore:
         return self
 
-    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
         await self.close()
 
     async def _rows(self, statement: RowsQuery) -> Sequence[RowMapping]:

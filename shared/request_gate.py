@@ -71,7 +71,7 @@ _MAX_LABEL = 63  # RFC 1035 §2.3.4
 _MAX_NAME = 253  # RFC 1035 §2.3.4 (255 octets on the wire: 253 characters of dotted text)
 _DETAILS = {
     "host": "The Host (or trusted X-Forwarded-Host) is not a valid host[:port].",
-    "asterisk": "Only OPTIONS may be sent to the asterisk-form target \"*\".",
+    "asterisk": 'Only OPTIONS may be sent to the asterisk-form target "*".',
     "target": "The request-target is not a valid origin-form or absolute-form http URI.",
     "framing": "Content-Length with Transfer-Encoding is not a request this server accepts.",
     "length": "The Content-Length is not a valid length.",
@@ -196,7 +196,9 @@ def missing_host() -> ResponsePlan:
     return ResponsePlan(400, (("Content-Length", "0"),))
 
 
-def plan_body(content_length: str | None, chunked: bool, limit: int, *, expects_continue: bool = False) -> ReadBody | BodyRefused | None:
+def plan_body(
+    content_length: str | None, chunked: bool, limit: int, *, expects_continue: bool = False
+) -> ReadBody | BodyRefused | None:
     """How to read a body admitted by ``gate_request``: None when there is none (RFC 9112 §6.3:
     neither field, or Content-Length 0), a refusal when the declared length is over the limit.
 

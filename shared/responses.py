@@ -119,7 +119,9 @@ def set_cookie() -> ResponsePlan:
     ``no-store``: Set-Cookie does not keep a cache from storing a response (RFC 9111 says nothing
     of it), and one that hands out a session must never be replayed to someone else.
     """
-    cookie = dump_cookie("sid", "s-1", max_age=3600, path="/", secure=True, httponly=True, samesite="Lax", sync_expires=False)
+    cookie = dump_cookie(
+        "sid", "s-1", max_age=3600, path="/", secure=True, httponly=True, samesite="Lax", sync_expires=False
+    )
     return plan_json({"ok": True}, headers=[("Set-Cookie", cookie), ("Cache-Control", no_store().to_header())])
 
 

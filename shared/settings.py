@@ -162,14 +162,18 @@ class Settings:
     worker_class: str = _setting(
         "",
         "server worker class; gthread and asyncio keep serving while streams are open",
-        _choices("gthread", "sync", "asyncio", "uvloop", allowed="gthread or sync (gunicorn), asyncio or uvloop (hypercorn)"),
+        _choices(
+            "gthread", "sync", "asyncio", "uvloop", allowed="gthread or sync (gunicorn), asyncio or uvloop (hypercorn)"
+        ),
         default_text="follows the server",
     )
     host: str = _setting("127.0.0.1", "address to bind", _Rule("an interface address or host name", _host))
     port: int = _setting(8000, "TCP port to bind", _within("an integer", 1, 65535))
     workers: int = _setting(1, "server worker processes", _within("an integer", 1, 64))
     threads: int = _setting(
-        32, "threads per gunicorn gthread worker (concurrent requests per worker)", _within("an integer", 1, 1024),
+        32,
+        "threads per gunicorn gthread worker (concurrent requests per worker)",
+        _within("an integer", 1, 1024),
     )
     data_dir: str = _setting(
         "data",
@@ -183,13 +187,20 @@ class Settings:
     )
     # Case-insensitive: logging names its levels "INFO", gunicorn lowercases --log-level, hypercorn takes either.
     log_level: str = _setting(
-        "info", "server log level", _choices("debug", "info", "warning", "error", "critical"), fold_case=True,
+        "info",
+        "server log level",
+        _choices("debug", "info", "warning", "error", "critical"),
+        fold_case=True,
     )
     stream_delay: float = _setting(
-        0.5, "pause between the chunks of /stream/gen (the seed's 0.5 s)", _within("seconds", 0, 60),
+        0.5,
+        "pause between the chunks of /stream/gen (the seed's 0.5 s)",
+        _within("seconds", 0, 60),
     )
     export_rows: int = _setting(
-        100_000, "rows in /export.csv (the seed's 100,000)", _within("an integer", 0, 100_000_000),
+        100_000,
+        "rows in /export.csv (the seed's 100,000)",
+        _within("an integer", 0, 100_000_000),
     )
     sse_heartbeat: float = _setting(
         15.0,
@@ -197,7 +208,9 @@ class Settings:
         _within("seconds", 0.05, 3600),
     )
     sse_replay: int = _setting(
-        1000, "events kept for clients that reconnect with Last-Event-ID", _within("an integer", 0, 1_000_000),
+        1000,
+        "events kept for clients that reconnect with Last-Event-ID",
+        _within("an integer", 0, 1_000_000),
     )
     sse_replay_bytes: int = _setting(
         4 * 1024 * 1024,
@@ -221,10 +234,14 @@ class Settings:
     )
     publish_tokens: str = _setting("", "when set, POST /events requires one of them", _Rule(_TOKENS, _no_spaces))
     publish_rate: float = _setting(
-        10.0, "per-client token bucket refill rate on POST /events", _within("publishes per second", 0.0001, 100_000),
+        10.0,
+        "per-client token bucket refill rate on POST /events",
+        _within("publishes per second", 0.0001, 100_000),
     )
     publish_burst: int = _setting(
-        20, "per-client token bucket size on POST /events", _within("an integer", 1, 100_000),
+        20,
+        "per-client token bucket size on POST /events",
+        _within("an integer", 1, 100_000),
     )
     client_timeout: float = _setting(
         10.0,
@@ -232,27 +249,40 @@ class Settings:
         _within("seconds", 1, 3600),
     )
     file_chunk_size: int = _setting(
-        1024 * 1024, "bytes read at a time when streaming a file", _within("an integer", 4096, 64 * 1024 * 1024),
+        1024 * 1024,
+        "bytes read at a time when streaming a file",
+        _within("an integer", 4096, 64 * 1024 * 1024),
     )
     max_ranges: int = _setting(
-        64, "more ranges than this in one request get the whole file", _within("an integer", 1, 1000),
+        64,
+        "more ranges than this in one request get the whole file",
+        _within("an integer", 1, 1000),
     )
     database_url: str = _setting(
         "",
         "the items store",
-        _Rule("empty (SQLite in state_dir), a sqlite:///<file> URL, or a postgresql:// URL"
-        " (drivers: sqlite, sqlite+pysqlite, sqlite+aiosqlite, postgresql, postgresql+psycopg)", _database_url),
+        _Rule(
+            "empty (SQLite in state_dir), a sqlite:///<file> URL, or a postgresql:// URL"
+            " (drivers: sqlite, sqlite+pysqlite, sqlite+aiosqlite, postgresql, postgresql+psycopg)",
+            _database_url,
+        ),
     )
     seed_items: int = _setting(
-        10_000, "items created in an empty store on first start", _within("an integer", 0, 10_000_000),
+        10_000,
+        "items created in an empty store on first start",
+        _within("an integer", 0, 10_000_000),
     )
     api_tokens: str = _setting("", "when set, /api/v1 requires one of them", _Rule(_TOKENS, _no_spaces))
     rate_limit: float = _setting(
-        20.0, "per-client token bucket refill rate on /api/v1", _within("requests per second", 0.0001, 100_000),
+        20.0,
+        "per-client token bucket refill rate on /api/v1",
+        _within("requests per second", 0.0001, 100_000),
     )
     rate_burst: int = _setting(40, "per-client token bucket size on /api/v1", _within("an integer", 1, 100_000))
     total_count_ttl: float = _setting(
-        10.0, "how long the paging API reuses its item count", _within("seconds", 0, 86_400),
+        10.0,
+        "how long the paging API reuses its item count",
+        _within("seconds", 0, 86_400),
     )
     compress_min_bytes: int = _setting(
         1024,
@@ -260,7 +290,9 @@ class Settings:
         _within("an integer", 0, 100 * 1024 * 1024),
     )
     trusted_proxy_hops: int = _setting(
-        0, "proxies in front whose X-Forwarded-* headers are trusted (0: ignore them)", _within("an integer", 0, 5),
+        0,
+        "proxies in front whose X-Forwarded-* headers are trusted (0: ignore them)",
+        _within("an integer", 0, 5),
     )
 
     def as_dict(self) -> dict[str, Any]:
@@ -279,7 +311,9 @@ def _schema() -> tuple[Setting, ...]:
 
 
 def _described(name: str, kind: type, default: Any, meaning: _Meaning) -> Setting:
-    return Setting(name, kind, default, meaning.allowed, meaning.help, meaning.check, meaning.fold_case, meaning.default_text)
+    return Setting(
+        name, kind, default, meaning.allowed, meaning.help, meaning.check, meaning.fold_case, meaning.default_text
+    )
 
 
 SETTINGS: tuple[Setting, ...] = _schema()
@@ -312,7 +346,7 @@ def resolve_settings(
     for name, raw in (environ or {}).items():
         if not name.startswith(ENV_PREFIX) or name in RESERVED_ENV or name.startswith(RESERVED_ENV_PREFIX):
             continue
-        key = name[len(ENV_PREFIX):].lower()
+        key = name[len(ENV_PREFIX) :].lower()
         setting = _known(key, f"environment variable {name}", display=name)
         values[key] = _from_text(setting, raw, name)
         sources[key] = f"env {name}"
@@ -398,4 +432,3 @@ def _checked(setting: Setting, value: Any, where: str, *, raw: str | None = None
 
 def _masked(value: Any) -> Any:
     return _PASSWORD.sub(r"\1***@", value) if isinstance(value, str) else value
-

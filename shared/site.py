@@ -34,4 +34,6 @@ def static_asset(facts: FileFacts, requested_version: str | None) -> Representat
 
 
 def page(html: str) -> ResponsePlan:
-    return plan_bytes(html.encode("utf-8"), content_type="text/html; charset=utf-8", headers=(("Cache-Control", "no-cache"),))
+    return plan_bytes(
+        html.encode("utf-8"), content_type="text/html; charset=utf-8", headers=(("Cache-Control", "no-cache"),)
+    )

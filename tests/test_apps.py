@@ -27,7 +27,11 @@ def test_url_maps_are_identical(settings: dict[str, object]) -> None:
 
 
 def test_blueprints_have_the_same_names(settings: dict[str, object]) -> None:
-    assert sorted(flask_impl.create_app(dict(settings)).blueprints) == sorted(quart_impl.create_app(dict(settings)).blueprints) == ["api", "api_v1", "api_v2", "assets", "ops", "resp", "site"]
+    assert (
+        sorted(flask_impl.create_app(dict(settings)).blueprints)
+        == sorted(quart_impl.create_app(dict(settings)).blueprints)
+        == ["api", "api_v1", "api_v2", "assets", "ops", "resp", "site"]
+    )
 
 
 @pytest.mark.parametrize(
@@ -40,11 +44,19 @@ def test_blueprints_have_the_same_names(settings: dict[str, object]) -> None:
         ("/basic-5", 200, "application/octet-stream", b"binary", {"X-Trace-Id": "abc-123"}),
         ("/basic-6", 201, "application/json", b'{"message":"created"}\n', {"Location": "/items/123"}),
         ("/as-json", 200, "application/json", b'{"items":[1,2,3],"ok":true}\n', {}),
-        ("/cache-demo", 200, "application/json", b'{"ok":true}\n', {"Cache-Control": "public, max-age=60", "Vary": "Accept-Encoding"}),
+        (
+            "/cache-demo",
+            200,
+            "application/json",
+            b'{"ok":true}\n',
+            {"Cache-Control": "public, max-age=60", "Vary": "Accept-Encoding"},
+        ),
         ("/healthz", 200, "application/json", b'{"status":"ok"}\n', {"Cache-Control": "no-store"}),
     ],
 )
-def test_seed_responses(client: Client, path: str, status: int, content_type: str, body: bytes, extra: dict[str, str]) -> None:
+def test_seed_responses(
+    client: Client, path: str, status: int, content_type: str, body: bytes, extra: dict[str, str]
+) -> None:
     response = client.request("GET", path)
     assert (response.status, response.header("Content-Type"), response.body) == (status, content_type, body)
     assert response.header("Content-Length") == str(len(body))
@@ -64,7 +76,10 @@ def test_unknown_path_is_a_problem_document(client: Client) -> None:
     assert response.status == 404
     assert response.header("Content-Type") == "application/problem+json"
     assert json.loads(response.body) == {
-        "type": "about:blank", "title": "Not Found", "status": 404, "detail": "No resource lives at this URL.",
+        "type": "about:blank",
+        "title": "Not Found",
+        "status": 404,
+        "detail": "No resource lives at this URL.",
     }
 
 

@@ -32,7 +32,8 @@ def test_csv_memory_prints_a_table_row_per_runtime(capsys: pytest.CaptureFixture
     header, rule, *rows = capsys.readouterr().out.strip().splitlines()
     assert "tree peak after export MiB" in header and set(rule) == {"|", "-"}
     assert [(row.split("|")[1].strip(), row.split("|")[2].strip()) for row in rows] == [
-        ("flask", "10"), ("quart", "10"),
+        ("flask", "10"),
+        ("quart", "10"),
     ]
 
 
@@ -54,7 +55,15 @@ def _document(path: Path) -> dict[str, Any]:
 
 def test_quick_run_writes_every_scenario_with_repeats_median_and_spread(quick_run: Path) -> None:
     document = _document(quick_run)
-    assert {"cores", "memory_gib", "cpu_model", "python", "os", "load_average_at_start", "load_average_at_end"} <= document["machine"].keys()
+    assert {
+        "cores",
+        "memory_gib",
+        "cpu_model",
+        "python",
+        "os",
+        "load_average_at_start",
+        "load_average_at_end",
+    } <= document["machine"].keys()
     assert document["versions"]["quart"] and document["versions"]["hypercorn"]
     assert document["config"]["quick"] is True and document["placement"]["mode"] == "pinned"
     assert document["targets"][QUICK_TARGET]["argv"][1:3] == ["-m", "hypercorn"]
@@ -67,7 +76,11 @@ def test_quick_run_writes_every_scenario_with_repeats_median_and_spread(quick_ru
     for name in WRK_SCENARIOS:
         repeats = results[name]["repeats"]
         assert len(repeats) == document["config"]["repeats"]
-        assert {"p50", "p99", "p99.9"} <= repeats[0]["latency_ms"].keys() and {"server_cpu", "client_cpu", "errors"} <= repeats[0].keys()
+        assert {"p50", "p99", "p99.9"} <= repeats[0]["latency_ms"].keys() and {
+            "server_cpu",
+            "client_cpu",
+            "errors",
+        } <= repeats[0].keys()
     assert results["range-64k"]["extra"]["byte_exact"] is True
     assert results["csv-export-10x"]["extra"]["rows"] == 10 * results["csv-export"]["extra"]["rows"]
     levels = results["sse-fanout"]["extra"]["levels"]
@@ -78,7 +91,13 @@ def test_quick_run_writes_every_scenario_with_repeats_median_and_spread(quick_ru
 def test_report_writes_markdown_tables_and_charts(quick_run: Path, tmp_path: Path) -> None:
     assert cli.main(["bench", "report", str(quick_run), "--out-dir", str(tmp_path)]) == 0
     markdown = (tmp_path / "report.md").read_text()
-    for section in ("## Goals", "## Headline figure per scenario", "## Latency and CPU", "## Server-sent events", "## CSV export"):
+    for section in (
+        "## Goals",
+        "## Headline figure per scenario",
+        "## Latency and CPU",
+        "## Server-sent events",
+        "## CSV export",
+    ):
         assert section in markdown
     assert "twinport bench run --quick" in markdown
     for chart in ("throughput.png", "latency.png", "sse.png", "csv_memory.png"):
@@ -102,16 +121,24 @@ def test_compare_of_a_run_with_itself_finds_nothing(quick_run: Path, capsys: pyt
     assert "| tiny-json |" in table and "REGRESSION" not in table and "no regression" in table
 
 
-def test_compare_exits_nonzero_on_a_planted_throughput_regression(quick_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_compare_exits_nonzero_on_a_planted_throughput_regression(
+    quick_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     planted = tmp_path / "planted.json"
     planted.write_text(json.dumps(_degraded(_document(quick_run), "tiny-json", 0.5)))
     assert cli.main(["bench", "compare", str(quick_run), str(planted), "--threshold", "20"]) == 1
-    rows = {line.split("|")[2].strip(): line for line in capsys.readouterr().out.splitlines() if line.startswith(f"| {QUICK_TARGET} |")}
+    rows = {
+        line.split("|")[2].strip(): line
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith(f"| {QUICK_TARGET} |")
+    }
     assert "0.50x" in rows["tiny-json"] and "REGRESSION: worse by 50%" in rows["tiny-json"]
     assert [name for name, row in rows.items() if "REGRESSION" in row] == ["tiny-json"]
 
 
-def test_compare_does_not_fail_below_the_threshold(quick_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_compare_does_not_fail_below_the_threshold(
+    quick_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     planted = tmp_path / "planted.json"
     planted.write_text(json.dumps(_degraded(_document(quick_run), "tiny-json", 0.5)))
     assert cli.main(["bench", "compare", str(quick_run), str(planted), "--threshold", "60"]) == 0
@@ -119,8 +146,10 @@ def test_compare_does_not_fail_below_the_threshold(quick_run: Path, tmp_path: Pa
 
 
 def test_wrk_summary_is_read_from_the_done_script_line() -> None:
-    line = ('WRK_JSON {"requests":500,"duration_us":2000000,"bytes":1000000,"errors":{"connect":0,"read":1,"write":0,"status":2,"timeout":0},'
-            '"latency_us":{"mean":1500.0,"max":9000,"p50":1200,"p90":2500,"p99":7000,"p99.9":8800}}')
+    line = (
+        'WRK_JSON {"requests":500,"duration_us":2000000,"bytes":1000000,"errors":{"connect":0,"read":1,"write":0,"status":2,"timeout":0},'
+        '"latency_us":{"mean":1500.0,"max":9000,"p50":1200,"p90":2500,"p99":7000,"p99.9":8800}}'
+    )
     result = parse_wrk_output(f"Running 2s test\n{line}\n")
     assert (result.requests_per_second, result.megabytes_per_second, result.error_count) == (250, 0.5, 3)
     assert result.latency_ms["p99"] == 7.0

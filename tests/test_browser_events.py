@@ -23,8 +23,13 @@ from parity_tests.clients import WireClient
 from parity_tests.servers import RunningServer, free_port, running_command, twinport_environment
 
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 JSON = (("Content-Type", "application/json"),)
 WAIT_MS = 20_000
@@ -42,7 +47,18 @@ COLLECT = """() => {
 
 @contextmanager
 def serving(runtime: str, port: int, settings: dict[str, object], directory: Path) -> Iterator[RunningServer]:
-    argv = [sys.executable, "-m", "shared.cli", "serve", "--runtime", runtime, "--host", "127.0.0.1", "--port", str(port)]
+    argv = [
+        sys.executable,
+        "-m",
+        "shared.cli",
+        "serve",
+        "--runtime",
+        runtime,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
     environment = twinport_environment({**settings, "port": port})
     with running_command(runtime, argv, port, environment, directory, directory / f"{runtime}-{port}.log") as server:
         yield server
@@ -55,7 +71,9 @@ def publish(server: RunningServer, n: int) -> str:
     return str(json.loads(answer.body)["id"])
 
 
-def test_the_browsers_reconnect_after_a_restart_misses_no_event(runtime: str, settings: dict[str, object], tmp_path: Path) -> None:
+def test_the_browsers_reconnect_after_a_restart_misses_no_event(
+    runtime: str, settings: dict[str, object], tmp_path: Path
+) -> None:
     chromium = require_tool("chromium")
     from playwright.sync_api import sync_playwright  # the test extra installs it (pyproject.toml)
 
@@ -77,7 +95,12 @@ def test_the_browsers_reconnect_after_a_restart_misses_no_event(runtime: str, se
             with serving(runtime, port, server_settings, tmp_path) as second:
                 after = [publish(second, n) for n in range(3, 6)]
                 # Published with no subscriber: only the reconnect's replay can bring them.
-                assert json.loads(WireClient(second.host, second.port, runtime).request("GET", "/ops/stats").body)["sse_subscribers"] == 0
+                assert (
+                    json.loads(WireClient(second.host, second.port, runtime).request("GET", "/ops/stats").body)[
+                        "sse_subscribers"
+                    ]
+                    == 0
+                )
                 page.unroute("**/events")
                 page.wait_for_function("window.opened === 2", timeout=WAIT_MS)
                 after += [publish(second, n) for n in range(6, 8)]  # and live ones after the reconnect

@@ -29,7 +29,9 @@ def twinport(*arguments: str) -> list[str]:
 
 def run(tmp_path: Path, *arguments: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     environment = twinport_environment(env or {})
-    return subprocess.run(twinport(*arguments), cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        twinport(*arguments), cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_config_shows_each_value_and_its_source(tmp_path: Path) -> None:
@@ -63,7 +65,12 @@ def entry_point(kind: str) -> list[str]:
 @pytest.mark.parametrize("kind", ["console-script", "module"])
 def test_version_names_twinport_python_and_the_packages_it_runs_on(tmp_path: Path, kind: str) -> None:
     result = subprocess.run(
-        [*entry_point(kind), "--version"], cwd=tmp_path, env=twinport_environment({}), capture_output=True, text=True, timeout=60
+        [*entry_point(kind), "--version"],
+        cwd=tmp_path,
+        env=twinport_environment({}),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert (result.returncode, result.stderr) == (0, "")
     lines = result.stdout.splitlines()
@@ -74,7 +81,9 @@ def test_version_names_twinport_python_and_the_packages_it_runs_on(tmp_path: Pat
 def test_a_reader_that_closes_the_pipe_ends_the_command_quietly(tmp_path: Path) -> None:
     # `twinport config --json | head -1`, made certain: the reader is gone before the first write.
     command = twinport("config", "--json")
-    with subprocess.Popen(command, cwd=tmp_path, env=twinport_environment({}), stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+    with subprocess.Popen(
+        command, cwd=tmp_path, env=twinport_environment({}), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as process:
         assert process.stdout is not None and process.stderr is not None
         process.stdout.close()
         stderr = process.stderr.read()
@@ -103,11 +112,27 @@ def test_the_config_flag_wins_over_twinport_config(tmp_path: Path) -> None:
         (("serve", "--data-dir", "a-file"), {}, "data_dir: 'a-file' (--data-dir) is not a directory"),
         (("serve",), {"data_dir": "a-file/data"}, "data_dir: 'a-file/data' (env TWINPORT_DATA_DIR) is under "),
         (("serve", "--state-dir", "data/state"), {}, "overlaps data_dir"),
-        (("serve", "--state-dir", "/proc/twinport-state"), {}, "state_dir: cannot create or fill '/proc/twinport-state': No such file or directory"),
-        (("serve",), {"database_url": "sqlite+foo:///x.db"}, "TWINPORT_DATABASE_URL='sqlite+foo:///x.db': expected empty (SQLite in state_dir)"),
+        (
+            ("serve", "--state-dir", "/proc/twinport-state"),
+            {},
+            "state_dir: cannot create or fill '/proc/twinport-state': No such file or directory",
+        ),
+        (
+            ("serve",),
+            {"database_url": "sqlite+foo:///x.db"},
+            "TWINPORT_DATABASE_URL='sqlite+foo:///x.db': expected empty (SQLite in state_dir)",
+        ),
         (("serve",), {"database_url": "sqlite:"}, "TWINPORT_DATABASE_URL='sqlite:': expected empty"),
-        (("serve",), {"database_url": "sqlite:////proc/twinport/x.db"}, "database_url: cannot open the database 'sqlite:////proc/twinport/x.db': "),
-        (("serve",), {"port": "\u0668\u0660\u0660\u0660"}, "TWINPORT_PORT='\u0668\u0660\u0660\u0660': expected an integer from 1 to 65535"),
+        (
+            ("serve",),
+            {"database_url": "sqlite:////proc/twinport/x.db"},
+            "database_url: cannot open the database 'sqlite:////proc/twinport/x.db': ",
+        ),
+        (
+            ("serve",),
+            {"port": "\u0668\u0660\u0660\u0660"},
+            "TWINPORT_PORT='\u0668\u0660\u0660\u0660': expected an integer from 1 to 65535",
+        ),
         (("serve", "--port", "1_000"), {}, "--port='1_000': expected an integer from 1 to 65535"),
         # Issue 9: the conventions a Flask or Quart user expects.
         (("serve", "--prot", "8000"), {}, "unrecognized arguments: --prot 8000; did you mean --port?"),
@@ -115,10 +140,14 @@ def test_the_config_flag_wins_over_twinport_config(tmp_path: Path) -> None:
         (("config",), {"log_levl": "INFO"}, "; did you mean TWINPORT_LOG_LEVEL?"),
     ],
 )
-def test_bad_settings_are_one_line_exit_2_and_start_nothing(tmp_path: Path, arguments: tuple[str, ...], env: dict[str, str], expected: str) -> None:
+def test_bad_settings_are_one_line_exit_2_and_start_nothing(
+    tmp_path: Path, arguments: tuple[str, ...], env: dict[str, str], expected: str
+) -> None:
     (tmp_path / "a-file").write_text("not a directory")
     port = free_port()
-    result = run(tmp_path, *arguments, "--host", "127.0.0.1", env={"port": port, **env} if "--port" not in arguments else env)
+    result = run(
+        tmp_path, *arguments, "--host", "127.0.0.1", env={"port": port, **env} if "--port" not in arguments else env
+    )
     assert result.returncode == 2
     assert expected in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
@@ -129,7 +158,10 @@ def test_bad_settings_are_one_line_exit_2_and_start_nothing(tmp_path: Path, argu
 def test_a_nul_in_data_dir_is_one_line_exit_2(tmp_path: Path) -> None:
     (tmp_path / "twinport.toml").write_text('data_dir = "da\\u0000ta"\n')  # only TOML can carry a NUL
     result = run(tmp_path, "serve", "--host", "127.0.0.1", "--port", str(free_port()))
-    assert (result.returncode, result.stderr) == (2, "twinport: error: data_dir = 'da\\x00ta' in twinport.toml: expected a directory path\n")
+    assert (result.returncode, result.stderr) == (
+        2,
+        "twinport: error: data_dir = 'da\\x00ta' in twinport.toml: expected a directory path\n",
+    )
 
 
 @pytest.mark.parametrize("runtime", ["flask", "quart"])
@@ -140,7 +172,10 @@ def test_a_busy_port_is_one_line_exit_2_before_the_server_starts(tmp_path: Path,
         port = taken.getsockname()[1]
         result = run(tmp_path, "serve", "--runtime", runtime, "--host", "127.0.0.1", "--port", str(port))
     assert result.returncode == 2
-    assert result.stderr == f"twinport: error: cannot listen on 127.0.0.1:{port}: Address already in use (another process is listening there)\n"
+    assert (
+        result.stderr
+        == f"twinport: error: cannot listen on 127.0.0.1:{port}: Address already in use (another process is listening there)\n"
+    )
 
 
 def test_a_postgresql_url_without_its_driver_is_one_line_exit_2(tmp_path: Path) -> None:
@@ -148,9 +183,22 @@ def test_a_postgresql_url_without_its_driver_is_one_line_exit_2(tmp_path: Path) 
     # Python marks a module as absent), whether or not this machine has it installed.
     port = free_port()
     program = "import sys; sys.modules['psycopg'] = None; from shared.cli import main; sys.exit(main(sys.argv[1:]))"
-    arguments = ("serve", "--host", "127.0.0.1", "--port", str(port), "--database-url", "postgresql://u:s3cret@127.0.0.1/app")
+    arguments = (
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--database-url",
+        "postgresql://u:s3cret@127.0.0.1/app",
+    )
     result = subprocess.run(
-        [sys.executable, "-c", program, *arguments], cwd=tmp_path, env=twinport_environment({}), capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", program, *arguments],
+        cwd=tmp_path,
+        env=twinport_environment({}),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2
     assert result.stderr == (
@@ -165,9 +213,13 @@ def test_a_postgresql_server_that_does_not_answer_is_one_line_exit_2(tmp_path: P
     pytest.importorskip("psycopg", reason="the postgresql extra (psycopg[binary]) is not installed")
     database_port, port = free_port(), free_port()  # nothing listens on either
     url = f"postgresql://twinport:s3cret@127.0.0.1:{database_port}/twinport"
-    result = run(tmp_path, "serve", "--runtime", runtime, "--host", "127.0.0.1", "--port", str(port), "--database-url", url)
+    result = run(
+        tmp_path, "serve", "--runtime", runtime, "--host", "127.0.0.1", "--port", str(port), "--database-url", url
+    )
     assert result.returncode == 2
-    assert result.stderr.startswith(f"twinport: error: database_url: cannot open the database 'postgresql://twinport:***@127.0.0.1:{database_port}/twinport': ")
+    assert result.stderr.startswith(
+        f"twinport: error: database_url: cannot open the database 'postgresql://twinport:***@127.0.0.1:{database_port}/twinport': "
+    )
     assert "s3cret" not in result.stderr
     assert len(result.stderr.splitlines()) == 1, result.stderr
     with socket.socket() as probe:
@@ -180,11 +232,15 @@ def test_serve_prepares_state_dir_and_the_database_before_the_server_starts(tmp_
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        result = run(tmp_path, "serve", "--host", "127.0.0.1", "--port", str(taken.getsockname()[1]), "--seed-items", "7")
+        result = run(
+            tmp_path, "serve", "--host", "127.0.0.1", "--port", str(taken.getsockname()[1]), "--seed-items", "7"
+        )
     assert result.returncode == 2, result.stderr
     assert (tmp_path / "state" / "twinport.sqlite3").is_file()
     assert (tmp_path / "data" / "hello.txt").is_file()
-    assert sorted(path.name for path in (tmp_path / "data").iterdir() if path.name.startswith(".")) == []  # no temporary left
+    assert (
+        sorted(path.name for path in (tmp_path / "data").iterdir() if path.name.startswith(".")) == []
+    )  # no temporary left
 
 
 def test_server_command_is_gunicorn_gthread_for_flask_and_hypercorn_for_quart() -> None:
@@ -200,12 +256,24 @@ def test_server_command_is_gunicorn_gthread_for_flask_and_hypercorn_for_quart() 
     assert quart[-1] == "quart_impl.hypercorn_worker:create_app()"
 
 
-SEED_ENDPOINTS = {"/healthz": 200, "/basic-1": 200, "/basic-2": 200, "/basic-3": 202, "/basic-4": 200, "/basic-5": 200, "/basic-6": 201, "/as-json": 200, "/cache-demo": 200}
+SEED_ENDPOINTS = {
+    "/healthz": 200,
+    "/basic-1": 200,
+    "/basic-2": 200,
+    "/basic-3": 202,
+    "/basic-4": 200,
+    "/basic-5": 200,
+    "/basic-6": 201,
+    "/as-json": 200,
+    "/cache-demo": 200,
+}
 
 
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "sigint"])
 @pytest.mark.parametrize("runtime", ["flask", "quart"])
-def test_serve_answers_on_the_port_asked_for_and_exits_cleanly(tmp_path: Path, runtime: str, stop: signal.Signals) -> None:
+def test_serve_answers_on_the_port_asked_for_and_exits_cleanly(
+    tmp_path: Path, runtime: str, stop: signal.Signals
+) -> None:
     port = free_port()
     argv = twinport("serve", "--runtime", runtime, "--port", str(port), "--host", "127.0.0.1")
     environment = twinport_environment({"data_dir": str(tmp_path / "data")})
@@ -213,7 +281,9 @@ def test_serve_answers_on_the_port_asked_for_and_exits_cleanly(tmp_path: Path, r
         client = WireClient("127.0.0.1", port, runtime)
         for path, status in SEED_ENDPOINTS.items():
             assert client.request("GET", path).status == status, path
-        assert client.request("GET", "/healthz").header("Server") == ("gunicorn" if runtime == "flask" else "hypercorn-h11")
+        assert client.request("GET", "/healthz").header("Server") == (
+            "gunicorn" if runtime == "flask" else "hypercorn-h11"
+        )
         server.process.send_signal(stop)
         assert server.process.wait(timeout=20) == 0, server.log()
     assert f"serving runtime={runtime}" in server.log()

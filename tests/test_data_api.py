@@ -26,7 +26,11 @@ def links_of(header: str | None) -> dict[str, str]:
 
 def test_item_etag_comes_from_identity_and_version_and_revalidates(client: Client) -> None:
     response = client.request("GET", "/items/42")
-    assert (response.status, response.header("ETag"), response.header("Cache-Control")) == (200, '"item-42-v3"', "public, max-age=60")
+    assert (response.status, response.header("ETag"), response.header("Cache-Control")) == (
+        200,
+        '"item-42-v3"',
+        "public, max-age=60",
+    )
     assert json.loads(response.body) == {"id": 42, "name": "Item 42", "ver": 3}
     for tag in ('"item-42-v3"', 'W/"item-42-v3"', '"a", "item-42-v3"', "*"):
         not_modified = client.request("GET", "/items/42", (("If-None-Match", tag),))
@@ -58,8 +62,12 @@ def test_doc_is_validated_by_last_modified(client: Client) -> None:
     assert client.request("GET", "/docs/1", (("If-Modified-Since", modified), ("If-None-Match", '"x"'))).status == 200
 
 
-@pytest.mark.parametrize(("accept", "coding", "decode"), [("gzip", "gzip", gzip.decompress), ("br;q=1, gzip;q=0.5", "br", brotli.decompress)])
-def test_large_json_is_compressed_with_its_own_validator(client: Client, accept: str, coding: str, decode: object) -> None:
+@pytest.mark.parametrize(
+    ("accept", "coding", "decode"), [("gzip", "gzip", gzip.decompress), ("br;q=1, gzip;q=0.5", "br", brotli.decompress)]
+)
+def test_large_json_is_compressed_with_its_own_validator(
+    client: Client, accept: str, coding: str, decode: object
+) -> None:
     plain = client.request("GET", "/api/v1/items?size=100")
     coded = client.request("GET", "/api/v1/items?size=100", (("Accept-Encoding", accept),))
     assert coded.header("Content-Encoding") == coding
@@ -68,9 +76,20 @@ def test_large_json_is_compressed_with_its_own_validator(client: Client, accept:
     assert coded.header("ETag") not in (None, plain.header("ETag"))
     assert plain.header("Content-Encoding") is None
     # Each tag revalidates its own representation only.
-    assert client.request("GET", "/api/v1/items?size=100", (("Accept-Encoding", accept), ("If-None-Match", coded.header("ETag") or ""))).status == 304
-    assert client.request("GET", "/api/v1/items?size=100", (("If-None-Match", coded.header("ETag") or ""),)).status == 200
-    assert client.request("GET", "/api/v1/items?size=100", (("If-None-Match", plain.header("ETag") or ""),)).status == 304
+    assert (
+        client.request(
+            "GET",
+            "/api/v1/items?size=100",
+            (("Accept-Encoding", accept), ("If-None-Match", coded.header("ETag") or "")),
+        ).status
+        == 304
+    )
+    assert (
+        client.request("GET", "/api/v1/items?size=100", (("If-None-Match", coded.header("ETag") or ""),)).status == 200
+    )
+    assert (
+        client.request("GET", "/api/v1/items?size=100", (("If-None-Match", plain.header("ETag") or ""),)).status == 304
+    )
 
 
 def test_small_json_is_not_compressed(client: Client) -> None:
@@ -79,9 +98,18 @@ def test_small_json_is_not_compressed(client: Client) -> None:
 
 
 def test_url_building_as_the_seed(client: Client) -> None:
-    assert json.loads(client.request("GET", "/build").body) == {"user_url": "/users/7", "q_url": "/search?q=flask&page=2"}
-    assert json.loads(client.request("GET", "/abs").body) == {"self": "http://localhost/abs", "doc": "https://localhost/docs/10"}
-    assert json.loads(client.request("GET", "/links").body) == {"v1": "http://localhost/api/v1/items/1", "v2": "http://localhost/api/v2/items/1"}
+    assert json.loads(client.request("GET", "/build").body) == {
+        "user_url": "/users/7",
+        "q_url": "/search?q=flask&page=2",
+    }
+    assert json.loads(client.request("GET", "/abs").body) == {
+        "self": "http://localhost/abs",
+        "doc": "https://localhost/docs/10",
+    }
+    assert json.loads(client.request("GET", "/links").body) == {
+        "v1": "http://localhost/api/v1/items/1",
+        "v2": "http://localhost/api/v2/items/1",
+    }
 
 
 def test_untrusted_forwarded_headers_change_no_url(client: Client) -> None:
@@ -112,7 +140,10 @@ def test_paging_links_total_and_validators(client: Client) -> None:
     assert set(links_of(last.header("Link"))) == {"first", "prev", "last"}  # no next on the last page
     middle = client.request("GET", links_of(first.header("Link"))["next"].removeprefix("http://localhost"))
     assert [item["id"] for item in json.loads(middle.body)["items"]][0] == 26
-    assert client.request("GET", "/api/v1/items?page=1&size=25", (("If-None-Match", first.header("ETag") or ""),)).status == 304
+    assert (
+        client.request("GET", "/api/v1/items?page=1&size=25", (("If-None-Match", first.header("ETag") or ""),)).status
+        == 304
+    )
     assert first.header("Cache-Control") == "public, max-age=30"
 
 
@@ -127,7 +158,15 @@ def test_keyset_pages_chain_to_the_end(client: Client) -> None:
 
 @pytest.mark.parametrize(
     ("query", "parameter"),
-    [("page=0", "page"), ("page=-1", "page"), ("page=x", "page"), ("size=0", "size"), ("size=-2", "size"), ("size=x", "size"), (f"size={MAX_PAGE_SIZE + 1}", "size")],
+    [
+        ("page=0", "page"),
+        ("page=-1", "page"),
+        ("page=x", "page"),
+        ("size=0", "size"),
+        ("size=-2", "size"),
+        ("size=x", "size"),
+        (f"size={MAX_PAGE_SIZE + 1}", "size"),
+    ],
 )
 def test_bad_paging_input_is_a_400_naming_the_parameter(client: Client, query: str, parameter: str) -> None:
     response = client.request("GET", f"/api/v1/items?{query}")
@@ -146,7 +185,12 @@ def guarded(request: pytest.FixtureRequest, settings: dict[str, object]) -> Iter
 
 
 def test_tokens_are_required_when_configured(guarded: Client) -> None:
-    for headers in ((), (("Authorization", "Bearer wrong"),), (("Authorization", "Basic c2VjcmV0"),), (("Authorization", "Bearer"),)):
+    for headers in (
+        (),
+        (("Authorization", "Bearer wrong"),),
+        (("Authorization", "Basic c2VjcmV0"),),
+        (("Authorization", "Bearer"),),
+    ):
         response = guarded.request("GET", "/api/v1/items/1", headers)
         assert response.status == 401, headers
         assert response.header("WWW-Authenticate") == 'Bearer realm="twinport"'

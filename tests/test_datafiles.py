@@ -9,14 +9,29 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from shared import ByteSpan
-from shared.datafiles import LARGE_FILE, LARGE_FILE_SIZE, SAMPLE_MTIME_NS, Read, body_steps, ensure_data_dir, iter_body, open_data_file
+from shared.datafiles import (
+    LARGE_FILE,
+    LARGE_FILE_SIZE,
+    SAMPLE_MTIME_NS,
+    Read,
+    body_steps,
+    ensure_data_dir,
+    iter_body,
+    open_data_file,
+)
 
 
-@given(st.lists(st.one_of(st.binary(max_size=5), st.tuples(st.integers(0, 300), st.integers(0, 300))), max_size=6), st.integers(1, 64))
+@given(
+    st.lists(st.one_of(st.binary(max_size=5), st.tuples(st.integers(0, 300), st.integers(0, 300))), max_size=6),
+    st.integers(1, 64),
+)
 def test_steps_cover_each_span_exactly_in_chunks(parts_spec: list[object], chunk_size: int) -> None:
     parts = tuple(p if isinstance(p, bytes) else ByteSpan(min(p), max(p)) for p in parts_spec)  # type: ignore[call-overload]
     data = bytes(range(256)) * 2
-    rebuilt = b"".join(step if isinstance(step, bytes) else data[step.offset : step.offset + step.length] for step in body_steps(parts, chunk_size))
+    rebuilt = b"".join(
+        step if isinstance(step, bytes) else data[step.offset : step.offset + step.length]
+        for step in body_steps(parts, chunk_size)
+    )
     expected = b"".join(p if isinstance(p, bytes) else data[p.first : p.last + 1] for p in parts)
     assert rebuilt == expected
     assert all(step.length <= chunk_size for step in body_steps(parts, chunk_size) if isinstance(step, Read))

@@ -24,7 +24,12 @@ ROUTES = {f"/files/{LARGE_FILE}": LARGE_FILE, "/video/sample.mp4": "sample.mp4"}
 
 
 def test_whole_files_are_the_files_on_disk(client: Client, data_dir: Path) -> None:
-    for target, name in {**ROUTES, "/reports/pdf": "report.pdf", "/i18n-file": "보고서.pdf", "/files/hello.txt": "hello.txt"}.items():
+    for target, name in {
+        **ROUTES,
+        "/reports/pdf": "report.pdf",
+        "/i18n-file": "보고서.pdf",
+        "/files/hello.txt": "hello.txt",
+    }.items():
         response = client.request("GET", target)
         assert response.status == 200, target
         assert hashlib.sha256(response.body).digest() == hashlib.sha256((data_dir / name).read_bytes()).digest(), target
@@ -77,7 +82,9 @@ def test_a_filename_cannot_inject_a_header(client: Client) -> None:
 
 
 @pytest.fixture(scope="session")
-def nginx(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, servers: dict[str, WireClient]) -> Iterator[RunningNginx]:
+def nginx(
+    tmp_path_factory: pytest.TempPathFactory, data_dir: Path, servers: dict[str, WireClient]
+) -> Iterator[RunningNginx]:
     binary = require_tool("nginx")
     with running_nginx(binary, tmp_path_factory.mktemp("nginx-files"), static_server(data_dir)) as server:
         yield server
@@ -108,7 +115,10 @@ def test_range_and_conditional_requests_match_nginx(wire_client: WireClient, ngi
     def check(template: dict[str, str]) -> None:
         ours = render(template, etag_of(wire_client.host, wire_client.port, target))
         theirs = render(template, etag_of(nginx.host, nginx.port, f"/{name}"))
-        found = differences(fetch(wire_client.host, wire_client.port, target, ours), fetch(nginx.host, nginx.port, f"/{name}", rfc_equivalent(theirs)))
+        found = differences(
+            fetch(wire_client.host, wire_client.port, target, ours),
+            fetch(nginx.host, nginx.port, f"/{name}", rfc_equivalent(theirs)),
+        )
         assert not found, f"{wire_client.name} {target} {ours}: {found}"
 
     check()
@@ -118,7 +128,9 @@ def test_range_and_conditional_requests_match_nginx(wire_client: WireClient, ngi
 
 
 @pytest.fixture(params=["flask", "quart"])
-def accel_nginx(request: pytest.FixtureRequest, tmp_path: Path, data_dir: Path, servers: dict[str, WireClient]) -> Iterator[RunningNginx]:
+def accel_nginx(
+    request: pytest.FixtureRequest, tmp_path: Path, data_dir: Path, servers: dict[str, WireClient]
+) -> Iterator[RunningNginx]:
     binary = require_tool("nginx")
     app = servers[str(request.param)]
     shipped = (REPO / "deploy" / "nginx-twinport.conf").read_text()
@@ -134,8 +146,13 @@ def accel_nginx(request: pytest.FixtureRequest, tmp_path: Path, data_dir: Path, 
         yield running
 
 
-def test_accel_redirect_serves_the_file_from_nginx_with_the_apps_headers(accel_nginx: RunningNginx, data_dir: Path) -> None:
-    for target, name in (("/nginx-download/hello.txt", "hello.txt"), ("/nginx-download/%EB%B3%B4%EA%B3%A0%EC%84%9C.pdf", "보고서.pdf")):
+def test_accel_redirect_serves_the_file_from_nginx_with_the_apps_headers(
+    accel_nginx: RunningNginx, data_dir: Path
+) -> None:
+    for target, name in (
+        ("/nginx-download/hello.txt", "hello.txt"),
+        ("/nginx-download/%EB%B3%B4%EA%B3%A0%EC%84%9C.pdf", "보고서.pdf"),
+    ):
         answer = fetch(accel_nginx.host, accel_nginx.port, target, {})
         assert answer.status == 200, target
         assert answer.body == (data_dir / name).read_bytes()
@@ -143,10 +160,16 @@ def test_accel_redirect_serves_the_file_from_nginx_with_the_apps_headers(accel_n
         assert answer.headers["content-disposition"].startswith("attachment; filename=")
         assert "x-accel-redirect" not in answer.headers
     korean = fetch(accel_nginx.host, accel_nginx.port, "/nginx-download/%EB%B3%B4%EA%B3%A0%EC%84%9C.pdf", {})
-    assert korean.headers["content-disposition"] == "attachment; filename=\"download.pdf\"; filename*=UTF-8''%EB%B3%B4%EA%B3%A0%EC%84%9C.pdf"
+    assert (
+        korean.headers["content-disposition"]
+        == "attachment; filename=\"download.pdf\"; filename*=UTF-8''%EB%B3%B4%EA%B3%A0%EC%84%9C.pdf"
+    )
     # nginx answers Range on the handed-off file.
     ranged = fetch(accel_nginx.host, accel_nginx.port, f"/nginx-download/{LARGE_FILE}", {"Range": "bytes=-10"})
-    assert (ranged.status, ranged.headers["content-range"]) == (206, f"bytes {sample_facts(LARGE_FILE).size - 10}-{sample_facts(LARGE_FILE).size - 1}/{sample_facts(LARGE_FILE).size}")
+    assert (ranged.status, ranged.headers["content-range"]) == (
+        206,
+        f"bytes {sample_facts(LARGE_FILE).size - 10}-{sample_facts(LARGE_FILE).size - 1}/{sample_facts(LARGE_FILE).size}",
+    )
 
 
 def test_accel_redirect_refuses_what_the_app_refuses(accel_nginx: RunningNginx) -> None:

@@ -45,7 +45,11 @@ UNREPRESENTABLE = (
 
 def without_date(exchange: Exchange) -> tuple[int, tuple[tuple[str, str], ...], bytes]:
     """Status, headers and body; Date is the clock, so two answers a second apart differ in it."""
-    return exchange.status, tuple((name, value) for name, value in exchange.headers if name.lower() != "date"), exchange.body
+    return (
+        exchange.status,
+        tuple((name, value) for name, value in exchange.headers if name.lower() != "date"),
+        exchange.body,
+    )
 
 
 @pytest.mark.parametrize("route", CONDITIONAL_ROUTES)
@@ -94,7 +98,10 @@ def small_body_servers() -> Iterator[dict[str, WireClient]]:
     request is read before the answer, and closing cannot reset an unread body (item 8)."""
     settings = {"publish_max_bytes": 64, "publish_rate": 1000.0, "publish_burst": 1000}
     with running_server("flask", settings) as flask_server, running_server("quart", settings) as quart_server:
-        yield {server.runtime: WireClient(server.host, server.port, server.runtime) for server in (flask_server, quart_server)}
+        yield {
+            server.runtime: WireClient(server.host, server.port, server.runtime)
+            for server in (flask_server, quart_server)
+        }
 
 
 def test_a_413_is_titled_content_too_large(small_body_servers: dict[str, WireClient], runtime: str) -> None:

@@ -128,7 +128,9 @@ def test_a_body_over_publish_max_bytes_is_413(runtime: str, settings: dict[str, 
         assert (refused.status, refused.header("Content-Type")) == (413, "application/problem+json")
 
 
-def test_publishing_needs_a_configured_token_and_is_rate_limited_per_client(runtime: str, settings: dict[str, object]) -> None:
+def test_publishing_needs_a_configured_token_and_is_rate_limited_per_client(
+    runtime: str, settings: dict[str, object]
+) -> None:
     guarded = {"publish_tokens": "secret-1,secret-2", "publish_rate": 0.01, "publish_burst": 2}
     with running_server(runtime, {**settings, **guarded}) as server:
         client = WireClient(server.host, server.port, runtime)
@@ -136,7 +138,9 @@ def test_publishing_needs_a_configured_token_and_is_rate_limited_per_client(runt
         for authorization in (None, "Bearer wrong", "Basic c2VjcmV0LTE=", "Bearer secret-1 extra", "Bearer "):
             headers = JSON + ((("Authorization", authorization),) if authorization else ())
             refused = client.request("POST", "/events", headers, body)
-            assert (refused.status, refused.header("WWW-Authenticate")) == (401, 'Bearer realm="twinport"'), authorization
+            assert (refused.status, refused.header("WWW-Authenticate")) == (401, 'Bearer realm="twinport"'), (
+                authorization
+            )
             assert json.loads(refused.body)["status"] == 401
         assert client.request("POST", "/events", (*JSON, ("Authorization", "Bearer secret-1")), body).status == 202
         # The bucket is the address's: another token does not buy another bucket.
@@ -160,7 +164,9 @@ def test_a_number_beyond_a_double_is_a_400_and_reaches_no_one(wire_client: WireC
 # Item 12: ids restart at 1 with the process; a Last-Event-ID of the old one must not skip the new one's.
 
 
-def test_an_id_of_the_previous_process_replays_everything_the_new_one_kept(runtime: str, settings: dict[str, object]) -> None:
+def test_an_id_of_the_previous_process_replays_everything_the_new_one_kept(
+    runtime: str, settings: dict[str, object]
+) -> None:
     with running_server(runtime, settings) as first:
         client = WireClient(first.host, first.port, runtime)
         old_ids = [json.loads(client.request("POST", "/events", JSON, publish_body(n)).body)["id"] for n in range(3)]
@@ -173,10 +179,14 @@ def test_an_id_of_the_previous_process_replays_everything_the_new_one_kept(runti
         assert boot != old_boot and new_ids == [f"{boot}-{n}" for n in (1, 2, 3)]
         # The old process's third id: the new one's events 1-3 all come back (sse_replay is 3 here).
         answer = client.request("GET", "/events", (("Last-Event-ID", old_ids[-1]),), events=4)
-        assert [line for line in answer.body.split(b"\n") if line.startswith(b"id: ")] == [f"id: {i}".encode() for i in new_ids]
+        assert [line for line in answer.body.split(b"\n") if line.startswith(b"id: ")] == [
+            f"id: {i}".encode() for i in new_ids
+        ]
         # Its own id still means "after that one".
         answer = client.request("GET", "/events", (("Last-Event-ID", new_ids[0]),), events=3)
-        assert [line for line in answer.body.split(b"\n") if line.startswith(b"id: ")] == [f"id: {i}".encode() for i in new_ids[1:]]
+        assert [line for line in answer.body.split(b"\n") if line.startswith(b"id: ")] == [
+            f"id: {i}".encode() for i in new_ids[1:]
+        ]
 
 
 # Item 4: 32 held /events streams took every gthread thread; /healthz was never answered.
@@ -186,7 +196,12 @@ def test_streams_beyond_the_cap_get_503_and_healthz_keeps_answering(
     runtime: str, settings: dict[str, object], open_streams: list[RawStream]
 ) -> None:
     # Flask: 4 threads x 0.5 = 2 streams. Quart: sse_max_streams = 2 (the thread settings do not apply).
-    capped = {"threads": 4, "sse_thread_share": 0.5, "sse_max_streams": 2 if runtime == "quart" else 10_000, "sse_heartbeat": 0.5}
+    capped = {
+        "threads": 4,
+        "sse_thread_share": 0.5,
+        "sse_max_streams": 2 if runtime == "quart" else 10_000,
+        "sse_heartbeat": 0.5,
+    }
     with running_server(runtime, {**settings, **capped}) as server:
         client = WireClient(server.host, server.port, runtime)
         for _ in range(2):
@@ -194,7 +209,11 @@ def test_streams_beyond_the_cap_get_503_and_healthz_keeps_answering(
             open_streams[-1].read_until(OPENING)
         assert stats(client)["sse_subscribers"] == 2
         refused = client.request("GET", "/events")
-        assert (refused.status, refused.header("Content-Type"), refused.header("Retry-After")) == (503, "application/problem+json", "1")
+        assert (refused.status, refused.header("Content-Type"), refused.header("Retry-After")) == (
+            503,
+            "application/problem+json",
+            "1",
+        )
         assert json.loads(refused.body)["status"] == 503
         # HEAD takes no place, so it is never refused.
         assert client.request("HEAD", "/events").status == 200
@@ -215,7 +234,9 @@ def test_streams_beyond_the_cap_get_503_and_healthz_keeps_answering(
             open_streams.pop().close()
 
 
-def test_the_503_is_the_same_answer_in_both_runtimes(settings: dict[str, object], open_streams: list[RawStream]) -> None:
+def test_the_503_is_the_same_answer_in_both_runtimes(
+    settings: dict[str, object], open_streams: list[RawStream]
+) -> None:
     exchanges = []
     for runtime, capped in (("flask", {"threads": 2, "sse_thread_share": 0.5}), ("quart", {"sse_max_streams": 1})):
         with running_server(runtime, {**settings, **capped}) as server:
@@ -233,5 +254,3 @@ def test_a_sync_worker_never_holds_a_stream(settings: dict[str, object]) -> None
         client = WireClient(server.host, server.port, "flask")
         assert client.request("GET", "/events").status == 503
         assert client.request("GET", "/healthz").status == 200
-
-

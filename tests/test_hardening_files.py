@@ -49,7 +49,9 @@ def test_hidden_files_are_never_served(wire_client: WireClient, data_dir: Path) 
 
 
 @pytest.mark.parametrize("name", [FIFO, SOCKET], ids=["fifo", "socket"])
-def test_a_fifo_or_socket_is_a_quick_404_that_holds_no_thread(wire_client: WireClient, data_dir: Path, name: str) -> None:
+def test_a_fifo_or_socket_is_a_quick_404_that_holds_no_thread(
+    wire_client: WireClient, data_dir: Path, name: str
+) -> None:
     assert (data_dir / name).exists() and not (data_dir / name).is_file()
     client = WireClient(wire_client.host, wire_client.port, wire_client.name, timeout=10)
     started = time.monotonic()

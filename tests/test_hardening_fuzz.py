@@ -61,12 +61,18 @@ ROUTES = st.one_of(
     st.integers(-1, 10_050).map(lambda n: f"/items/{n}"),
     st.integers(0, 200).map(lambda n: f"/docs/{n}"),
     st.integers(0, 10_050).map(lambda n: f"/api/v2/items/{n}"),
-    st.tuples(st.integers(-1, 3000), st.integers(-1, 101)).map(lambda pair: f"/api/v1/items?page={pair[0]}&size={pair[1]}"),
-    st.tuples(st.integers(-1, 10_050), st.integers(0, 101)).map(lambda pair: f"/api/v1/items?after={pair[0]}&size={pair[1]}"),
+    st.tuples(st.integers(-1, 3000), st.integers(-1, 101)).map(
+        lambda pair: f"/api/v1/items?page={pair[0]}&size={pair[1]}"
+    ),
+    st.tuples(st.integers(-1, 10_050), st.integers(0, 101)).map(
+        lambda pair: f"/api/v1/items?after={pair[0]}&size={pair[1]}"
+    ),
 )
 
 # Header values http.client can send: latin-1, no CR or LF (a field cannot hold them at all).
-_LATIN1 = st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f") | st.sampled_from(["\t", "\x00", "\x7f"])
+_LATIN1 = st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f") | st.sampled_from(
+    ["\t", "\x00", "\x7f"]
+)
 GARBAGE = st.text(_LATIN1, max_size=40)
 BIG = st.sampled_from([2**31 - 1, 2**31, 2**32, 2**63 - 1, 2**63, 2**64, 10**30]) | st.integers(0, 2**70)
 
@@ -128,21 +134,58 @@ ACCEPT_ENCODINGS = st.one_of(
 )
 _LABEL = st.text("abcdefghijklmnopqrstuvwxyz0123456789-", min_size=1, max_size=12)
 HOSTS = st.one_of(
-    st.sampled_from(["localhost", "127.0.0.1", "example.com", "example.com:8080", "[::1]", "[::1]:8000", "EXAMPLE.com."]),
+    st.sampled_from(
+        ["localhost", "127.0.0.1", "example.com", "example.com:8080", "[::1]", "[::1]:8000", "EXAMPLE.com."]
+    ),
     st.lists(_LABEL, min_size=1, max_size=4).map(".".join),
     st.integers(63, 300).map(lambda n: "a" * n + ".com"),  # labels of 63 (allowed) and over
     st.integers(1, 70).map(lambda n: ".".join(["abc"] * n)),  # names up to 279 characters
-    st.sampled_from(["a b/c", 'ev"il', "host:99999", "host:abc", "host:", ":80", "[::1", "[zz]", "a..b", "-a.com", "exämple.com", "a/b", "a?b", "a#b", "a@b", "a\\b"]),
+    st.sampled_from(
+        [
+            "a b/c",
+            'ev"il',
+            "host:99999",
+            "host:abc",
+            "host:",
+            ":80",
+            "[::1",
+            "[zz]",
+            "a..b",
+            "-a.com",
+            "exämple.com",
+            "a/b",
+            "a?b",
+            "a#b",
+            "a@b",
+            "a\\b",
+        ]
+    ),
     GARBAGE,
 )
 FORWARDED_FOR = st.one_of(
-    st.lists(st.sampled_from(["203.0.113.7", "2001:db8::1", "unknown", "_hidden", "999.1.1.1", ""]), min_size=1, max_size=4).map(", ".join),
+    st.lists(
+        st.sampled_from(["203.0.113.7", "2001:db8::1", "unknown", "_hidden", "999.1.1.1", ""]), min_size=1, max_size=4
+    ).map(", ".join),
     GARBAGE,
 )
-FORWARDED_PROTO = st.one_of(st.sampled_from(["http", "https", "HTTPS", "ftp", "https, http", "", "javascript"]), GARBAGE)
+FORWARDED_PROTO = st.one_of(
+    st.sampled_from(["http", "https", "HTTPS", "ftp", "https, http", "", "javascript"]), GARBAGE
+)
 LAST_EVENT_IDS = st.one_of(BIG.map(str), st.sampled_from(["0", "-1", "3", "boot-3", "", "1" * 300]), GARBAGE)
 AUTHORIZATIONS = st.one_of(
-    st.sampled_from([f"Bearer {TOKEN}", "Bearer fuzz-token-2", "Bearer wrong", "Bearer", "Bearer ", f"bearer {TOKEN}", f"Bearer  {TOKEN}", "Basic Zm9vOmJhcg==", f"Bearer {TOKEN}x"]),
+    st.sampled_from(
+        [
+            f"Bearer {TOKEN}",
+            "Bearer fuzz-token-2",
+            "Bearer wrong",
+            "Bearer",
+            "Bearer ",
+            f"bearer {TOKEN}",
+            f"Bearer  {TOKEN}",
+            "Basic Zm9vOmJhcg==",
+            f"Bearer {TOKEN}x",
+        ]
+    ),
     GARBAGE.map(lambda text: f"Bearer {text}"),
     GARBAGE,
 )
@@ -245,9 +288,17 @@ def test_the_fuzz_client_sees_a_drop(keep_alive: KeepAliveClient) -> None:
     assert keep_alive.send("GET", "/healthz", {}) == Answered(200)
 
 
-@settings(max_examples=EXAMPLES, derandomize=True, database=None, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=EXAMPLES,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(method=st.sampled_from(["GET", "GET", "GET", "HEAD"]), target=ROUTES, headers=HEADER_MIXES)
-def test_no_header_mix_gets_a_5xx_or_a_dropped_connection(keep_alive: KeepAliveClient, method: str, target: str, headers: dict[str, str]) -> None:
+def test_no_header_mix_gets_a_5xx_or_a_dropped_connection(
+    keep_alive: KeepAliveClient, method: str, target: str, headers: dict[str, str]
+) -> None:
     outcome = keep_alive.send(method, target, headers)
     assert isinstance(outcome, Answered), f"{method} {target} {headers!r}: {outcome}"
     assert outcome.status < 500, f"{method} {target} {headers!r}: {outcome.status}"

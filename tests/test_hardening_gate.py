@@ -37,7 +37,9 @@ class RawAnswer:
 
     def header(self, name: str) -> str | None:
         head = self.raw.partition(b"\r\n\r\n")[0].decode("latin-1").split("\r\n")[1:]
-        return next((line.split(":", 1)[1].strip() for line in head if line.lower().startswith(name.lower() + ":")), None)
+        return next(
+            (line.split(":", 1)[1].strip() for line in head if line.lower().startswith(name.lower() + ":")), None
+        )
 
     @property
     def body(self) -> bytes:
@@ -93,7 +95,18 @@ def problem(answer: RawAnswer) -> dict[str, object]:
 
 @pytest.mark.parametrize(
     "host",
-    ["a" * 64 + ".com", "a b/c", 'ev"il', "a..b", "[v1.x]", "[::1", "localhost:65536", "localhost:", ".".join(["a" * 63] * 4) + ".com", "x,y"],
+    [
+        "a" * 64 + ".com",
+        "a b/c",
+        'ev"il',
+        "a..b",
+        "[v1.x]",
+        "[::1",
+        "localhost:65536",
+        "localhost:",
+        ".".join(["a" * 63] * 4) + ".com",
+        "x,y",
+    ],
 )
 def test_invalid_host_is_a_400_problem(wire_client: WireClient, host: str) -> None:
     answer = exchange(wire_client, get("/abs", host))
@@ -101,7 +114,14 @@ def test_invalid_host_is_a_400_problem(wire_client: WireClient, host: str) -> No
     assert problem(answer)["detail"] == "The Host (or trusted X-Forwarded-Host) is not a valid host[:port]."
 
 
-@pytest.mark.parametrize(("host", "base"), [("[::1]:8000", "http://[::1]:8000"), ("example.com.", "http://example.com."), ("a" * 63 + ".com", f"http://{'a' * 63}.com")])
+@pytest.mark.parametrize(
+    ("host", "base"),
+    [
+        ("[::1]:8000", "http://[::1]:8000"),
+        ("example.com.", "http://example.com."),
+        ("a" * 63 + ".com", f"http://{'a' * 63}.com"),
+    ],
+)
 def test_valid_host_builds_its_urls(wire_client: WireClient, host: str, base: str) -> None:
     answer = exchange(wire_client, get("/abs", host))
     assert answer.status == 200
@@ -177,17 +197,24 @@ def publishing_servers(settings: dict[str, object]) -> Iterator[dict[str, WireCl
     """Servers of this module's own: an event published to the session's servers would shift the
     ids the parity cases read back from their hubs (parity_tests/cases/streams.py)."""
     with running_server("flask", settings) as flask_server, running_server("quart", settings) as quart_server:
-        yield {server.runtime: WireClient(server.host, server.port, server.runtime) for server in (flask_server, quart_server)}
+        yield {
+            server.runtime: WireClient(server.host, server.port, server.runtime)
+            for server in (flask_server, quart_server)
+        }
 
 
 def test_chunked_body_under_the_limit_is_published(runtime: str, publishing_servers: dict[str, WireClient]) -> None:
-    answer = exchange(publishing_servers[runtime], publish("Transfer-Encoding: chunked\r\n"), body=chunked(_publication(100), size=7))
+    answer = exchange(
+        publishing_servers[runtime], publish("Transfer-Encoding: chunked\r\n"), body=chunked(_publication(100), size=7)
+    )
     assert answer.status == 202
 
 
 @pytest.mark.parametrize("size_line", [b"zz", b"-5", b"5;\x01"])
 def test_malformed_chunked_body_is_400(wire_client: WireClient, size_line: bytes) -> None:
-    answer = exchange(wire_client, publish("Transfer-Encoding: chunked\r\n"), body=size_line + b"\r\nhello\r\n0\r\n\r\n")
+    answer = exchange(
+        wire_client, publish("Transfer-Encoding: chunked\r\n"), body=size_line + b"\r\nhello\r\n0\r\n\r\n"
+    )
     assert answer.status == 400
     assert answer.closed
 
@@ -220,7 +247,9 @@ def refusing_server() -> Iterator[tuple[str, int]]:
                 head = b""
                 while b"\r\n\r\n" not in head:
                     head += connection.recv(1024)
-                connection.sendall(b"HTTP/1.1 413 Content Too Large\r\nContent-Length: 4\r\nConnection: close\r\n\r\nbig!")
+                connection.sendall(
+                    b"HTTP/1.1 413 Content Too Large\r\nContent-Length: 4\r\nConnection: close\r\n\r\nbig!"
+                )
 
     thread = threading.Thread(target=serve)
     thread.start()
@@ -242,9 +271,21 @@ def test_wire_client_reads_the_answer_after_a_failed_send(refusing_server: tuple
 @pytest.mark.parametrize(
     ("value", "valid"),
     [
-        ("localhost", True), ("LOCALHOST:8000", True), ("127.0.0.1", True), ("[::1]", True), ("[::ffff:1.2.3.4]:1", True),
-        ("my_service.local", True), ("", False), (":80", False), ("[::1]x", False), ("a.-b", True), ("a%41", False),
-        ("[::1]:", False), ("[1::2::3]", False), ("host:00080", True), ("host:123456", False),
+        ("localhost", True),
+        ("LOCALHOST:8000", True),
+        ("127.0.0.1", True),
+        ("[::1]", True),
+        ("[::ffff:1.2.3.4]:1", True),
+        ("my_service.local", True),
+        ("", False),
+        (":80", False),
+        ("[::1]x", False),
+        ("a.-b", True),
+        ("a%41", False),
+        ("[::1]:", False),
+        ("[1::2::3]", False),
+        ("host:00080", True),
+        ("host:123456", False),
     ],
 )
 def test_host_grammar(value: str, valid: bool) -> None:

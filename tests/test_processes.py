@@ -71,7 +71,9 @@ def _open(server: RunningServer, request: bytes) -> socket.socket:
 
 
 @pytest.mark.parametrize("runtime", ["flask", "quart"])
-def test_sigterm_with_a_stream_and_a_download_open_exits_0_without_a_traceback(runtime: str, settings: dict[str, object]) -> None:
+def test_sigterm_with_a_stream_and_a_download_open_exits_0_without_a_traceback(
+    runtime: str, settings: dict[str, object]
+) -> None:
     with running_server(runtime, settings) as server:
         stream = _open(server, b"GET /events HTTP/1.1\r\nHost: t\r\nAccept: text/event-stream\r\n\r\n")
         download = _open(server, b"GET /files/large.bin HTTP/1.1\r\nHost: t\r\n\r\n")

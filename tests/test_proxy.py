@@ -27,14 +27,37 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     directory = tmp_path_factory.mktemp("tls")
     key, cert = directory / "key.pem", directory / "cert.pem"
     subprocess.run(
-        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/CN={HOST}", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
+        [
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            f"/CN={HOST}",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
     )
     return cert, key
 
 
-@pytest.fixture(scope="module", params=[("flask", 1), ("quart", 1), ("flask", 0), ("quart", 0)], ids=lambda p: f"{p[0]}-hops{p[1]}")
-def proxied(request: pytest.FixtureRequest, settings: dict[str, object], certificate: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningNginx, int, int]]:
+@pytest.fixture(
+    scope="module", params=[("flask", 1), ("quart", 1), ("flask", 0), ("quart", 0)], ids=lambda p: f"{p[0]}-hops{p[1]}"
+)
+def proxied(
+    request: pytest.FixtureRequest,
+    settings: dict[str, object],
+    certificate: tuple[Path, Path],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[RunningNginx, int, int]]:
     runtime, hops = request.param
     binary = require_tool("nginx")
     cert, key = certificate
@@ -43,7 +66,10 @@ def proxied(request: pytest.FixtureRequest, settings: dict[str, object], certifi
 
         def server(port: int) -> str:
             return (
-                shipped.replace("listen 127.0.0.1:8080;", f"listen 127.0.0.1:{port} ssl;\n    ssl_certificate {cert};\n    ssl_certificate_key {key};")
+                shipped.replace(
+                    "listen 127.0.0.1:8080;",
+                    f"listen 127.0.0.1:{port} ssl;\n    ssl_certificate {cert};\n    ssl_certificate_key {key};",
+                )
                 .replace("127.0.0.1:8000", f"{app.host}:{app.port}")
                 .replace("/srv/twinport/data/", f"{settings['data_dir']}/")
             )

@@ -14,7 +14,11 @@ from shared.settings import SETTINGS, ConfigError, Setting, Settings, resolve_se
 
 def test_defaults_serve_flask_on_gunicorn_with_a_threaded_worker(tmp_path: Path) -> None:
     resolved = load_settings(environ={}, cwd=tmp_path)
-    assert (resolved.settings.runtime, resolved.settings.server, resolved.settings.worker_class) == ("flask", "gunicorn", "gthread")
+    assert (resolved.settings.runtime, resolved.settings.server, resolved.settings.worker_class) == (
+        "flask",
+        "gunicorn",
+        "gthread",
+    )
     assert resolved.settings.data_dir == str(tmp_path / "data")
     assert set(resolved.sources.values()) == {"default", "default (follows runtime)", "default (follows server)"}
 
@@ -48,7 +52,12 @@ def test_twinport_config_names_another_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("file_text", "environ", "cli", "message"),
     [
-        ('prot = 8000\n', {}, {}, "prot: unknown setting in twinport.toml; known settings: api_tokens, client_timeout, compress_min_bytes, data_dir, database_url, export_rows, file_chunk_size, host, log_level, max_ranges, port, publish_burst, publish_max_bytes, publish_rate, publish_tokens, rate_burst, rate_limit, runtime, seed_items, server, sse_heartbeat, sse_max_streams, sse_replay, sse_replay_bytes, sse_thread_share, state_dir, stream_delay, threads, total_count_ttl, trusted_proxy_hops, worker_class, workers"),
+        (
+            "prot = 8000\n",
+            {},
+            {},
+            "prot: unknown setting in twinport.toml; known settings: api_tokens, client_timeout, compress_min_bytes, data_dir, database_url, export_rows, file_chunk_size, host, log_level, max_ranges, port, publish_burst, publish_max_bytes, publish_rate, publish_tokens, rate_burst, rate_limit, runtime, seed_items, server, sse_heartbeat, sse_max_streams, sse_replay, sse_replay_bytes, sse_thread_share, state_dir, stream_delay, threads, total_count_ttl, trusted_proxy_hops, worker_class, workers",
+        ),
         ('port = "8000"\n', {}, {}, "port = '8000' in twinport.toml: expected an integer from 1 to 65535"),
         ("port = true\n", {}, {}, "port = True in twinport.toml: expected an integer from 1 to 65535"),
         ("workers = 0\n", {}, {}, "workers = 0 in twinport.toml: expected an integer from 1 to 64"),
@@ -56,37 +65,87 @@ def test_twinport_config_names_another_file(tmp_path: Path) -> None:
         ("", {"TWINPORT_RUNTIME": "django"}, {}, "TWINPORT_RUNTIME='django': expected flask or quart"),
         ("", {"TWINPORT_PROT": "1"}, {}, "TWINPORT_PROT: unknown setting in environment variable TWINPORT_PROT"),
         ("", {}, {"port": "70000"}, "--port='70000': expected an integer from 1 to 65535"),
-        ("", {}, {"runtime": "flask", "server": "hypercorn"}, "server: 'hypercorn' (--server) is not offered for runtime 'flask': hypercorn answers 500 to HEAD and 304"),
-        ("", {}, {"runtime": "quart", "worker_class": "gthread"}, "worker_class: 'gthread' (--worker-class) does not fit server 'hypercorn'; allowed: asyncio or uvloop"),
+        (
+            "",
+            {},
+            {"runtime": "flask", "server": "hypercorn"},
+            "server: 'hypercorn' (--server) is not offered for runtime 'flask': hypercorn answers 500 to HEAD and 304",
+        ),
+        (
+            "",
+            {},
+            {"runtime": "quart", "worker_class": "gthread"},
+            "worker_class: 'gthread' (--worker-class) does not fit server 'hypercorn'; allowed: asyncio or uvloop",
+        ),
         ("port = [\n", {}, {}, "not valid TOML"),
         ("", {"TWINPORT_STREAM_DELAY": "nan"}, {}, "TWINPORT_STREAM_DELAY='nan': expected seconds from 0 to 60"),
         ('stream_delay = "fast"\n', {}, {}, "stream_delay = 'fast' in twinport.toml: expected seconds from 0 to 60"),
         ("", {}, {"sse_heartbeat": "0"}, "--sse-heartbeat='0': expected seconds from 0.05 to 3600"),
-        ("", {"TWINPORT_DATABASE_URL": "mysql://x/y"}, {}, "TWINPORT_DATABASE_URL='mysql://x/y': expected empty (SQLite in state_dir), a sqlite:///<file> URL, or a postgresql:// URL"),
+        (
+            "",
+            {"TWINPORT_DATABASE_URL": "mysql://x/y"},
+            {},
+            "TWINPORT_DATABASE_URL='mysql://x/y': expected empty (SQLite in state_dir), a sqlite:///<file> URL, or a postgresql:// URL",
+        ),
         # Issue 8, item 13: each of these passed validation and failed only when serving.
-        ("", {"TWINPORT_DATABASE_URL": "sqlite+foo:///x.db"}, {}, "TWINPORT_DATABASE_URL='sqlite+foo:///x.db': expected empty (SQLite in state_dir)"),
+        (
+            "",
+            {"TWINPORT_DATABASE_URL": "sqlite+foo:///x.db"},
+            {},
+            "TWINPORT_DATABASE_URL='sqlite+foo:///x.db': expected empty (SQLite in state_dir)",
+        ),
         ("", {"TWINPORT_DATABASE_URL": "sqlite:"}, {}, "TWINPORT_DATABASE_URL='sqlite:': expected empty"),
         ("", {}, {"database_url": "sqlite://"}, "--database-url='sqlite://': expected empty"),
-        ('database_url = "sqlite:///:memory:"\n', {}, {}, "database_url = 'sqlite:///:memory:' in twinport.toml: expected empty"),
-        ("", {"TWINPORT_DATABASE_URL": "postgresql+asyncpg://u:s3cret@db/app"}, {}, "TWINPORT_DATABASE_URL='postgresql+asyncpg://u:***@db/app': expected empty"),
+        (
+            'database_url = "sqlite:///:memory:"\n',
+            {},
+            {},
+            "database_url = 'sqlite:///:memory:' in twinport.toml: expected empty",
+        ),
+        (
+            "",
+            {"TWINPORT_DATABASE_URL": "postgresql+asyncpg://u:s3cret@db/app"},
+            {},
+            "TWINPORT_DATABASE_URL='postgresql+asyncpg://u:***@db/app': expected empty",
+        ),
         # Numbers are ASCII digits: int() and float() alone take all of these.
-        ("", {"TWINPORT_PORT": "\u0668\u0660\u0660\u0660"}, {}, "TWINPORT_PORT='\u0668\u0660\u0660\u0660': expected an integer from 1 to 65535"),
+        (
+            "",
+            {"TWINPORT_PORT": "\u0668\u0660\u0660\u0660"},
+            {},
+            "TWINPORT_PORT='\u0668\u0660\u0660\u0660': expected an integer from 1 to 65535",
+        ),
         ("", {"TWINPORT_PORT": "1_000"}, {}, "TWINPORT_PORT='1_000': expected an integer from 1 to 65535"),
         ("", {}, {"workers": "\uff12"}, "--workers='\uff12': expected an integer from 1 to 64"),
         ("", {}, {"port": "0x50"}, "--port='0x50': expected an integer from 1 to 65535"),
         ("", {"TWINPORT_STREAM_DELAY": "1_0"}, {}, "TWINPORT_STREAM_DELAY='1_0': expected seconds from 0 to 60"),
-        ("", {"TWINPORT_STREAM_DELAY": "\u0661.\u0665"}, {}, "TWINPORT_STREAM_DELAY='\u0661.\u0665': expected seconds from 0 to 60"),
+        (
+            "",
+            {"TWINPORT_STREAM_DELAY": "\u0661.\u0665"},
+            {},
+            "TWINPORT_STREAM_DELAY='\u0661.\u0665': expected seconds from 0 to 60",
+        ),
         ("", {"TWINPORT_STREAM_DELAY": "inf"}, {}, "TWINPORT_STREAM_DELAY='inf': expected seconds from 0 to 60"),
         ("", {"TWINPORT_STREAM_DELAY": "1e999"}, {}, "TWINPORT_STREAM_DELAY='1e999': expected seconds from 0 to 60"),
         ("", {}, {"stream_delay": "-0"}, "--stream-delay='-0': expected seconds from 0 to 60"),
         # Paths: a NUL, a file, a path under a file, and a state_dir that overlaps data_dir.
         ('data_dir = "da\\u0000ta"\n', {}, {}, "data_dir = 'da\\x00ta' in twinport.toml: expected a directory path"),
         ("", {}, {"data_dir": "a-file"}, "data_dir: 'a-file' (--data-dir) is not a directory"),
-        ("", {"TWINPORT_STATE_DIR": "a-file/state"}, {}, "state_dir: 'a-file/state' (env TWINPORT_STATE_DIR) is under "),
+        (
+            "",
+            {"TWINPORT_STATE_DIR": "a-file/state"},
+            {},
+            "state_dir: 'a-file/state' (env TWINPORT_STATE_DIR) is under ",
+        ),
         ("", {}, {"data_dir": "d", "state_dir": "d"}, "overlaps data_dir"),
         ("", {}, {"data_dir": "d", "state_dir": "d/state"}, "state_dir: "),
         ("", {}, {"data_dir": "d/data", "state_dir": "d"}, "every file in data_dir may be downloaded"),
-        ("", {"TWINPORT_API_TOKENS": "a, b"}, {}, "TWINPORT_API_TOKENS='a, b': expected comma-separated bearer tokens without spaces"),
+        (
+            "",
+            {"TWINPORT_API_TOKENS": "a, b"},
+            {},
+            "TWINPORT_API_TOKENS='a, b': expected comma-separated bearer tokens without spaces",
+        ),
     ],
 )
 def test_errors_name_the_key_the_value_and_what_is_allowed(
@@ -105,11 +164,16 @@ def test_errors_name_the_key_the_value_and_what_is_allowed(
     ("environ", "expected"),
     [
         ({"TWINPORT_PORT": " 8001 "}, {"port": 8001}),
-        ({"TWINPORT_STREAM_DELAY": "1.5", "TWINPORT_PUBLISH_RATE": "1e3", "TWINPORT_SSE_THREAD_SHARE": ".25"}, {"stream_delay": 1.5, "publish_rate": 1000.0, "sse_thread_share": 0.25}),
+        (
+            {"TWINPORT_STREAM_DELAY": "1.5", "TWINPORT_PUBLISH_RATE": "1e3", "TWINPORT_SSE_THREAD_SHARE": ".25"},
+            {"stream_delay": 1.5, "publish_rate": 1000.0, "sse_thread_share": 0.25},
+        ),
         ({"TWINPORT_DATABASE_URL": "sqlite:///relative.sqlite3"}, {"database_url": "sqlite:///relative.sqlite3"}),
     ],
 )
-def test_plain_ascii_numbers_and_good_urls_are_accepted(tmp_path: Path, environ: dict[str, str], expected: dict[str, object]) -> None:
+def test_plain_ascii_numbers_and_good_urls_are_accepted(
+    tmp_path: Path, environ: dict[str, str], expected: dict[str, object]
+) -> None:
     settings = load_settings(environ=environ, cwd=tmp_path).settings.as_dict()
     assert {key: settings[key] for key in expected} == expected
 
@@ -226,7 +290,9 @@ def test_the_config_file_argument_wins_over_the_variable(tmp_path: Path) -> None
         ({"TWINPORT_RUNTIME": "Quart", "TWINPORT_SERVER": "Hypercorn"}, {"runtime": "quart", "server": "hypercorn"}),
     ],
 )
-def test_choices_that_ignore_case_are_kept_in_lower_case(tmp_path: Path, environ: dict[str, str], expected: dict[str, object]) -> None:
+def test_choices_that_ignore_case_are_kept_in_lower_case(
+    tmp_path: Path, environ: dict[str, str], expected: dict[str, object]
+) -> None:
     settings = load_settings(environ=environ, cwd=tmp_path).settings.as_dict()
     assert {key: settings[key] for key in expected} == expected
 
@@ -235,14 +301,22 @@ def test_choices_that_ignore_case_are_kept_in_lower_case(tmp_path: Path, environ
     ("file_text", "environ", "message"),
     [
         # The servers' own --worker-class is case-sensitive; so is ours.
-        ("", {"TWINPORT_WORKER_CLASS": "Gthread"}, "TWINPORT_WORKER_CLASS='Gthread': expected gthread or sync (gunicorn)"),
+        (
+            "",
+            {"TWINPORT_WORKER_CLASS": "Gthread"},
+            "TWINPORT_WORKER_CLASS='Gthread': expected gthread or sync (gunicorn)",
+        ),
         # Folding is ASCII only: str.lower() would turn the Kelvin sign into a "k".
         ("", {"TWINPORT_RUNTIME": "FLAS\u212a"}, "TWINPORT_RUNTIME='FLAS\u212a': expected flask or quart"),
         ("prot = 8000\n", {}, "prot: unknown setting in twinport.toml; known settings: "),
         ("prot = 8000\n", {}, "; did you mean port?"),
         ("", {"TWINPORT_WORKER": "2"}, "; did you mean TWINPORT_WORKERS?"),
         ("[twinport]\nrate_limt = 1\n", {}, "rate_limt: unknown setting in twinport.toml [twinport]; known settings: "),
-        ("port = 1\n[twinport]\nhost = 'x'\n", {}, "port: outside the [twinport] table of twinport.toml, which has one; move it into the table"),
+        (
+            "port = 1\n[twinport]\nhost = 'x'\n",
+            {},
+            "port: outside the [twinport] table of twinport.toml, which has one; move it into the table",
+        ),
     ],
 )
 def test_more_errors_are_one_line(tmp_path: Path, file_text: str, environ: dict[str, str], message: str) -> None:
@@ -255,8 +329,12 @@ def test_more_errors_are_one_line(tmp_path: Path, file_text: str, environ: dict[
 
 def test_pyproject_errors_name_its_table(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text("[tool.twinport]\nwokers = 2\n")
-    with pytest.raises(ConfigError, match=r"^wokers: unknown setting in pyproject.toml \[tool.twinport\]; .*; did you mean workers\?$"):
+    with pytest.raises(
+        ConfigError, match=r"^wokers: unknown setting in pyproject.toml \[tool.twinport\]; .*; did you mean workers\?$"
+    ):
         load_settings(environ={}, cwd=tmp_path)
     (tmp_path / "pyproject.toml").write_text("[tool]\ntwinport = 1\n")
-    with pytest.raises(ConfigError, match=r"^pyproject.toml \[tool.twinport\]: expected a table of settings, found int$"):
+    with pytest.raises(
+        ConfigError, match=r"^pyproject.toml \[tool.twinport\]: expected a table of settings, found int$"
+    ):
         load_settings(environ={}, cwd=tmp_path)

@@ -72,8 +72,13 @@ def _assert_dropped(socks: list[socket.socket], deadline: float, answer: bytes) 
 
 
 def _trickle(
-    server: RunningServer | tuple[str, int], head: bytes, byte: bytes, healthz_bound: float, stack: ExitStack,
-    clients: int = SLOW_CLIENTS, seconds: float = CLIENT_TIMEOUT - 0.5,
+    server: RunningServer | tuple[str, int],
+    head: bytes,
+    byte: bytes,
+    healthz_bound: float,
+    stack: ExitStack,
+    clients: int = SLOW_CLIENTS,
+    seconds: float = CLIENT_TIMEOUT - 0.5,
 ) -> tuple[float, list[socket.socket]]:
     """``clients`` connections send ``head``, then ``byte`` every 0.2 s (so that a per-read
     timeout never fires), while /healthz is asked again and again and must answer within
@@ -120,7 +125,9 @@ def _answer(sock: socket.socket) -> bytes:
             return received
         received += data
     head, _, body = received.partition(b"\r\n\r\n")
-    length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")), 0)
+    length = next(
+        (int(line.split(b":", 1)[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")), 0
+    )
     while len(body) < length:
         data = sock.recv(65536)
         if not data:
@@ -135,7 +142,11 @@ def test_an_oversized_body_sent_whole_always_reads_its_413_and_no_100(server: Ru
     outcomes: dict[str, int] = {}
     for attempt in range(TRIES):
         expect = b"Expect: 100-continue\r\n" if attempt % 2 else b""
-        head = b"POST /events HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n" + expect + b"Content-Length: %d\r\n\r\n" % len(OVERSIZED)
+        head = (
+            b"POST /events HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+            + expect
+            + b"Content-Length: %d\r\n\r\n" % len(OVERSIZED)
+        )
         with socket.create_connection((server.host, server.port), timeout=10) as sock:
             try:
                 sock.sendall(head + OVERSIZED)
@@ -150,7 +161,9 @@ def test_an_oversized_body_sent_whole_always_reads_its_413_and_no_100(server: Ru
 NGINX_SLOW_CLIENTS = 500
 
 
-def test_behind_the_shipped_nginx_500_slow_clients_do_not_delay_healthz(server: RunningServer, settings: dict[str, object], tmp_path: Path) -> None:
+def test_behind_the_shipped_nginx_500_slow_clients_do_not_delay_healthz(
+    server: RunningServer, settings: dict[str, object], tmp_path: Path
+) -> None:
     binary = require_tool("nginx")
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = 2 * NGINX_SLOW_CLIENTS + 200

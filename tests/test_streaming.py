@@ -29,7 +29,13 @@ HEARTBEAT_SECONDS = 0.4
 STREAM_DELAY = 0.1
 REPLAY = 5
 # Four gunicorn threads, three of which streams may hold (stream_cap): one is left for requests.
-STREAM_SETTINGS = {"sse_heartbeat": HEARTBEAT_SECONDS, "stream_delay": STREAM_DELAY, "sse_replay": REPLAY, "threads": 4, "sse_thread_share": 0.75}
+STREAM_SETTINGS = {
+    "sse_heartbeat": HEARTBEAT_SECONDS,
+    "stream_delay": STREAM_DELAY,
+    "sse_replay": REPLAY,
+    "threads": 4,
+    "sse_thread_share": 0.75,
+}
 JSON = (("Content-Type", "application/json"),)
 
 
@@ -37,7 +43,10 @@ JSON = (("Content-Type", "application/json"),)
 def stream_servers(settings: dict[str, object]) -> Iterator[dict[str, WireClient]]:
     merged = {**settings, **STREAM_SETTINGS}
     with running_server("flask", merged) as flask_server, running_server("quart", merged) as quart_server:
-        yield {server.runtime: WireClient(server.host, server.port, server.runtime) for server in (flask_server, quart_server)}
+        yield {
+            server.runtime: WireClient(server.host, server.port, server.runtime)
+            for server in (flask_server, quart_server)
+        }
 
 
 @pytest.fixture
@@ -65,7 +74,9 @@ class EventReader:
     def __enter__(self) -> EventReader:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
         self.close()
 
     def block(self) -> bytes:
@@ -141,8 +152,14 @@ def test_the_endpoints_have_the_issues_names(factory: object, settings: dict[str
 def test_stream_gen_sends_the_seeds_chunks(client: Client) -> None:
     response = client.request("GET", "/stream/gen")
     assert response.body == b"start\nchunk 0\nchunk 1\nchunk 2\nchunk 3\nchunk 4\nend\n"
-    assert (response.header("Content-Type"), response.header("Cache-Control"), response.header("X-Accel-Buffering")) == (
-        "text/plain; charset=utf-8", "no-cache", "no",
+    assert (
+        response.header("Content-Type"),
+        response.header("Cache-Control"),
+        response.header("X-Accel-Buffering"),
+    ) == (
+        "text/plain; charset=utf-8",
+        "no-cache",
+        "no",
     )
     assert response.header("Content-Length") is None
 
@@ -194,7 +211,11 @@ def test_the_stream_opens_with_the_seeds_bytes_and_replays_what_was_missed(clien
 
 def test_head_on_events_subscribes_to_nothing(client: Client) -> None:
     response = client.request("HEAD", "/events")
-    assert (response.status, response.body, response.header("Content-Type")) == (200, b"", "text/event-stream; charset=utf-8")
+    assert (response.status, response.body, response.header("Content-Type")) == (
+        200,
+        b"",
+        "text/event-stream; charset=utf-8",
+    )
     assert subscribers(client) == 0
 
 
@@ -202,7 +223,11 @@ def test_head_on_events_answers_at_once_over_the_wire(wire_client: WireClient) -
     started = time.monotonic()
     response = wire_client.request("HEAD", "/events")
     assert time.monotonic() - started < 2  # Quart would run the endless body until its response timeout
-    assert (response.status, response.body, response.header("Content-Type")) == (200, b"", "text/event-stream; charset=utf-8")
+    assert (response.status, response.body, response.header("Content-Type")) == (
+        200,
+        b"",
+        "text/event-stream; charset=utf-8",
+    )
     assert response.header("Content-Length") is None
 
 
@@ -276,7 +301,10 @@ def test_the_gunicorn_hook_finds_the_hub_where_the_app_keeps_it() -> None:
 
 def test_stopping_gunicorn_ends_open_streams_instead_of_waiting_for_them(settings: dict[str, object]) -> None:
     server_settings = {**settings, **STREAM_SETTINGS}
-    with running_server("flask", server_settings) as server, EventReader(WireClient(server.host, server.port, "flask")) as reader:
+    with (
+        running_server("flask", server_settings) as server,
+        EventReader(WireClient(server.host, server.port, "flask")) as reader,
+    ):
         assert reader.block() == OPENING
         stopping = time.monotonic()
         server.exit_status = stop_process(server.process, signal.SIGTERM)
@@ -306,7 +334,9 @@ def test_a_bad_publication_is_a_problem_document(client: Client, body: bytes, co
     response = client.request("POST", "/events", (("Content-Type", content_type),), body)
     assert (response.status, response.header("Content-Type")) == (status, "application/problem+json")
     assert json.loads(response.body)["status"] == status
-    assert client.request("GET", "/events", (("Last-Event-ID", f"{boot_of(client)}-0"),), events=1).body == OPENING  # nothing published
+    assert (
+        client.request("GET", "/events", (("Last-Event-ID", f"{boot_of(client)}-0"),), events=1).body == OPENING
+    )  # nothing published
 
 
 def test_a_quart_stream_outlives_the_response_timeout(settings: dict[str, object]) -> None:

@@ -84,7 +84,9 @@ def sse() -> Response | ResponsePlan:
     if request.method == "HEAD":  # the head alone: no stream, so no place taken (and no 503)
         return respond_stream(responses.sse(), iter(()))
     settings = current_app.config["TWINPORT"]
-    stream = event_stream(event_hub(), request.headers.get("Last-Event-ID"), settings.sse_heartbeat, client_gone=client_gone_check())
+    stream = event_stream(
+        event_hub(), request.headers.get("Last-Event-ID"), settings.sse_heartbeat, client_gone=client_gone_check()
+    )
     if isinstance(stream, StreamsFull):
         return responses.streams_full(settings.sse_heartbeat)
     return respond_stream(responses.sse(), stream)
@@ -137,7 +139,9 @@ def search() -> ResponsePlan:
 
 @bp.get("/abs")
 def abs_url() -> ResponsePlan:
-    return api.abs_urls(url_for("resp.abs_url", _external=True), url_for("resp.doc", doc_id=10, _external=True, _scheme="https"))
+    return api.abs_urls(
+        url_for("resp.abs_url", _external=True), url_for("resp.doc", doc_id=10, _external=True, _scheme="https")
+    )
 
 
 @bp.get("/links")

@@ -31,5 +31,3 @@ class Case:
 
 def get_and_head(case_id: str, target: str, headers: tuple[tuple[str, str], ...] = ()) -> list[Case]:
     return [Case(case_id, target, headers=headers), Case(f"{case_id}-head", target, method="HEAD", headers=headers)]
-
-

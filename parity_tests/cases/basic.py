@@ -26,15 +26,28 @@ BASIC_CASES: tuple[Case, ...] = (
     Case("not-found-head", "/no-such-page", method="HEAD"),
     Case("not-found-korean", "/%EB%B3%B4%EA%B3%A0%EC%84%9C"),
     Case("trailing-slash", "/basic-1/"),
-    Case("method-not-allowed", "/basic-1", method="POST", body=b"x=1", headers=(("Content-Type", "application/x-www-form-urlencoded"),)),
+    Case(
+        "method-not-allowed",
+        "/basic-1",
+        method="POST",
+        body=b"x=1",
+        headers=(("Content-Type", "application/x-www-form-urlencoded"),),
+    ),
     Case("method-delete", "/as-json", method="DELETE"),
     Case("method-unknown", "/as-json", method="BREW"),
     Case("options", "/as-json", method="OPTIONS"),
     Case("options-healthz", "/healthz", method="OPTIONS"),
     # Malformed conditional and range headers on endpoints that ignore them: never a 500.
-    Case("garbage-conditionals", "/as-json", headers=(
-        ("If-None-Match", 'W/"x", garbage, "'), ("If-Modified-Since", "not a date"), ("Range", "bytes=9-1"), ("If-Range", "???"),
-    )),
+    Case(
+        "garbage-conditionals",
+        "/as-json",
+        headers=(
+            ("If-None-Match", 'W/"x", garbage, "'),
+            ("If-Modified-Since", "not a date"),
+            ("Range", "bytes=9-1"),
+            ("If-Range", "???"),
+        ),
+    ),
 )
 
 # Issue 8, items 2 and 14 (tests/test_hardening_dates.py): a date no HTTP-date can name is
@@ -51,7 +64,11 @@ _CONDITIONAL_ROUTES = {
     "api-v2-item": "/api/v2/items/1",
 }
 _PAST_9999 = "Fri, 31 Dec 9999 23:59:59 -0100"  # the issue's date: past 9999 once the offset applies
-_HUGE_YEARS = (f"Fri, 31 Dec {2**63} 23:59:59 GMT", f"Friday, 31-Dec-{2**31} 23:59:59 GMT", "Mon, 30 Feb 2026 00:00:00 GMT")
+_HUGE_YEARS = (
+    f"Fri, 31 Dec {2**63} 23:59:59 GMT",
+    f"Friday, 31-Dec-{2**31} 23:59:59 GMT",
+    "Mon, 30 Feb 2026 00:00:00 GMT",
+)
 HARDENING_DATE_CASES: tuple[Case, ...] = (
     *(
         Case(f"unrepresentable-{field.lower()}-{name}", target, headers=((field, _PAST_9999),))
@@ -66,7 +83,12 @@ HARDENING_DATE_CASES: tuple[Case, ...] = (
         Case(
             f"unrepresentable-all-{index}-{name}",
             target,
-            headers=(("If-Modified-Since", date), ("If-Unmodified-Since", date), ("Range", "bytes=0-3"), ("If-Range", date)),
+            headers=(
+                ("If-Modified-Since", date),
+                ("If-Unmodified-Since", date),
+                ("Range", "bytes=0-3"),
+                ("If-Range", date),
+            ),
         )
         for name, target in _CONDITIONAL_ROUTES.items()
         for index, date in enumerate(_HUGE_YEARS)

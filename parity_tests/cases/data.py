@@ -33,7 +33,11 @@ DATA_CASES: tuple[Case, ...] = (
     Case("doc-not-modified", "/docs/1", headers=(("If-Modified-Since", _DOC_1_MODIFIED),)),
     Case("doc-modified-since", "/docs/1", headers=(("If-Modified-Since", "Tue, 30 Sep 2025 12:00:00 GMT"),)),
     Case("doc-ims-garbage", "/docs/1", headers=(("If-Modified-Since", "last week"),)),
-    Case("doc-ims-ignored-with-inm", "/docs/1", headers=(("If-Modified-Since", _DOC_1_MODIFIED), ("If-None-Match", '"x"'))),
+    Case(
+        "doc-ims-ignored-with-inm",
+        "/docs/1",
+        headers=(("If-Modified-Since", _DOC_1_MODIFIED), ("If-None-Match", '"x"')),
+    ),
     Case("doc-gzip", "/docs/29", headers=_GZIP),
     Case("doc-br", "/docs/29", headers=_BR),
     Case("doc-identity-refused", "/docs/1", headers=(("Accept-Encoding", "identity;q=0, gzip"),)),
@@ -44,7 +48,11 @@ DATA_CASES: tuple[Case, ...] = (
     Case("search", "/search?q=flask&page=2"),
     Case("search-korean", "/search?q=%ED%94%8C%EB%9D%BC%EC%8A%A4%ED%81%AC"),
     Case("abs", "/abs"),
-    Case("abs-forwarded-untrusted", "/abs", headers=(("X-Forwarded-Proto", "https"), ("X-Forwarded-Host", "evil.example"))),
+    Case(
+        "abs-forwarded-untrusted",
+        "/abs",
+        headers=(("X-Forwarded-Proto", "https"), ("X-Forwarded-Host", "evil.example")),
+    ),
     Case("links", "/links"),
     # Blueprints (§2.7): the site page, its versioned static file, the API index, v1 and v2.
     *get_and_head("site", "/"),

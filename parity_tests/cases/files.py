@@ -14,7 +14,16 @@ from shared.datafiles import LARGE_FILE, sample_facts
 
 from ._case import Case, get_and_head
 
-__all__ = ["FILE_CASES", "FIFO", "HIDDEN", "INSIDE_LINK", "NOT_SERVED", "OUTSIDE_LINK", "SOCKET", "prepare_file_fixtures"]
+__all__ = [
+    "FILE_CASES",
+    "FIFO",
+    "HIDDEN",
+    "INSIDE_LINK",
+    "NOT_SERVED",
+    "OUTSIDE_LINK",
+    "SOCKET",
+    "prepare_file_fixtures",
+]
 
 OUTSIDE_LINK = "outside-link"  # a symlink in the data directory pointing at /etc/passwd
 INSIDE_LINK = "inside-link.txt"  # a symlink to hello.txt, inside: allowed
@@ -22,7 +31,12 @@ HIDDEN_LINK = "hidden-link.txt"  # a symlink to .env, inside but hidden: refused
 FIFO = "pipe.txt"  # a FIFO: open() would wait for a writer forever
 SOCKET = "socket.txt"  # a unix socket
 # Hidden files a careful operator never wants served (shared._files), with what they hold.
-HIDDEN = {".env": b"SECRET=twinport\n", ".git/config": b"[core]\n", ".htpasswd": b"admin:secret\n", "sub/.hidden.txt": b"hidden\n"}
+HIDDEN = {
+    ".env": b"SECRET=twinport\n",
+    ".git/config": b"[core]\n",
+    ".htpasswd": b"admin:secret\n",
+    "sub/.hidden.txt": b"hidden\n",
+}
 # Names that exist in the data directory (or, for the database, in the state directory) and
 # are the same 404 as a missing file on every file route.
 NOT_SERVED = {
@@ -151,7 +165,9 @@ FILE_CASES: tuple[Case, ...] = (
     *get_and_head("report-pdf", "/reports/pdf"),
     Case("report-pdf-range", "/reports/pdf", headers=(("Range", "bytes=0-7"),)),
     *get_and_head("i18n-file", "/i18n-file"),
-    Case("i18n-file-not-modified", "/i18n-file", headers=(("If-None-Match", _etag("보고서.pdf", responses.i18n_file)),)),
+    Case(
+        "i18n-file-not-modified", "/i18n-file", headers=(("If-None-Match", _etag("보고서.pdf", responses.i18n_file)),)
+    ),
     # /video/<path>: seeking.
     *get_and_head("video", "/video/sample.mp4"),
     *_matrix("video", "/video/sample.mp4", _VIDEO_ETAG),

@@ -61,7 +61,12 @@ STREAM_CASES: tuple[Case, ...] = (
     Case("events-replay-all-kept", "/events", headers=(("Last-Event-ID", "<boot>-0"),), events=4),
     Case("events-replay-newer", "/events", headers=(("Last-Event-ID", "<boot>-3"),), events=2),
     # Up to date: the opening, then the first heartbeat (nothing replayed before it).
-    Case("events-replay-up-to-date", "/events", headers=(("Last-Event-ID", "<boot>-4"),), read_limit=len(OPENING) + len(HEARTBEAT)),
+    Case(
+        "events-replay-up-to-date",
+        "/events",
+        headers=(("Last-Event-ID", "<boot>-4"),),
+        read_limit=len(OPENING) + len(HEARTBEAT),
+    ),
     # An id of an earlier process (another boot), of before ids carried a boot (a bare integer),
     # or of this boot but never issued: that client missed everything kept.
     Case("events-replay-after-restart", "/events", headers=(("Last-Event-ID", "0000000001-2"),), events=4),
@@ -92,13 +97,40 @@ STREAM_CASES: tuple[Case, ...] = (
     _bad_publish("too-large", b'{"event": "x", "data": "' + b"x" * (1024 * 1024) + b'"}'),
     # publish_tokens (the "guarded" profile): 401 with the /api/v1 challenge, then 429 per address.
     Case("publish-guarded-no-token", "/events", method="POST", headers=JSON, body=_OK_BODY, profile="guarded"),
-    Case("publish-guarded-wrong-token", "/events", method="POST", headers=(*JSON, ("Authorization", "Bearer nope")), body=_OK_BODY, profile="guarded"),
-    Case("publish-guarded-not-bearer", "/events", method="POST", headers=(*JSON, ("Authorization", "Basic cC1vazo=")), body=_OK_BODY, profile="guarded"),
-    Case("publish-guarded-ok", "/events", method="POST", headers=(*JSON, ("Authorization", "Bearer p-ok")), body=_OK_BODY, profile="guarded", repeatable=False),
+    Case(
+        "publish-guarded-wrong-token",
+        "/events",
+        method="POST",
+        headers=(*JSON, ("Authorization", "Bearer nope")),
+        body=_OK_BODY,
+        profile="guarded",
+    ),
+    Case(
+        "publish-guarded-not-bearer",
+        "/events",
+        method="POST",
+        headers=(*JSON, ("Authorization", "Basic cC1vazo=")),
+        body=_OK_BODY,
+        profile="guarded",
+    ),
+    Case(
+        "publish-guarded-ok",
+        "/events",
+        method="POST",
+        headers=(*JSON, ("Authorization", "Bearer p-ok")),
+        body=_OK_BODY,
+        profile="guarded",
+        repeatable=False,
+    ),
     # The bucket holds two; the publish above took one, the prelude takes the other.
     Case(
-        "publish-guarded-rate-limited", "/events", method="POST", headers=(*JSON, ("Authorization", "Bearer p-other")), body=_OK_BODY,
-        profile="guarded", prelude=1,
+        "publish-guarded-rate-limited",
+        "/events",
+        method="POST",
+        headers=(*JSON, ("Authorization", "Bearer p-other")),
+        body=_OK_BODY,
+        profile="guarded",
+        prelude=1,
     ),
     # §2.5.2: the cookie, one Set-Cookie value in both.
     *get_and_head("set-cookie", "/set-cookie"),

@@ -21,7 +21,9 @@ ITEM = f"/items/<int(max={answers.MAX_ID}):id>"
 
 @api.get("")
 async def index() -> Response:
-    return respond(answers.versions(url_for("api_v1.list_items", _external=True), url_for("api_v2.v2_item", id=1, _external=True)))
+    return respond(
+        answers.versions(url_for("api_v1.list_items", _external=True), url_for("api_v2.v2_item", id=1, _external=True))
+    )
 
 
 @api_v1.before_request
@@ -54,7 +56,9 @@ async def list_items() -> Response:
 @api_v1.get(ITEM)
 async def v1_item(id: int) -> Response:
     row = await store().item(id)
-    return respond(answers.no_such_item(id)) if row is None else respond_resource(answers.v1_item(row, api_guard().policy))
+    return (
+        respond(answers.no_such_item(id)) if row is None else respond_resource(answers.v1_item(row, api_guard().policy))
+    )
 
 
 @api_v2.after_request

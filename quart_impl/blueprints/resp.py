@@ -137,7 +137,9 @@ async def search() -> ResponsePlan:
 
 @bp.get("/abs")
 async def abs_url() -> ResponsePlan:
-    return api.abs_urls(url_for("resp.abs_url", _external=True), url_for("resp.doc", doc_id=10, _external=True, _scheme="https"))
+    return api.abs_urls(
+        url_for("resp.abs_url", _external=True), url_for("resp.doc", doc_id=10, _external=True, _scheme="https")
+    )
 
 
 @bp.get("/links")

@@ -33,9 +33,7 @@ from shared._cache import (
         (private_revalidated(30), "private, max-age=30"),
         (no_store(), "no-store"),
         (
-            CachePolicy(
-                public=True, no_cache=True, no_store=True, max_age=5, must_revalidate=True, immutable=True
-            ),
+            CachePolicy(public=True, no_cache=True, no_store=True, max_age=5, must_revalidate=True, immutable=True),
             "public, no-cache, no-store, max-age=5, must-revalidate, immutable",
         ),
     ],

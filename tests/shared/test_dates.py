@@ -65,7 +65,9 @@ def http_dates(draw: st.DrawFn, *, valid_zone: bool = True, in_range: bool = Fal
     kind = draw(st.sampled_from(["imf", "rfc850", "asctime"]))
     month = draw(st.integers(1, 12))
     if in_range:
-        day, hour, minute, second = draw(st.tuples(st.integers(1, 31), st.integers(0, 23), st.integers(0, 59), st.integers(0, 59)))
+        day, hour, minute, second = draw(
+            st.tuples(st.integers(1, 31), st.integers(0, 23), st.integers(0, 59), st.integers(0, 59))
+        )
     else:
         day = draw(st.one_of(st.integers(1, 31), st.integers(0, 99)))
         hour = draw(st.one_of(st.integers(0, 23), st.sampled_from([24, 25, 99])))
@@ -119,7 +121,21 @@ def test_any_other_whitespace_inside_makes_it_invalid(written: Written, data: st
 
 @pytest.mark.parametrize(
     "year",
-    ["10000", "99999", "020250", str(2**31 - 1), str(2**31), str(2**63), str(2**64), "9" * 400, "0000", "-001", "+2025", "２０２５", "٢٠٢٥"],
+    [
+        "10000",
+        "99999",
+        "020250",
+        str(2**31 - 1),
+        str(2**31),
+        str(2**63),
+        str(2**64),
+        "9" * 400,
+        "0000",
+        "-001",
+        "+2025",
+        "２０２５",
+        "٢٠٢٥",
+    ],
 )
 @pytest.mark.parametrize("kind", ["imf", "asctime"])
 def test_years_that_four_digits_cannot_hold_or_the_calendar_lacks_are_invalid(year: str, kind: str) -> None:
@@ -213,12 +229,16 @@ def test_every_day_of_every_month(year: int) -> None:
 
 def test_a_two_digit_year_follows_the_clock_when_no_now_is_given() -> None:
     this_year = datetime.now(timezone.utc).year
-    assert parse_http_date(f"Monday, 01-Jan-{this_year % 100:02d} 00:00:00 GMT") == datetime(this_year, 1, 1, tzinfo=timezone.utc)
+    assert parse_http_date(f"Monday, 01-Jan-{this_year % 100:02d} 00:00:00 GMT") == datetime(
+        this_year, 1, 1, tzinfo=timezone.utc
+    )
 
 
 def test_a_two_digit_year_near_the_end_of_the_calendar_is_invalid_not_an_error() -> None:
     # A century after 9999 does not exist; a century before year 1 neither.
-    assert parse_http_date("Friday, 01-Jan-99 00:00:00 GMT", now=datetime(9999, 1, 1, tzinfo=timezone.utc)) == datetime(9999, 1, 1, tzinfo=timezone.utc)
+    assert parse_http_date("Friday, 01-Jan-99 00:00:00 GMT", now=datetime(9999, 1, 1, tzinfo=timezone.utc)) == datetime(
+        9999, 1, 1, tzinfo=timezone.utc
+    )
     assert parse_http_date("Friday, 01-Jan-99 00:00:00 GMT", now=datetime(1, 1, 1, tzinfo=timezone.utc)) is None
 
 

@@ -13,9 +13,7 @@ from shared._disposition import content_disposition
 
 any_name = st.text(st.characters(exclude_categories=["Cs"]), min_size=1)
 # Printable ASCII without the characters the fallback must replace: sent as they are.
-safe_ascii_name = st.text(
-    st.characters(min_codepoint=0x20, max_codepoint=0x7E, exclude_characters='"\\%/'), min_size=1
-)
+safe_ascii_name = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E, exclude_characters='"\\%/'), min_size=1)
 
 
 def expected_leaf(name: str) -> str:
@@ -46,7 +44,11 @@ def split_header(header: str) -> tuple[str, str | None]:
         ),
         ("보고서.pdf", True, "attachment; filename=\"download.pdf\"; filename*=UTF-8''%EB%B3%B4%EA%B3%A0%EC%84%9C.pdf"),
         ("보고서", True, "attachment; filename=\"download\"; filename*=UTF-8''%EB%B3%B4%EA%B3%A0%EC%84%9C"),
-        ("보고서.한글", True, "attachment; filename=\"download\"; filename*=UTF-8''%EB%B3%B4%EA%B3%A0%EC%84%9C.%ED%95%9C%EA%B8%80"),
+        (
+            "보고서.한글",
+            True,
+            "attachment; filename=\"download\"; filename*=UTF-8''%EB%B3%B4%EA%B3%A0%EC%84%9C.%ED%95%9C%EA%B8%80",
+        ),
         ("café.txt", True, "attachment; filename=\"cafe.txt\"; filename*=UTF-8''caf%C3%A9.txt"),
         ("100%.txt", True, "attachment; filename=\"100_.txt\"; filename*=UTF-8''100%25.txt"),
         ('say "hi".txt', True, "attachment; filename=\"say _hi_.txt\"; filename*=UTF-8''say%20%22hi%22.txt"),
@@ -56,7 +58,11 @@ def split_header(header: str) -> tuple[str, str | None]:
         # NFKD turns the fullwidth solidus into "/", which must not reach the fallback either.
         ("ａ／ｂ.txt", True, "attachment; filename=\"a_b.txt\"; filename*=UTF-8''%EF%BD%81%EF%BC%8F%EF%BD%82.txt"),
         # attr-char punctuation stays as it is in filename*; other punctuation is percent-encoded.
-        ("ü'()*,;=.txt", True, "attachment; filename=\"u'()*,;=.txt\"; filename*=UTF-8''%C3%BC%27%28%29%2A%2C%3B%3D.txt"),
+        (
+            "ü'()*,;=.txt",
+            True,
+            "attachment; filename=\"u'()*,;=.txt\"; filename*=UTF-8''%C3%BC%27%28%29%2A%2C%3B%3D.txt",
+        ),
         ("ü!#$&+^`|~-_.x", True, "attachment; filename=\"u!#$&+^`|~-_.x\"; filename*=UTF-8''%C3%BC!#$&+^`|~-_.x"),
     ],
 )

@@ -24,7 +24,11 @@ BODY = b'{"items":[' + b",".join(b'{"id":%d,"name":"Item %d"}' % (i, i) for i in
 
 def identity_of(body: bytes, etag: EntityTag | None = TAG, headers: tuple[tuple[str, str], ...] = ()) -> Representation:
     return Representation(
-        len(body), "application/json", Validators(etag), (("Cache-Control", "public, max-age=60"), *headers), accept_ranges=False
+        len(body),
+        "application/json",
+        Validators(etag),
+        (("Cache-Control", "public, max-age=60"), *headers),
+        accept_ranges=False,
     )
 
 
@@ -97,14 +101,19 @@ def test_negotiation_ignores_case(header: str) -> None:
 
 
 members = st.lists(
-    st.tuples(st.sampled_from(["br", "gzip", "deflate", "zstd", "identity", "*"]), st.none() | st.sampled_from(["0", "0.2", "0.5", "0.999", "1"])),
+    st.tuples(
+        st.sampled_from(["br", "gzip", "deflate", "zstd", "identity", "*"]),
+        st.none() | st.sampled_from(["0", "0.2", "0.5", "0.999", "1"]),
+    ),
     unique_by=lambda member: member[0],
     max_size=6,
 )
 
 
 @given(members, st.randoms())
-def test_the_order_of_distinct_members_does_not_matter(listed: list[tuple[str, str | None]], shuffler: random.Random) -> None:
+def test_the_order_of_distinct_members_does_not_matter(
+    listed: list[tuple[str, str | None]], shuffler: random.Random
+) -> None:
     def render(items: list[tuple[str, str | None]]) -> str:
         return ", ".join(coding if q is None else f"{coding};q={q}" for coding, q in items)
 
@@ -222,7 +231,11 @@ def test_the_identity_facts_must_describe_the_body() -> None:
 
 def plan_for(accept_encoding: str | None, if_none_match: str | None) -> tuple[int, dict[str, str], bytes]:
     """What an adapter does: negotiate, plan the chosen representation, read its spans."""
-    fields = [(name, value) for name, value in (("Accept-Encoding", accept_encoding), ("If-None-Match", if_none_match)) if value is not None]
+    fields = [
+        (name, value)
+        for name, value in (("Accept-Encoding", accept_encoding), ("If-None-Match", if_none_match))
+        if value is not None
+    ]
     encoded = plan_encoded(BODY, identity_of(BODY), accept_encoding)
     plan = plan_representation("GET", fields, encoded.representation, now=NOW)
     body = b"".join(part if isinstance(part, bytes) else encoded.body[part.first : part.last + 1] for part in plan.body)

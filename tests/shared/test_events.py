@@ -57,7 +57,7 @@ def test_ids_count_from_one_after_the_boot_and_the_buffer_keeps_the_newest(repla
     events = published(hub, count)
     assert [event.id for event in events] == [EventId(hub.boot, n) for n in range(1, count + 1)]
     assert [str(event.id) for event in events] == [f"{hub.boot}-{n}" for n in range(1, count + 1)]
-    assert hub.events_after(start(hub)) == tuple(events[max(0, count - replay):])
+    assert hub.events_after(start(hub)) == tuple(events[max(0, count - replay) :])
 
 
 @given(
@@ -68,8 +68,10 @@ def test_ids_count_from_one_after_the_boot_and_the_buffer_keeps_the_newest(repla
 )
 def test_events_after_is_what_that_client_missed(replay: int, count: int, last_serial: int | None, boot: str) -> None:
     hub = EventHub(replay)
-    kept = published(hub, count)[max(0, count - replay):]
-    last_id = None if last_serial is None else EventId({"same": hub.boot, "other": new_boot(), "bare": ""}[boot], last_serial)
+    kept = published(hub, count)[max(0, count - replay) :]
+    last_id = (
+        None if last_serial is None else EventId({"same": hub.boot, "other": new_boot(), "bare": ""}[boot], last_serial)
+    )
     if last_id is None:
         expected: list[Event] = []  # a first connection
     elif boot != "same" or last_serial > count:  # type: ignore[operator]
@@ -352,7 +354,9 @@ def test_a_subscription_nobody_holds_any_more_frees_its_place() -> None:
         ({"runtime": "quart", "threads": 1, "sse_max_streams": 3}, 3),
     ],
 )
-def test_the_stream_cap_is_a_share_of_gunicorns_threads_and_a_count_for_hypercorn(overrides: dict[str, object], cap: int) -> None:
+def test_the_stream_cap_is_a_share_of_gunicorns_threads_and_a_count_for_hypercorn(
+    overrides: dict[str, object], cap: int
+) -> None:
     from shared.config import settings_from
 
     settings = settings_from(overrides)
@@ -371,10 +375,26 @@ def test_the_opening_is_the_seeds_three_lines() -> None:
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        (None, None), ("", None), ("x", None), ("-1", None), ("4.2", None), (" 42", None), ("42 ", None), ("٤٢", None),
-        ("9" * 19, None), ("abc-", None), ("-3", None), ("ABC-3", None), ("a b-3", None), ("a-b-3", None), ("a" * 17 + "-1", None),
-        ("0", EventId("", 0)), ("42", EventId("", 42)),  # bare integers: ids of before boots
-        ("hoolpsrjlt-0", EventId("hoolpsrjlt", 0)), ("z-7", EventId("z", 7)), ("k" * 16 + "-1", EventId("k" * 16, 1)),
+        (None, None),
+        ("", None),
+        ("x", None),
+        ("-1", None),
+        ("4.2", None),
+        (" 42", None),
+        ("42 ", None),
+        ("٤٢", None),
+        ("9" * 19, None),
+        ("abc-", None),
+        ("-3", None),
+        ("ABC-3", None),
+        ("a b-3", None),
+        ("a-b-3", None),
+        ("a" * 17 + "-1", None),
+        ("0", EventId("", 0)),
+        ("42", EventId("", 42)),  # bare integers: ids of before boots
+        ("hoolpsrjlt-0", EventId("hoolpsrjlt", 0)),
+        ("z-7", EventId("z", 7)),
+        ("k" * 16 + "-1", EventId("k" * 16, 1)),
     ],
 )
 def test_last_event_id_is_one_of_our_ids_or_none(value: str | None, expected: EventId | None) -> None:
@@ -479,8 +499,15 @@ def test_deep_nesting_is_a_400_not_a_crash() -> None:
 
 @pytest.mark.parametrize(
     ("content_type", "accepted"),
-    [("application/json", True), ("Application/JSON; charset=utf-8", True), ("application/cloudevents+json", True),
-     ("text/json", False), ("application/x-www-form-urlencoded", False), (None, False), ("", False)],
+    [
+        ("application/json", True),
+        ("Application/JSON; charset=utf-8", True),
+        ("application/cloudevents+json", True),
+        ("text/json", False),
+        ("application/x-www-form-urlencoded", False),
+        (None, False),
+        ("", False),
+    ],
 )
 def test_publish_wants_a_json_media_type(content_type: str | None, accepted: bool) -> None:
     plan = responses.publish_event(b'{"event": "x", "data": 1}', content_type, EventHub())
@@ -501,12 +528,20 @@ def test_publish_answers_202_with_the_id_and_a_bad_body_400() -> None:
 
 @pytest.mark.parametrize(
     ("number", "shown"),
-    [(b"1e400", "1e400"), (b"-1e400", "-1e400"), (b"1E+309", "1E+309"), (b"-" + b"9" * 310, "-99999999999...(311 characters)"),
-     (b"7" * 5000, "777777777777...(5000 characters)"), (b"2" + b"0" * 308, "200000000000...(309 characters)")],
+    [
+        (b"1e400", "1e400"),
+        (b"-1e400", "-1e400"),
+        (b"1E+309", "1E+309"),
+        (b"-" + b"9" * 310, "-99999999999...(311 characters)"),
+        (b"7" * 5000, "777777777777...(5000 characters)"),
+        (b"2" + b"0" * 308, "200000000000...(309 characters)"),
+    ],
 )
 def test_a_number_beyond_a_double_is_a_400_naming_it(number: bytes, shown: str) -> None:
     outcome = parse_publication(b'{"event": "x", "data": {"v": [' + number + b"]}}")
-    assert outcome == InvalidPublication(f"Numbers must be finite (RFC 8259 §6): {shown} is beyond the range of a double.")
+    assert outcome == InvalidPublication(
+        f"Numbers must be finite (RFC 8259 §6): {shown} is beyond the range of a double."
+    )
 
 
 @pytest.mark.parametrize("number", [b"1e308", b"-1.7976931348623157e308", b"1e-400", b"9" * 308, b"-0", b"0.5"])

@@ -87,7 +87,10 @@ def test_links_on_first_middle_last_and_beyond() -> None:
 
 def test_keyset_links_follow_the_last_id_of_a_full_page() -> None:
     after = lambda cursor: f"http://x/items?after={cursor}&size=3"  # noqa: E731
-    assert {l.rel: l.target for l in keyset_links(KeysetQuery(0, 3), [1, 2, 3], after)} == {"first": after(0), "next": after(3)}
+    assert {l.rel: l.target for l in keyset_links(KeysetQuery(0, 3), [1, 2, 3], after)} == {
+        "first": after(0),
+        "next": after(3),
+    }
     assert {l.rel for l in keyset_links(KeysetQuery(3, 3), [4, 5], after)} == {"first"}
 
 

@@ -31,7 +31,9 @@ def test_memory_is_bounded() -> None:
     assert len(limiter._buckets) == 10
 
 
-@given(st.lists(st.floats(min_value=0, max_value=0.5), min_size=1, max_size=200), st.floats(0.1, 50), st.integers(1, 20))
+@given(
+    st.lists(st.floats(min_value=0, max_value=0.5), min_size=1, max_size=200), st.floats(0.1, 50), st.integers(1, 20)
+)
 def test_never_more_than_burst_plus_rate_times_elapsed(gaps: list[float], rate: float, burst: int) -> None:
     limiter = RateLimiter(rate=rate, burst=burst)
     now, allowed = 0.0, 0

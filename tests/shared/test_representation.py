@@ -15,7 +15,12 @@ REPRESENTATION = Representation(
     1000,
     "video/mp4",
     Validators(EntityTag.from_version("sample", 7), MODIFIED),
-    headers=(("Cache-Control", "public, max-age=60"), ("Vary", "Accept-Encoding"), ("Content-Disposition", "inline"), ("Expires", "x")),
+    headers=(
+        ("Cache-Control", "public, max-age=60"),
+        ("Vary", "Accept-Encoding"),
+        ("Content-Disposition", "inline"),
+        ("Expires", "x"),
+    ),
 )
 
 
@@ -57,14 +62,21 @@ def test_412_and_416_are_problem_documents() -> None:
 
 def test_single_range_is_a_plain_206() -> None:
     result = plan(("Range", "bytes=-100"))
-    assert (result.status, result.header("Content-Range"), result.header("Content-Length")) == (206, "bytes 900-999/1000", "100")
+    assert (result.status, result.header("Content-Range"), result.header("Content-Length")) == (
+        206,
+        "bytes 900-999/1000",
+        "100",
+    )
     assert result.header("Content-Type") == "video/mp4"
 
 
 def test_multipart_boundary_is_deterministic_per_representation_and_changes_with_it() -> None:
     first = plan(("Range", "bytes=0-9,20-29"))
     again = plan(("Range", "bytes=0-9,20-29"))
-    changed = plan(("Range", "bytes=0-9,20-29"), representation=Representation(1000, "video/mp4", Validators(EntityTag.from_version("sample", 8), MODIFIED)))
+    changed = plan(
+        ("Range", "bytes=0-9,20-29"),
+        representation=Representation(1000, "video/mp4", Validators(EntityTag.from_version("sample", 8), MODIFIED)),
+    )
     assert first == again
     assert first.header("Content-Type") != changed.header("Content-Type")
     assert (first.header("Content-Type") or "").startswith("multipart/byteranges; boundary=twinport-")

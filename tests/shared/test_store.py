@@ -144,11 +144,19 @@ def test_workers_starting_at_once_seed_exactly_once(tmp_path: Path) -> None:
     root = str(Path(__file__).resolve().parents[2])
     environ = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (root, os.environ.get("PYTHONPATH"))))}
     racers = [
-        subprocess.Popen([sys.executable, "-W", "error", "-c", _RACER, url], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environ, text=True)
+        subprocess.Popen(
+            [sys.executable, "-W", "error", "-c", _RACER, url],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=environ,
+            text=True,
+        )
         for _ in range(4)
     ]
     results = [racer.communicate(timeout=60) for racer in racers]
-    assert [(racer.returncode, out.strip()) for racer, (out, _) in zip(racers, results)] == [(0, "2000")] * 4, [err for _, err in results]
+    assert [(racer.returncode, out.strip()) for racer, (out, _) in zip(racers, results)] == [(0, "2000")] * 4, [
+        err for _, err in results
+    ]
     with SyncStore(url) as store:
         assert store.items_page(0, 3000) == SEEDED_ITEMS[:2000]
 
@@ -165,14 +173,18 @@ def test_the_store_holds_exactly_the_seed(sync_store: SyncStore, async_store: As
 
 
 @given(st.integers(0, ITEMS + 50), st.integers(0, 250))
-def test_offset_pages_agree_with_the_seed(sync_store: SyncStore, async_store: AsyncRunner, offset: int, limit: int) -> None:
+def test_offset_pages_agree_with_the_seed(
+    sync_store: SyncStore, async_store: AsyncRunner, offset: int, limit: int
+) -> None:
     expected = SEEDED_ITEMS[offset : offset + limit]
     assert sync_store.items_page(offset, limit) == expected
     assert async_store.runner.run(async_store.store.items_page(offset, limit)) == expected
 
 
 @given(st.integers(-5, ITEMS + 50), st.integers(0, 250))
-def test_keyset_pages_agree_with_the_seed(sync_store: SyncStore, async_store: AsyncRunner, after_id: int, limit: int) -> None:
+def test_keyset_pages_agree_with_the_seed(
+    sync_store: SyncStore, async_store: AsyncRunner, after_id: int, limit: int
+) -> None:
     expected = [item for item in SEEDED_ITEMS if item.id > after_id][:limit]
     assert sync_store.items_after(after_id, limit) == expected
     assert async_store.runner.run(async_store.store.items_after(after_id, limit)) == expected
@@ -237,10 +249,25 @@ def test_times_are_stored_as_utc_and_come_back_aware(tmp_path: Path) -> None:
     engine = create_engine(sync_url(url))
     try:
         with engine.begin() as connection:
-            connection.execute(insert(items), [{"id": 1, "name": "a", "version": 1, "updated_at": datetime(2025, 10, 1, 21, 0, tzinfo=seoul)}])
-            connection.execute(insert(docs), [{"id": 1, "title": "t", "content": "c", "updated_at": datetime(2025, 10, 1, 12, 0, tzinfo=timezone.utc)}])
+            connection.execute(
+                insert(items),
+                [{"id": 1, "name": "a", "version": 1, "updated_at": datetime(2025, 10, 1, 21, 0, tzinfo=seoul)}],
+            )
+            connection.execute(
+                insert(docs),
+                [
+                    {
+                        "id": 1,
+                        "title": "t",
+                        "content": "c",
+                        "updated_at": datetime(2025, 10, 1, 12, 0, tzinfo=timezone.utc),
+                    }
+                ],
+            )
         with engine.begin() as connection, pytest.raises(StatementError, match="naive"):
-            connection.execute(insert(items), [{"id": 2, "name": "b", "version": 1, "updated_at": datetime(2025, 10, 1, 12, 0)}])
+            connection.execute(
+                insert(items), [{"id": 2, "name": "b", "version": 1, "updated_at": datetime(2025, 10, 1, 12, 0)}]
+            )
     finally:
         engine.dispose()
     noon_utc = datetime(2025, 10, 1, 12, 0, tzinfo=timezone.utc)
@@ -289,17 +316,31 @@ def test_tables_are_portable_ddl() -> None:
 @pytest.mark.parametrize(
     ("given_url", "sync", "asynchronous"),
     [
-        ("sqlite:////srv/data/twinport.sqlite3", "sqlite:////srv/data/twinport.sqlite3", "sqlite+aiosqlite:////srv/data/twinport.sqlite3"),
+        (
+            "sqlite:////srv/data/twinport.sqlite3",
+            "sqlite:////srv/data/twinport.sqlite3",
+            "sqlite+aiosqlite:////srv/data/twinport.sqlite3",
+        ),
         ("sqlite+aiosqlite:///rel.db", "sqlite:///rel.db", "sqlite+aiosqlite:///rel.db"),
-        ("postgresql://u:p%40ss@db:5432/app", "postgresql+psycopg://u:p%40ss@db:5432/app", "postgresql+psycopg://u:p%40ss@db:5432/app"),
-        ("postgresql+psycopg://db/app?sslmode=require", "postgresql+psycopg://db/app?sslmode=require", "postgresql+psycopg://db/app?sslmode=require"),
+        (
+            "postgresql://u:p%40ss@db:5432/app",
+            "postgresql+psycopg://u:p%40ss@db:5432/app",
+            "postgresql+psycopg://u:p%40ss@db:5432/app",
+        ),
+        (
+            "postgresql+psycopg://db/app?sslmode=require",
+            "postgresql+psycopg://db/app?sslmode=require",
+            "postgresql+psycopg://db/app?sslmode=require",
+        ),
     ],
 )
 def test_urls_for_each_engine_keep_everything_but_the_driver(given_url: str, sync: str, asynchronous: str) -> None:
     assert (sync_url(given_url), async_url(given_url)) == (sync, asynchronous)
 
 
-@pytest.mark.parametrize("bad", ["mysql://db/app", "postgresql+psycopg2://db/app", "postgresql+asyncpg://db/app", "not a url", ""])
+@pytest.mark.parametrize(
+    "bad", ["mysql://db/app", "postgresql+psycopg2://db/app", "postgresql+asyncpg://db/app", "not a url", ""]
+)
 def test_other_urls_are_refused(bad: str) -> None:
     with pytest.raises(ValueError):
         sync_url(bad)
@@ -307,6 +348,8 @@ def test_other_urls_are_refused(bad: str) -> None:
         async_url(bad)
 
 
-def test_the_default_is_an_absolute_sqlite_file_in_the_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_default_is_an_absolute_sqlite_file_in_the_data_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     assert default_database_url("data") == f"sqlite:///{tmp_path}/data/twinport.sqlite3"

@@ -53,8 +53,11 @@ def test_a_batch_needs_a_row() -> None:
 
 @pytest.mark.parametrize(
     ("head", "content_type", "unbuffered"),
-    [(responses.stream_gen(), "text/plain; charset=utf-8", True), (responses.sse(), "text/event-stream; charset=utf-8", True),
-     (responses.export_csv(), "text/csv; charset=utf-8", False)],
+    [
+        (responses.stream_gen(), "text/plain; charset=utf-8", True),
+        (responses.sse(), "text/event-stream; charset=utf-8", True),
+        (responses.export_csv(), "text/csv; charset=utf-8", False),
+    ],
     ids=["stream-gen", "sse", "export-csv"],
 )
 def test_stream_heads(head: responses.StreamHead, content_type: str, unbuffered: bool) -> None:

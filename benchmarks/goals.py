@@ -9,7 +9,7 @@ Quart), chosen per scenario and named in the row.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -222,13 +222,16 @@ def evaluate_goals(document: Mapping[str, Any]) -> list[Goal]:
     )
     goals += _csv_goals(results)
     goals += _sse_goals(results)
-    pair: Callable[[str, str], Goal] = lambda app, direct: _ratio_goal(
-        f"shared core cost on tiny JSON: {app} / {direct}",
-        ">= 0.95x (<= 5% cost)",
-        (app, results.median(app, "tiny-json")),
-        (direct, results.median(direct, "tiny-json")),
-        0.95,
-        at_least=True,
-    )
+
+    def pair(app: str, direct: str) -> Goal:
+        return _ratio_goal(
+            f"shared core cost on tiny JSON: {app} / {direct}",
+            ">= 0.95x (<= 5% cost)",
+            (app, results.median(app, "tiny-json")),
+            (direct, results.median(direct, "tiny-json")),
+            0.95,
+            at_least=True,
+        )
+
     goals += [pair(FLASK, "flask-direct"), pair("quart-asyncio", "quart-direct")]
     return goals

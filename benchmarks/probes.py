@@ -176,7 +176,7 @@ class _Subscriber:
             if status != 200:
                 return False
             buffer = await asyncio.wait_for(reader.readuntil(b"data: world\n\n"), timeout)
-        except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+        except (TimeoutError, OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             return False
         self._reader = reader
         self._tail = buffer[-64:]
@@ -250,7 +250,9 @@ async def hold_event_streams(
     await asyncio.gather(*late, return_exceptions=True)
     connect_seconds = time.perf_counter() - connect_started
     held = [
-        subscriber for subscriber, opening in zip(subscribers, openings) if not opening.cancelled() and opening.result()
+        subscriber
+        for subscriber, opening in zip(subscribers, openings, strict=True)
+        if not opening.cancelled() and opening.result()
     ]
     listeners = [asyncio.create_task(subscriber.listen()) for subscriber in held]
     try:

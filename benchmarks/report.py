@@ -15,9 +15,9 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only, no display: CI and servers have none
 
-import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+import matplotlib.pyplot as plt  # only after matplotlib.use: the backend must be chosen first
 
-from .goals import evaluate_goals  # noqa: E402
+from .goals import evaluate_goals
 
 __all__ = ["WRK_SCENARIOS", "write_report"]
 
@@ -148,7 +148,8 @@ def _goals_table(document: Mapping[str, Any]) -> str:
 
 def _not_measured(document: Mapping[str, Any]) -> str:
     lines = [
-        f"- {entry['target']} / {entry['scenario']}: {entry['status']}: {entry['reason'].splitlines()[0] if entry['reason'] else ''}"
+        f"- {entry['target']} / {entry['scenario']}: {entry['status']}: "
+        + (entry["reason"].splitlines()[0] if entry["reason"] else "")
         for entry in document["results"]
         if entry["status"] != "ok"
     ]
@@ -165,8 +166,8 @@ def _chart_throughput(document: Mapping[str, Any], targets: Sequence[str], path:
         axis = axes[index // columns][index % columns]
         names = [target for target in targets if (target, scenario) in ok]
         medians = [ok[(target, scenario)]["median"] for target in names]
-        low = [median - ok[(target, scenario)]["spread"]["min"] for target, median in zip(names, medians)]
-        high = [ok[(target, scenario)]["spread"]["max"] - median for target, median in zip(names, medians)]
+        low = [median - ok[(target, scenario)]["spread"]["min"] for target, median in zip(names, medians, strict=True)]
+        high = [ok[(target, scenario)]["spread"]["max"] - median for target, median in zip(names, medians, strict=True)]
         axis.bar(names, medians, yerr=[low, high], capsize=3, color="tab:blue")
         facts = document["scenarios"][scenario]
         axis.set_title(f"{scenario} ({'higher' if facts['higher_is_better'] else 'lower'} is better)", fontsize=10)
@@ -184,7 +185,7 @@ def _chart_latency(document: Mapping[str, Any], targets: Sequence[str], path: Pa
     ok = _ok(document)
     scenarios = [name for name in WRK_SCENARIOS if any((target, name) in ok for target in targets)]
     figure, axes = plt.subplots(1, max(1, len(scenarios)), figsize=(4.2 * max(1, len(scenarios)), 3.8), squeeze=False)
-    for axis, scenario in zip(axes[0], scenarios):
+    for axis, scenario in zip(axes[0], scenarios, strict=False):  # no scenario: one empty axis
         names = [target for target in targets if (target, scenario) in ok]
         positions = range(len(names))
         for offset, percentile, color in ((-0.2, "p50", "tab:green"), (0.2, "p99", "tab:red")):
@@ -252,7 +253,8 @@ def _preamble(document: Mapping[str, Any], source: Path) -> str:
     machine, config, placement = document["machine"], document["config"], document["placement"]
     versions = ", ".join(f"{name} {version}" for name, version in document["versions"].items() if version)
     pinning = (
-        f"server pinned to core(s) {placement['server_cores']}, client (wrk and the asyncio client) to {placement['client_cores']} with taskset"
+        f"server pinned to core(s) {placement['server_cores']}, "
+        f"client (wrk and the asyncio client) to {placement['client_cores']} with taskset"
         if placement["mode"] == "pinned"
         else "no pinning: server and client share both cores"
     )
@@ -272,7 +274,7 @@ def _preamble(document: Mapping[str, Any], source: Path) -> str:
   gunicorn sync: one request at a time, no keep-alive), access logs on. The SSE server runs with `sse_heartbeat=1`.
 - **Reading it**: `±` is half the range of the repeats relative to the median. Medians only count as different
   where the ranges do not overlap (`twinport bench compare`).
-"""
+"""  # noqa: E501 - the report's Markdown, line for line as it is written out
 
 
 def write_report(document: Mapping[str, Any], out_dir: Path, *, source: Path) -> Path:
@@ -294,8 +296,11 @@ def write_report(document: Mapping[str, Any], out_dir: Path, *, source: Path) ->
         _preamble(document, source),
         f"## Targets\n\n{target_lines}\n",
         f"## Goals (the issue's targets), read against flask-gthread\n\n{_goals_table(document)}\n",
-        f"## Headline figure per scenario (median ± half-range of the repeats)\n\n{_headline_table(document, targets)}\n",
-        f"## Latency and CPU (wrk scenarios, medians of the repeats)\n\nCPU is seconds of CPU per second of wall time (1.00 = one core busy).\n\n{_latency_and_cpu_table(document)}\n",
+        "## Headline figure per scenario (median ± half-range of the repeats)\n\n"
+        f"{_headline_table(document, targets)}\n",
+        "## Latency and CPU (wrk scenarios, medians of the repeats)\n\n"
+        "CPU is seconds of CPU per second of wall time (1.00 = one core busy).\n\n"
+        f"{_latency_and_cpu_table(document)}\n",
         f"## Server-sent events\n\n{_sse_table(document)}\n",
         f"## CSV export\n\n{_csv_table(document)}\n",
         f"## Not measured\n\n{_not_measured(document)}\n",

@@ -172,7 +172,7 @@ def run_benchmarks(
     progress = Progress(len(pairs), progress_stream)
     document: dict[str, Any] = {
         "schema": SCHEMA,
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "command": shlex.join(command),
         "machine": machine_facts(),
         "versions": package_versions(),

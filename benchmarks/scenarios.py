@@ -306,7 +306,8 @@ def _sse_fanout(context: Context) -> Measured:
     ceiling = sse_ceiling(context.target)
     if ceiling is not None and ceiling < 1:
         raise SkipScenario(
-            "one sync worker holds one request: a held stream leaves nothing to answer the publish (ceiling: workers x 1)"
+            "one sync worker holds one request: a held stream leaves nothing to answer the publish "
+            "(ceiling: workers x 1)"
         )
     levels = sorted({level if ceiling is None else min(level, ceiling) for level in context.config.sse_levels})
     pid = context.server.process.pid

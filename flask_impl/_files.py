@@ -7,7 +7,7 @@ server's ``wsgi.file_wrapper`` (gunicorn then uses sendfile).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import Response, current_app, request
 from werkzeug.datastructures import Headers
@@ -38,7 +38,7 @@ def send_data_file(
         request.method,
         request.headers.items(),
         representation,
-        now=datetime.now(timezone.utc),
+        now=datetime.now(UTC),
         max_ranges=settings.max_ranges,
     ).for_method(request.method)
     if not plan.body:

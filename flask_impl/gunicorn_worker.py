@@ -32,6 +32,7 @@ the master); gunicorn's own threads, keep-alive and shutdown are unchanged.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import selectors
 import socket
@@ -63,11 +64,11 @@ class _DeadlineUnreader(SocketUnreader):
         prior = self.sock.gettimeout()
         try:
             if remaining <= 0:
-                raise socket.timeout
+                raise TimeoutError
             # finish_body (gunicorn's keep-alive drain) sets a shorter timeout of its own.
             self.sock.settimeout(remaining if prior is None else min(prior, remaining))
             return bytes(super().chunk(size_hint))
-        except socket.timeout:
+        except TimeoutError:
             if self.conn.in_body:
                 raise
             # An unfinished head: the same quiet close as a head that never came.
@@ -166,10 +167,8 @@ class ThreadWorker(gthread.ThreadWorker):  # type: ignore[misc]
 
     def _drop(self, conn: _Conn) -> None:
         conn.gathering = False
-        try:
+        with contextlib.suppress(KeyError, ValueError, OSError):
             self.poller.unregister(conn.sock)
-        except (KeyError, ValueError, OSError):
-            pass
         self.nr_conns -= 1
         gthread.TConn.close(conn)
 
@@ -246,10 +245,8 @@ class ThreadWorker(gthread.ThreadWorker):  # type: ignore[misc]
     def _unlinger(self, sock: socket.socket) -> None:
         if sock.fileno() < 0:
             return
-        try:
+        with contextlib.suppress(KeyError, ValueError, OSError):
             self.poller.unregister(sock)
-        except (KeyError, ValueError, OSError):
-            pass
         sock.close()
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import http.client
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import unquote_to_bytes, urlsplit
@@ -261,10 +261,9 @@ class WireClient:
                 connection.putheader(name, value)
             if body:
                 connection.putheader("Content-Length", str(len(body)))
-            try:
+            # The server may stop reading: its answer may already be here.
+            with suppress(BrokenPipeError, ConnectionResetError):
                 connection.endheaders(body or None)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the server stopped reading: its answer may already be here
             response = connection.getresponse()
             if read_limit is None and events is None:
                 return Exchange(response.status, tuple(response.getheaders()), response.read())

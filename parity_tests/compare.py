@@ -113,7 +113,7 @@ def _show_values(values: list[str] | None) -> str:
 def _show_bodies(left: bytes, right: bytes) -> tuple[str, str]:
     if len(left) <= 120 and len(right) <= 120:
         return repr(left), repr(right)
-    offset = next((i for i, (x, y) in enumerate(zip(left, right)) if x != y), min(len(left), len(right)))
+    offset = next((i for i, (x, y) in enumerate(zip(left, right, strict=False)) if x != y), min(len(left), len(right)))
 
     def describe(body: bytes) -> str:
         digest = hashlib.sha256(body).hexdigest()[:12]

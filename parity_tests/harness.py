@@ -184,7 +184,7 @@ def format_table(findings: Iterable[Finding]) -> str:
     rows = [("case", "mode", "kind", "field", "flask (or 1st)", "quart (or 2nd)")]
     rows += [(f.case, f.mode, f.kind, f.field, _clip(f.flask), _clip(f.quart)) for f in findings]
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(lines)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .servers import free_port, stop_process
 
-__all__ = ["RunningNginx", "SHIPPED_CONFIG", "shipped_server", "static_server", "running_nginx"]
+__all__ = ["SHIPPED_CONFIG", "RunningNginx", "running_nginx", "shipped_server", "static_server"]
 
 SHIPPED_CONFIG = Path(__file__).resolve().parent.parent / "deploy" / "nginx-twinport.conf"
 
@@ -28,7 +28,8 @@ def static_server(root: Path | str) -> Callable[[int], str]:
     ``if_modified_since before`` (304 when the file is not newer, as RFC 9110 asks) and
     ``max_ranges 64`` (more ranges get the whole file, as twinport's default does)."""
     return lambda port: (
-        f"server {{\n listen 127.0.0.1:{port};\n root {root};\n if_modified_since before;\n max_ranges 64;\n etag on;\n}}"
+        f"server {{\n listen 127.0.0.1:{port};\n root {root};\n"
+        " if_modified_since before;\n max_ranges 64;\n etag on;\n}"
     )
 
 

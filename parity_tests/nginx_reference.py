@@ -128,7 +128,8 @@ def differences(ours: Answer, reference: Answer) -> list[str]:
         else:
             if ours.headers.get("content-length") != reference.headers.get("content-length"):
                 found.append(
-                    f"Content-Length {ours.headers.get('content-length')} != nginx {reference.headers.get('content-length')}"
+                    f"Content-Length {ours.headers.get('content-length')} "
+                    f"!= nginx {reference.headers.get('content-length')}"
                 )
             if ours.body != reference.body:
                 found.append("body differs")

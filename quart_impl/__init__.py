@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from hypercorn.middleware import ProxyFixMiddleware
 from quart import Quart, Response
 from quart.typing import ResponseReturnValue, ResponseTypes
-from hypercorn.middleware import ProxyFixMiddleware
 from werkzeug.exceptions import HTTPException
 
 from shared import ResponsePlan, Settings, responses

@@ -8,7 +8,7 @@ The twin of flask_impl/_data.py: Flask uses the sync engine, Quart the async one
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from quart import Response, current_app, request
 
@@ -53,7 +53,5 @@ def respond_resource(resource: JsonResource) -> Response:
         request.headers.get("Accept-Encoding"),
         min_size=settings.compress_min_bytes,
     )
-    plan = plan_representation(
-        request.method, request.headers.items(), encoded.representation, now=datetime.now(timezone.utc)
-    )
+    plan = plan_representation(request.method, request.headers.items(), encoded.representation, now=datetime.now(UTC))
     return respond(plan.with_source(encoded.body))

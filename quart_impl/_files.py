@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import BinaryIO
 
 from quart import Response, current_app, request
@@ -40,7 +40,7 @@ async def send_data_file(
         request.method,
         request.headers.items(),
         representation,
-        now=datetime.now(timezone.utc),
+        now=datetime.now(UTC),
         max_ranges=settings.max_ranges,
     ).for_method(request.method)
     if not plan.body:

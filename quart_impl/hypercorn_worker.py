@@ -137,7 +137,7 @@ def _install(settings: Settings, end_streams: Callable[[], None]) -> None:
             while not self.reader.at_eof() and self.linger_until is None:
                 try:
                     data = await asyncio.wait_for(self.reader.read(MAX_RECV), self.config.read_timeout)
-                except (ConnectionError, OSError, asyncio.TimeoutError, TimeoutError, SSLError):
+                except (ConnectionError, OSError, TimeoutError, SSLError):
                     break
                 else:
                     await self.protocol.handle(RawData(data))
@@ -150,7 +150,7 @@ def _install(settings: Settings, end_streams: Callable[[], None]) -> None:
             while drained < LINGER_BYTES and (remaining := until - self.loop.time()) > 0:
                 try:
                     data = await asyncio.wait_for(self.reader.read(MAX_RECV), remaining)
-                except (ConnectionError, OSError, asyncio.TimeoutError, TimeoutError, SSLError):
+                except (ConnectionError, OSError, TimeoutError, SSLError):
                     return
                 if not data:
                     return

@@ -123,7 +123,8 @@ def evaluate_preconditions(
         if not _any_matches(conditions.if_match, validators.etag, weak=False):
             return PreconditionFailed()
     # Step 2 (§13.1.4): If-Unmodified-Since, only without If-Match, only with a date to compare.
-    elif conditions.if_unmodified_since is not None and validators.last_modified is not None:
+    elif conditions.if_unmodified_since is not None and validators.last_modified is not None:  # noqa: SIM102
+        # Nested as steps 1 and 3 must be: the outer test picks the RFC's step, the inner its outcome.
         if validators.last_modified > conditions.if_unmodified_since:
             return PreconditionFailed()
     # Step 3 (§13.1.2): If-None-Match uses the weak comparison; GET/HEAD get 304, others 412.
@@ -131,7 +132,8 @@ def evaluate_preconditions(
         if _any_matches(conditions.if_none_match, validators.etag, weak=True):
             return NotModified() if safe else PreconditionFailed()
     # Step 4 (§13.1.3): If-Modified-Since only without If-None-Match, only on GET/HEAD.
-    elif safe and conditions.if_modified_since is not None and validators.last_modified is not None:
+    elif safe and conditions.if_modified_since is not None and validators.last_modified is not None:  # noqa: SIM102
+        # Nested as in step 2.
         if validators.last_modified <= conditions.if_modified_since:
             return NotModified()
     # Step 5 (§13.2.2, §14.2): Range is defined for GET only; If-Range can veto it.

@@ -42,7 +42,7 @@ or 206 on that guess. So:
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 __all__ = ["format_http_date", "parse_http_date", "to_http_seconds"]
 
@@ -93,14 +93,14 @@ def parse_http_date(value: str | None, *, now: datetime | None = None) -> dateti
     if match := _IMF_FIXDATE.fullmatch(text) or _ASCTIME_DATE.fullmatch(text):
         year = int(match["year"])
     elif match := _RFC850_DATE.fullmatch(text):
-        year = _rfc850_year(int(match["year2"]), _moment_fields(match), now or datetime.now(timezone.utc))
+        year = _rfc850_year(int(match["year2"]), _moment_fields(match), now or datetime.now(UTC))
     else:
         return None
     month, day, hour, minute, second = _moment_fields(match)
     try:
         # Raises ValueError for every instant that does not exist or cannot be held: day 0 or
         # 31 Apr, 29 Feb of a common year, hour 24, minute or second 60, year 0000.
-        return datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc)
+        return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
     except ValueError:
         return None
 
@@ -120,7 +120,7 @@ def _rfc850_year(two_digits: int, rest: tuple[int, int, int, int, int], now: dat
     """§5.6.7: a two-digit year that "appears to be more than 50 years in the future" is "the
     most recent year in the past that had the same last two digits". Compared as tuples, so an
     invalid day (checked later) or 29 Feb cannot make the comparison itself fail."""
-    utc = now.astimezone(timezone.utc)
+    utc = now.astimezone(UTC)
     year = utc.year - utc.year % 100 + two_digits
     horizon = (utc.year + 50, utc.month, utc.day, utc.hour, utc.minute, utc.second)
     return year - 100 if (year, *rest) > horizon else year
@@ -131,7 +131,7 @@ def to_http_seconds(moment: datetime) -> datetime:
     client echoes back, or every conditional request on a fresh file would miss."""
     if moment.tzinfo is None:
         raise ValueError("HTTP dates are compared as aware datetimes")
-    return moment.astimezone(timezone.utc).replace(microsecond=0)
+    return moment.astimezone(UTC).replace(microsecond=0)
 
 
 def format_http_date(moment: datetime) -> str:

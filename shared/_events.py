@@ -53,7 +53,7 @@ __all__ = [
     "new_boot",
 ]
 
-JSONValue: TypeAlias = "None | bool | int | float | str | list[JSONValue] | dict[str, JSONValue]"
+JSONValue: TypeAlias = "bool | int | float | str | list[JSONValue] | dict[str, JSONValue] | None"
 
 # A subscriber that has this many events queued and unread is too slow to keep: it is let go
 # (its stream ends after the queued events) and reconnects with Last-Event-ID, so a stuck client

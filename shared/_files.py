@@ -19,19 +19,19 @@ from __future__ import annotations
 import mimetypes
 import posixpath
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 from ._cache import CachePolicy
 from ._conditional import Validators
 from ._disposition import content_disposition
 from ._etag import EntityTag
-from ._representation import ResponsePlan, Representation, plan_bytes
+from ._representation import Representation, ResponsePlan, plan_bytes
 
 __all__ = [
+    "FILE_CACHE_POLICY",
     "MAX_NAME_BYTES",
     "MAX_SEGMENT_BYTES",
-    "FILE_CACHE_POLICY",
     "FileFacts",
     "NameRejected",
     "check_name",
@@ -125,7 +125,7 @@ class FileFacts:
 
     @property
     def last_modified(self) -> datetime:
-        return datetime.fromtimestamp(self.mtime_ns // 1_000_000_000, tz=timezone.utc)
+        return datetime.fromtimestamp(self.mtime_ns // 1_000_000_000, tz=UTC)
 
 
 def file_representation(

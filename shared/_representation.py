@@ -21,8 +21,8 @@ from ._dates import format_http_date
 from ._range import DEFAULT_MAX_RANGES, ByteRanges, ByteSpan, RangeMalformed, RangeNotSatisfiable, plan_range
 
 __all__ = [
-    "ResponsePlan",
     "Representation",
+    "ResponsePlan",
     "allow_header",
     "json_bytes",
     "plan_bytes",

@@ -25,7 +25,7 @@ def encode_event(
     *,
     data: str | None = None,
     event: str | None = None,
-    id: str | int | None = None,  # noqa: A002 - the field's own name in the event stream format
+    id: str | int | None = None,  # the field's own name in the event stream format
     retry: int | None = None,
 ) -> bytes:
     """Encode one event; at least one field must be given."""

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, TypeAlias, Unpack
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeAlias
 
 from sqlalchemy import Column, DateTime, Integer, MetaData, RowMapping, Select, Table, Text, func, select
 from sqlalchemy.engine import Dialect
@@ -37,9 +37,9 @@ __all__ = [
 ]
 
 # The seed chapter's timestamp (§2.4.3: 2025-10-01 12:00 UTC), also the sample files' mtime.
-SEED_EPOCH = datetime(2025, 10, 1, 12, 0, tzinfo=timezone.utc)
+SEED_EPOCH = datetime(2025, 10, 1, 12, 0, tzinfo=UTC)
 # A SELECT whatever its columns (``Select[Any]`` would type every result as ``Any``).
-RowsQuery: TypeAlias = Select[Unpack[tuple[Any, ...]]]
+RowsQuery: TypeAlias = Select[*tuple[Any, ...]]
 _DOC_SENTENCE = "Conditional requests let a cache reuse what it has until the server says otherwise. "
 
 
@@ -60,14 +60,14 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError(f"a naive datetime is ambiguous; give it a time zone: {value!r}")
-        return value.astimezone(timezone.utc)
+        return value.astimezone(UTC)
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 metadata = MetaData()

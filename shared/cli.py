@@ -187,7 +187,7 @@ def _print_settings(resolved: Resolved, as_json: bool) -> None:
     value_width = max(len(str(value)) for value in values.values())
     print(f"{'setting':<{width}}  {'value':<{value_width}}  source")
     for name, value in values.items():
-        print(f"{name:<{width}}  {str(value):<{value_width}}  {resolved.sources[name]}")
+        print(f"{name:<{width}}  {value!s:<{value_width}}  {resolved.sources[name]}")
 
 
 def _serve(resolved: Resolved) -> NoReturn:

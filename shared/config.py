@@ -70,7 +70,8 @@ def _checked_on_disk(settings: Settings, directory: Path, sources: Mapping[str, 
     state_dir = _directory(settings.state_dir, "state_dir", directory, sources)
     if data_dir == state_dir or data_dir in state_dir.parents or state_dir in data_dir.parents:
         raise ConfigError(
-            f"state_dir: {str(state_dir)!r} ({sources.get('state_dir', 'default')}) overlaps data_dir {str(data_dir)!r}: "
+            f"state_dir: {str(state_dir)!r} ({sources.get('state_dir', 'default')}) "
+            f"overlaps data_dir {str(data_dir)!r}: "
             "every file in data_dir may be downloaded, so what the service writes must live apart from it"
         )
     _require_driver(settings.database_url)

@@ -41,11 +41,11 @@ from ._store import (
 __all__ = [
     "DATABASE_FILE",
     "DRIVER_MODULES",
-    "database_backend",
-    "database_url_for",
     "AsyncStore",
     "SyncStore",
     "async_url",
+    "database_backend",
+    "database_url_for",
     "default_database_url",
     "prepare_database",
     "sync_url",

@@ -370,13 +370,15 @@ def _complete(values: dict[str, Any], sources: dict[str, str]) -> Resolved:
             else "the Quart app is ASGI and gunicorn serves it only through an extra worker package"
         )
         raise ConfigError(
-            f"server: {server!r} ({sources.get('server', 'default')}) is not offered for runtime {runtime!r}: {why}; use {_SERVER_FOR_RUNTIME[runtime]}"
+            f"server: {server!r} ({sources.get('server', 'default')}) is not offered for runtime {runtime!r}: "
+            f"{why}; use {_SERVER_FOR_RUNTIME[runtime]}"
         )
     allowed_classes = _WORKER_CLASS_FOR_SERVER[server]
     worker_class = values.setdefault("worker_class", allowed_classes[0])
     if worker_class not in allowed_classes:
         raise ConfigError(
-            f"worker_class: {worker_class!r} ({sources.get('worker_class')}) does not fit server {server!r}; allowed: {' or '.join(allowed_classes)}"
+            f"worker_class: {worker_class!r} ({sources.get('worker_class')}) does not fit server {server!r}; "
+            f"allowed: {' or '.join(allowed_classes)}"
         )
     if "server" not in sources:
         sources["server"] = "default (follows runtime)"

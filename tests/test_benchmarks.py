@@ -147,7 +147,8 @@ def test_compare_does_not_fail_below_the_threshold(
 
 def test_wrk_summary_is_read_from_the_done_script_line() -> None:
     line = (
-        'WRK_JSON {"requests":500,"duration_us":2000000,"bytes":1000000,"errors":{"connect":0,"read":1,"write":0,"status":2,"timeout":0},'
+        'WRK_JSON {"requests":500,"duration_us":2000000,"bytes":1000000,'
+        '"errors":{"connect":0,"read":1,"write":0,"status":2,"timeout":0},'
         '"latency_us":{"mean":1500.0,"max":9000,"p50":1200,"p90":2500,"p99":7000,"p99.9":8800}}'
     )
     result = parse_wrk_output(f"Running 2s test\n{line}\n")

@@ -173,8 +173,8 @@ def test_a_busy_port_is_one_line_exit_2_before_the_server_starts(tmp_path: Path,
         result = run(tmp_path, "serve", "--runtime", runtime, "--host", "127.0.0.1", "--port", str(port))
     assert result.returncode == 2
     assert (
-        result.stderr
-        == f"twinport: error: cannot listen on 127.0.0.1:{port}: Address already in use (another process is listening there)\n"
+        result.stderr == f"twinport: error: cannot listen on 127.0.0.1:{port}: "
+        "Address already in use (another process is listening there)\n"
     )
 
 
@@ -202,7 +202,8 @@ def test_a_postgresql_url_without_its_driver_is_one_line_exit_2(tmp_path: Path) 
     )
     assert result.returncode == 2
     assert result.stderr == (
-        "twinport: error: database_url: a postgresql database needs the psycopg package, which is not installed (pip install 'twinport[postgresql]')\n"
+        "twinport: error: database_url: a postgresql database needs the psycopg package, "
+        "which is not installed (pip install 'twinport[postgresql]')\n"
     )
     with socket.socket() as probe:
         assert probe.connect_ex(("127.0.0.1", port)) != 0
@@ -218,7 +219,8 @@ def test_a_postgresql_server_that_does_not_answer_is_one_line_exit_2(tmp_path: P
     )
     assert result.returncode == 2
     assert result.stderr.startswith(
-        f"twinport: error: database_url: cannot open the database 'postgresql://twinport:***@127.0.0.1:{database_port}/twinport': "
+        "twinport: error: database_url: cannot open the database "
+        f"'postgresql://twinport:***@127.0.0.1:{database_port}/twinport': "
     )
     assert "s3cret" not in result.stderr
     assert len(result.stderr.splitlines()) == 1, result.stderr

@@ -20,11 +20,10 @@ from __future__ import annotations
 import http.client
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from parity_tests.servers import free_port, running_server
 from shared import format_http_date
@@ -76,10 +75,10 @@ _LATIN1 = st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characte
 GARBAGE = st.text(_LATIN1, max_size=40)
 BIG = st.sampled_from([2**31 - 1, 2**31, 2**32, 2**63 - 1, 2**63, 2**64, 10**30]) | st.integers(0, 2**70)
 
-_MOMENT = st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.just(timezone.utc))
+_MOMENT = st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.just(UTC))
 DATES = st.one_of(
     _MOMENT.map(format_http_date),
-    st.just(format_http_date(datetime(2025, 10, 1, 12, tzinfo=timezone.utc))),  # the samples' Last-Modified
+    st.just(format_http_date(datetime(2025, 10, 1, 12, tzinfo=UTC))),  # the samples' Last-Modified
     st.sampled_from(
         [
             "Fri, 31 Dec 9999 23:59:59 -0100",

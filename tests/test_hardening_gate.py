@@ -5,6 +5,7 @@ _gate.py middlewares."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -51,10 +52,8 @@ def exchange(client: WireClient, data: bytes, *, body: bytes = b"") -> RawAnswer
     server closes (every test request asks it to, or is one it must close after)."""
     with socket.create_connection((client.host, client.port), timeout=TIMEOUT) as sock:
         sock.sendall(data)
-        try:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             sock.sendall(body)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
         received = bytearray()
         while True:
             try:

@@ -1,4 +1,5 @@
-"""Settings: defaults < pyproject [tool.twinport] < twinport.toml < TWINPORT_* < flags; one-line errors naming what is wrong."""
+"""Settings: defaults < pyproject [tool.twinport] < twinport.toml < TWINPORT_* < flags; one-line errors naming
+what is wrong."""
 
 from __future__ import annotations
 
@@ -56,7 +57,11 @@ def test_twinport_config_names_another_file(tmp_path: Path) -> None:
             "prot = 8000\n",
             {},
             {},
-            "prot: unknown setting in twinport.toml; known settings: api_tokens, client_timeout, compress_min_bytes, data_dir, database_url, export_rows, file_chunk_size, host, log_level, max_ranges, port, publish_burst, publish_max_bytes, publish_rate, publish_tokens, rate_burst, rate_limit, runtime, seed_items, server, sse_heartbeat, sse_max_streams, sse_replay, sse_replay_bytes, sse_thread_share, state_dir, stream_delay, threads, total_count_ttl, trusted_proxy_hops, worker_class, workers",
+            "prot: unknown setting in twinport.toml; known settings: api_tokens, client_timeout, compress_min_bytes, "
+            "data_dir, database_url, export_rows, file_chunk_size, host, log_level, max_ranges, port, publish_burst, "
+            "publish_max_bytes, publish_rate, publish_tokens, rate_burst, rate_limit, runtime, seed_items, server, "
+            "sse_heartbeat, sse_max_streams, sse_replay, sse_replay_bytes, sse_thread_share, state_dir, stream_delay, "
+            "threads, total_count_ttl, trusted_proxy_hops, worker_class, workers",
         ),
         ('port = "8000"\n', {}, {}, "port = '8000' in twinport.toml: expected an integer from 1 to 65535"),
         ("port = true\n", {}, {}, "port = True in twinport.toml: expected an integer from 1 to 65535"),
@@ -85,7 +90,8 @@ def test_twinport_config_names_another_file(tmp_path: Path) -> None:
             "",
             {"TWINPORT_DATABASE_URL": "mysql://x/y"},
             {},
-            "TWINPORT_DATABASE_URL='mysql://x/y': expected empty (SQLite in state_dir), a sqlite:///<file> URL, or a postgresql:// URL",
+            "TWINPORT_DATABASE_URL='mysql://x/y': expected empty (SQLite in state_dir), a sqlite:///<file> URL, "
+            "or a postgresql:// URL",
         ),
         # Issue 8, item 13: each of these passed validation and failed only when serving.
         (
@@ -193,12 +199,13 @@ def test_a_postgresql_url_needs_its_driver_installed(tmp_path: Path, monkeypatch
     with pytest.raises(ConfigError) as raised:
         load_settings(environ={"TWINPORT_DATABASE_URL": "postgresql://u:s3cret@127.0.0.1/app"}, cwd=tmp_path)
     assert str(raised.value) == (
-        "database_url: a postgresql database needs the psycopg package, which is not installed (pip install 'twinport[postgresql]')"
+        "database_url: a postgresql database needs the psycopg package, "
+        "which is not installed (pip install 'twinport[postgresql]')"
     )
 
 
 def test_missing_named_config_file_is_an_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="TWINPORT_CONFIG='nope.toml': no such file"):
+    with pytest.raises(ConfigError, match=re.escape("TWINPORT_CONFIG='nope.toml': no such file")):
         load_settings(environ={"TWINPORT_CONFIG": "nope.toml"}, cwd=tmp_path)
 
 

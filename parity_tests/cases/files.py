@@ -15,8 +15,8 @@ from shared.datafiles import LARGE_FILE, sample_facts
 from ._case import Case, get_and_head
 
 __all__ = [
-    "FILE_CASES",
     "FIFO",
+    "FILE_CASES",
     "HIDDEN",
     "INSIDE_LINK",
     "NOT_SERVED",

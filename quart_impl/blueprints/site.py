@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+
 from quart import Blueprint, Response, render_template, request
 
 from shared import site

@@ -6,8 +6,7 @@ import dataclasses
 from collections.abc import Callable
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 from werkzeug.datastructures import HeaderSet, ResponseCacheControl
 from werkzeug.http import parse_cache_control_header, parse_set_header
 

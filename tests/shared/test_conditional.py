@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from shared import (
     EntityTag,
@@ -19,7 +18,7 @@ from shared import (
     format_http_date,
 )
 
-LAST_MODIFIED = datetime(2025, 10, 1, 12, 0, tzinfo=timezone.utc)
+LAST_MODIFIED = datetime(2025, 10, 1, 12, 0, tzinfo=UTC)
 NOW = LAST_MODIFIED + timedelta(days=30)
 ETAG = EntityTag("v3")
 CURRENT = Validators(ETAG, LAST_MODIFIED)

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import event, example, given, settings
-from hypothesis import strategies as st
+from hypothesis import event, example, given, settings, strategies as st
 from werkzeug.http import http_date, parse_date
 
 from shared import format_http_date, parse_http_date, to_http_seconds
 
-NOW = datetime(2026, 5, 15, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 5, 15, 12, 0, tzinfo=UTC)
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 DAY_NAMES_LONG = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -39,14 +38,14 @@ class Written:
 def instant(year: int, month: int, day: int, hour: int, minute: int, second: int) -> datetime | None:
     """The oracle: the instant, or None when the calendar has none (or it is a leap second)."""
     try:
-        return datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc)
+        return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
     except ValueError:
         return None
 
 
 def any_case(word: str) -> st.SearchStrategy[str]:
     return st.lists(st.booleans(), min_size=len(word), max_size=len(word)).map(
-        lambda flips: "".join(letter.swapcase() if flip else letter for letter, flip in zip(word, flips))
+        lambda flips: "".join(letter.swapcase() if flip else letter for letter, flip in zip(word, flips, strict=True))
     )
 
 
@@ -133,7 +132,7 @@ def test_any_other_whitespace_inside_makes_it_invalid(written: Written, data: st
         "0000",
         "-001",
         "+2025",
-        "２０２５",
+        "２０２５",  # noqa: RUF001 - fullwidth digits on purpose: HTTP-date digits are ASCII only
         "٢٠٢٥",
     ],
 )
@@ -192,25 +191,25 @@ def test_invalid_dates(text: str) -> None:
     ("text", "expected"),
     [
         # The three examples of §5.6.7.
-        ("Sun, 06 Nov 1994 08:49:37 GMT", datetime(1994, 11, 6, 8, 49, 37, tzinfo=timezone.utc)),
-        ("Sunday, 06-Nov-94 08:49:37 GMT", datetime(1994, 11, 6, 8, 49, 37, tzinfo=timezone.utc)),
-        ("Sun Nov  6 08:49:37 1994", datetime(1994, 11, 6, 8, 49, 37, tzinfo=timezone.utc)),
-        ("Sun Nov 06 08:49:37 1994", datetime(1994, 11, 6, 8, 49, 37, tzinfo=timezone.utc)),  # date3's 2DIGIT
-        ("sUN, 06 nOV 1994 08:49:37 gmt", datetime(1994, 11, 6, 8, 49, 37, tzinfo=timezone.utc)),
-        ("\t Sun, 06 Nov 1994 08:49:37 GMT \t", datetime(1994, 11, 6, 8, 49, 37, tzinfo=timezone.utc)),
-        ("Mon, 01 Jan 0001 00:00:00 GMT", datetime(1, 1, 1, tzinfo=timezone.utc)),
-        ("Fri, 31 Dec 9999 23:59:59 GMT", datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc)),
-        ("Thu, 29 Feb 2024 00:00:00 GMT", datetime(2024, 2, 29, tzinfo=timezone.utc)),
-        ("Tue, 29 Feb 2000 00:00:00 GMT", datetime(2000, 2, 29, tzinfo=timezone.utc)),
+        ("Sun, 06 Nov 1994 08:49:37 GMT", datetime(1994, 11, 6, 8, 49, 37, tzinfo=UTC)),
+        ("Sunday, 06-Nov-94 08:49:37 GMT", datetime(1994, 11, 6, 8, 49, 37, tzinfo=UTC)),
+        ("Sun Nov  6 08:49:37 1994", datetime(1994, 11, 6, 8, 49, 37, tzinfo=UTC)),
+        ("Sun Nov 06 08:49:37 1994", datetime(1994, 11, 6, 8, 49, 37, tzinfo=UTC)),  # date3's 2DIGIT
+        ("sUN, 06 nOV 1994 08:49:37 gmt", datetime(1994, 11, 6, 8, 49, 37, tzinfo=UTC)),
+        ("\t Sun, 06 Nov 1994 08:49:37 GMT \t", datetime(1994, 11, 6, 8, 49, 37, tzinfo=UTC)),
+        ("Mon, 01 Jan 0001 00:00:00 GMT", datetime(1, 1, 1, tzinfo=UTC)),
+        ("Fri, 31 Dec 9999 23:59:59 GMT", datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)),
+        ("Thu, 29 Feb 2024 00:00:00 GMT", datetime(2024, 2, 29, tzinfo=UTC)),
+        ("Tue, 29 Feb 2000 00:00:00 GMT", datetime(2000, 2, 29, tzinfo=UTC)),
         # The day-name is syntax only: 6 Nov 1994 was a Sunday.
-        ("Mon, 06 Nov 1994 08:49:37 GMT", datetime(1994, 11, 6, 8, 49, 37, tzinfo=timezone.utc)),
+        ("Mon, 06 Nov 1994 08:49:37 GMT", datetime(1994, 11, 6, 8, 49, 37, tzinfo=UTC)),
         # Two-digit years, NOW being 2026-05-15 12:00 UTC: more than 50 years ahead goes back a century.
-        ("Thursday, 01-Jan-70 00:00:00 GMT", datetime(2070, 1, 1, tzinfo=timezone.utc)),
-        ("Friday, 15-May-76 12:00:00 GMT", datetime(2076, 5, 15, 12, 0, tzinfo=timezone.utc)),  # exactly 50
-        ("Friday, 15-May-76 12:00:01 GMT", datetime(1976, 5, 15, 12, 0, 1, tzinfo=timezone.utc)),  # just more
-        ("Friday, 31-Dec-99 23:59:59 GMT", datetime(1999, 12, 31, 23, 59, 59, tzinfo=timezone.utc)),
-        ("Saturday, 01-Jan-00 00:00:00 GMT", datetime(2000, 1, 1, tzinfo=timezone.utc)),
-        ("Saturday, 29-Feb-76 00:00:00 GMT", datetime(2076, 2, 29, tzinfo=timezone.utc)),
+        ("Thursday, 01-Jan-70 00:00:00 GMT", datetime(2070, 1, 1, tzinfo=UTC)),
+        ("Friday, 15-May-76 12:00:00 GMT", datetime(2076, 5, 15, 12, 0, tzinfo=UTC)),  # exactly 50
+        ("Friday, 15-May-76 12:00:01 GMT", datetime(1976, 5, 15, 12, 0, 1, tzinfo=UTC)),  # just more
+        ("Friday, 31-Dec-99 23:59:59 GMT", datetime(1999, 12, 31, 23, 59, 59, tzinfo=UTC)),
+        ("Saturday, 01-Jan-00 00:00:00 GMT", datetime(2000, 1, 1, tzinfo=UTC)),
+        ("Saturday, 29-Feb-76 00:00:00 GMT", datetime(2076, 2, 29, tzinfo=UTC)),
     ],
 )
 def test_valid_dates(text: str, expected: datetime) -> None:
@@ -223,23 +222,23 @@ def test_every_day_of_every_month(year: int) -> None:
         last = calendar.monthrange(year, month)[1]
         for day in range(0, 33):
             text = f"Mon, {day:02d} {MONTHS[month - 1]} {year} 12:00:00 GMT"
-            expected = datetime(year, month, day, 12, tzinfo=timezone.utc) if 1 <= day <= last else None
+            expected = datetime(year, month, day, 12, tzinfo=UTC) if 1 <= day <= last else None
             assert parse(text) == expected, text
 
 
 def test_a_two_digit_year_follows_the_clock_when_no_now_is_given() -> None:
-    this_year = datetime.now(timezone.utc).year
+    this_year = datetime.now(UTC).year
     assert parse_http_date(f"Monday, 01-Jan-{this_year % 100:02d} 00:00:00 GMT") == datetime(
-        this_year, 1, 1, tzinfo=timezone.utc
+        this_year, 1, 1, tzinfo=UTC
     )
 
 
 def test_a_two_digit_year_near_the_end_of_the_calendar_is_invalid_not_an_error() -> None:
     # A century after 9999 does not exist; a century before year 1 neither.
-    assert parse_http_date("Friday, 01-Jan-99 00:00:00 GMT", now=datetime(9999, 1, 1, tzinfo=timezone.utc)) == datetime(
-        9999, 1, 1, tzinfo=timezone.utc
+    assert parse_http_date("Friday, 01-Jan-99 00:00:00 GMT", now=datetime(9999, 1, 1, tzinfo=UTC)) == datetime(
+        9999, 1, 1, tzinfo=UTC
     )
-    assert parse_http_date("Friday, 01-Jan-99 00:00:00 GMT", now=datetime(1, 1, 1, tzinfo=timezone.utc)) is None
+    assert parse_http_date("Friday, 01-Jan-99 00:00:00 GMT", now=datetime(1, 1, 1, tzinfo=UTC)) is None
 
 
 @settings(max_examples=500)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 from werkzeug.http import parse_options_header
 
 from shared._disposition import content_disposition
@@ -56,7 +55,11 @@ def split_header(header: str) -> tuple[str, str | None]:
         ("a\\b.txt", True, 'attachment; filename="a_b.txt"'),
         ("evil\r\nSet-Cookie: x=1", True, 'attachment; filename="evil__Set-Cookie: x=1"'),
         # NFKD turns the fullwidth solidus into "/", which must not reach the fallback either.
-        ("ａ／ｂ.txt", True, "attachment; filename=\"a_b.txt\"; filename*=UTF-8''%EF%BD%81%EF%BC%8F%EF%BD%82.txt"),
+        (
+            "ａ／ｂ.txt",  # noqa: RUF001 - fullwidth on purpose: NFKD folds them
+            True,
+            "attachment; filename=\"a_b.txt\"; filename*=UTF-8''%EF%BD%81%EF%BC%8F%EF%BD%82.txt",
+        ),
         # attr-char punctuation stays as it is in filename*; other punctuation is percent-encoded.
         (
             "ü'()*,;=.txt",

@@ -6,17 +6,16 @@ from __future__ import annotations
 import gzip
 import hashlib
 import random
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import brotli  # type: ignore[import-untyped]
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from shared import EntityTag, Representation, Validators, plan_representation
 from shared._encoding import coded_etag, encode_body, negotiate_encoding, plan_encoded
 
-NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
 TAG = EntityTag.from_version("item", 42, "v3")
 # Compressible like a page of items: well above the 1 KiB threshold.
 BODY = b'{"items":[' + b",".join(b'{"id":%d,"name":"Item %d"}' % (i, i) for i in range(1, 101)) + b"]}\n"
@@ -217,7 +216,7 @@ def test_threshold_is_inclusive() -> None:
 
 
 def test_without_an_etag_only_the_coding_changes() -> None:
-    modified = datetime(2025, 10, 1, 12, 0, tzinfo=timezone.utc)
+    modified = datetime(2025, 10, 1, 12, 0, tzinfo=UTC)
     identity = Representation(len(BODY), "application/json", Validators(None, modified))
     encoded = plan_encoded(BODY, identity, "gzip")
     assert encoded.representation.validators == Validators(None, modified)

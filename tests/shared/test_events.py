@@ -9,11 +9,9 @@ import gc
 import json
 import threading
 import time
-from collections.abc import AsyncIterator
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from shared import (
     HEARTBEAT,
@@ -32,7 +30,6 @@ from shared import (
 from shared._event_stream import event_hub_for, stream_cap
 from shared._events import DEFAULT_SUBSCRIBER_BACKLOG, EventId, StreamsFull, new_boot
 from shared._representation import json_bytes
-from shared.settings import Settings
 
 event_types = st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=10)
 json_values = st.recursive(

@@ -12,7 +12,7 @@ import functools
 import http.client
 import os
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -22,7 +22,7 @@ from parity_tests.nginx import RunningNginx, running_nginx, static_server
 from parity_tests.nginx_reference import Answer, differences, render, requests, rfc_equivalent
 from shared import EntityTag, Representation, ResponsePlan, Validators, format_http_date, plan_representation
 
-MODIFIED = datetime(2025, 10, 1, 12, 0, tzinfo=timezone.utc)
+MODIFIED = datetime(2025, 10, 1, 12, 0, tzinfo=UTC)
 SIZES = {"small.bin": 1000, "one.bin": 1, "large.bin": 1_048_583}
 
 
@@ -71,7 +71,7 @@ def compare(nginx: RunningNginx, name: str, template: dict[str, str]) -> None:
     headers = render(template, etag)
     size = SIZES[name]
     representation = Representation(size, "application/octet-stream", Validators(EntityTag.parse(etag), MODIFIED))
-    plan = plan_representation("GET", headers.items(), representation, now=datetime.now(timezone.utc))
+    plan = plan_representation("GET", headers.items(), representation, now=datetime.now(UTC))
     found = differences(answer_of(plan, content(size)), fetch(nginx, name, rfc_equivalent(headers)))
     assert not found, f"request {headers} (sent to nginx as {rfc_equivalent(headers)}): {found}"
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from shared._paging import (
     MAX_PAGE_SIZE,
@@ -87,11 +86,11 @@ def test_links_on_first_middle_last_and_beyond() -> None:
 
 def test_keyset_links_follow_the_last_id_of_a_full_page() -> None:
     after = lambda cursor: f"http://x/items?after={cursor}&size=3"  # noqa: E731
-    assert {l.rel: l.target for l in keyset_links(KeysetQuery(0, 3), [1, 2, 3], after)} == {
+    assert {link.rel: link.target for link in keyset_links(KeysetQuery(0, 3), [1, 2, 3], after)} == {
         "first": after(0),
         "next": after(3),
     }
-    assert {l.rel for l in keyset_links(KeysetQuery(3, 3), [4, 5], after)} == {"first"}
+    assert {link.rel for link in keyset_links(KeysetQuery(3, 3), [4, 5], after)} == {"first"}
 
 
 def test_page_etag_changes_with_any_version_and_the_total() -> None:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from shared import EntityTag, Representation, Validators, allow_header, plan_representation
 
-MODIFIED = datetime(2025, 10, 1, 12, 0, tzinfo=timezone.utc)
-NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
+MODIFIED = datetime(2025, 10, 1, 12, 0, tzinfo=UTC)
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
 REPRESENTATION = Representation(
     1000,
     "video/mp4",

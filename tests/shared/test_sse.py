@@ -6,8 +6,7 @@ import re
 from dataclasses import dataclass, field
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from shared._sse import encode_comment, encode_event
 

@@ -8,12 +8,11 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 from sqlalchemy import create_engine, insert
 from sqlalchemy.dialects.postgresql import psycopg
 from sqlalchemy.exc import StatementError
@@ -88,16 +87,16 @@ def test_seed_is_deterministic_and_documented() -> None:
     assert list(seed_items(50)) == list(seed_items(50))
     assert list(seed_docs(50)) == list(seed_docs(50))
     first, forty_second = SEEDED_ITEMS[0], SEEDED_ITEMS[41]
-    assert first == Item(1, "Item 1", 2, datetime(2025, 10, 1, 12, 0, tzinfo=timezone.utc))
+    assert first == Item(1, "Item 1", 2, datetime(2025, 10, 1, 12, 0, tzinfo=UTC))
     assert (forty_second.name, forty_second.version) == ("Item 42", 3)  # the seed's item 42, "ver": 3
     assert forty_second.updated_at == SEED_EPOCH - timedelta(minutes=41)
-    assert SEEDED_DOCS[0].updated_at == datetime(2025, 10, 1, 12, 0, tzinfo=timezone.utc)  # §2.4.3's date
+    assert SEEDED_DOCS[0].updated_at == datetime(2025, 10, 1, 12, 0, tzinfo=UTC)  # §2.4.3's date
     assert {len(doc.content.encode()) for doc in SEEDED_DOCS} >= {84, 2520}  # below and above 1 KiB
 
 
 def test_seed_times_are_whole_seconds_in_utc() -> None:
     for updated_at in [record.updated_at for record in SEEDED_ITEMS] + [record.updated_at for record in SEEDED_DOCS]:
-        assert updated_at.tzinfo is timezone.utc
+        assert updated_at.tzinfo is UTC
         assert updated_at.microsecond == 0
 
 
@@ -154,9 +153,9 @@ def test_workers_starting_at_once_seed_exactly_once(tmp_path: Path) -> None:
         for _ in range(4)
     ]
     results = [racer.communicate(timeout=60) for racer in racers]
-    assert [(racer.returncode, out.strip()) for racer, (out, _) in zip(racers, results)] == [(0, "2000")] * 4, [
-        err for _, err in results
-    ]
+    assert [(racer.returncode, out.strip()) for racer, (out, _) in zip(racers, results, strict=True)] == [
+        (0, "2000")
+    ] * 4, [err for _, err in results]
     with SyncStore(url) as store:
         assert store.items_page(0, 3000) == SEEDED_ITEMS[:2000]
 
@@ -260,7 +259,7 @@ def test_times_are_stored_as_utc_and_come_back_aware(tmp_path: Path) -> None:
                         "id": 1,
                         "title": "t",
                         "content": "c",
-                        "updated_at": datetime(2025, 10, 1, 12, 0, tzinfo=timezone.utc),
+                        "updated_at": datetime(2025, 10, 1, 12, 0, tzinfo=UTC),
                     }
                 ],
             )
@@ -270,7 +269,7 @@ def test_times_are_stored_as_utc_and_come_back_aware(tmp_path: Path) -> None:
             )
     finally:
         engine.dispose()
-    noon_utc = datetime(2025, 10, 1, 12, 0, tzinfo=timezone.utc)
+    noon_utc = datetime(2025, 10, 1, 12, 0, tzinfo=UTC)
     with SyncStore(url) as store:
         item, doc = store.item(1), store.doc(1)
     runner = AsyncRunner(url)
@@ -281,7 +280,7 @@ def test_times_are_stored_as_utc_and_come_back_aware(tmp_path: Path) -> None:
     for record in (item, doc, async_item):
         assert record is not None
         assert record.updated_at == noon_utc
-        assert record.updated_at.tzinfo is timezone.utc
+        assert record.updated_at.tzinfo is UTC
 
 
 # -- portability -----------------------------------------------------------------------------

@@ -81,7 +81,7 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Quart:
         app.asgi_app = ProxyFixMiddleware(app.asgi_app, mode="legacy", trusted_hops=hops)  # type: ignore[method-assign]
     # Outside ProxyFix, before any URL is built or route matched: Host (and a trusted
     # X-Forwarded-Host), the request-target, the body's framing and limit.
-    app.asgi_app = _gate.RequestGate(app.asgi_app, app)  # type: ignore[method-assign, assignment, arg-type]
+    app.asgi_app = _gate.RequestGate(app.asgi_app, app)  # type: ignore[method-assign, assignment]
     app.register_blueprint(resp.bp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(assets.bp)

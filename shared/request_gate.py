@@ -20,7 +20,7 @@ Where the servers diverge, and the parity case or test that proves each rule:
   ``test_content_length_with_transfer_encoding_closes``.
 - A chunked body over the limit: werkzeug truncates it (a 202 for the first MiB), Quart 413;
   a malformed chunk size: gunicorn raises ``InvalidChunkSize`` into the view (500):
-  ``test_chunked_body_over_the_limit_is_413``, ``test_malformed_chunked_body_is_400``.
+  ``test_body_over_the_limit_is_413[chunked]``, ``test_malformed_chunked_body_is_400``.
 """
 
 from __future__ import annotations

@@ -102,21 +102,27 @@ def running_server(runtime: str, settings: Mapping[str, object] | None = None) -
     port = free_port()
     with tempfile.TemporaryDirectory(prefix=f"twinport-{runtime}-") as scratch:
         directory = Path(scratch)
-        argv = [
-            sys.executable,
-            "-m",
-            "shared.cli",
-            "serve",
-            "--runtime",
-            runtime,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ]
         environment = twinport_environment({"data_dir": str(directory / "data"), **(settings or {})})
-        with running_command(runtime, argv, port, environment, directory, directory / "server.log") as server:
+        with running_command(
+            runtime, serve_argv(runtime, port), port, environment, directory, directory / "server.log"
+        ) as server:
             yield server
+
+
+def serve_argv(runtime: str, port: int) -> list[str]:
+    """The real command line: ``twinport serve`` for ``runtime`` on loopback ``port``."""
+    return [
+        sys.executable,
+        "-m",
+        "shared.cli",
+        "serve",
+        "--runtime",
+        runtime,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
 
 
 def _wait_until_healthy(server: RunningServer) -> None:

@@ -13,14 +13,13 @@ Nothing is downloaded: playwright drives the installed /usr/bin/chromium.
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from conftest import require_tool
 from parity_tests.clients import WireClient
-from parity_tests.servers import RunningServer, free_port, running_command, twinport_environment
+from parity_tests.servers import RunningServer, free_port, running_command, serve_argv, twinport_environment
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -47,20 +46,9 @@ COLLECT = """() => {
 
 @contextmanager
 def serving(runtime: str, port: int, settings: dict[str, object], directory: Path) -> Iterator[RunningServer]:
-    argv = [
-        sys.executable,
-        "-m",
-        "shared.cli",
-        "serve",
-        "--runtime",
-        runtime,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
     environment = twinport_environment({**settings, "port": port})
-    with running_command(runtime, argv, port, environment, directory, directory / f"{runtime}-{port}.log") as server:
+    log = directory / f"{runtime}-{port}.log"
+    with running_command(runtime, serve_argv(runtime, port), port, environment, directory, log) as server:
         yield server
 
 

@@ -44,6 +44,21 @@ def _bad_publish(case_id: str, body: bytes, headers: tuple[tuple[str, str], ...]
     return Case(f"publish-event-{case_id}", "/events", method="POST", headers=headers, body=body)
 
 
+def _guarded_publish(case_id: str, authorization: str | None, *, repeatable: bool = True, prelude: int = 0) -> Case:
+    """A valid publication to the "guarded" profile (publish_tokens and a bucket of two)."""
+    headers = JSON if authorization is None else (*JSON, ("Authorization", authorization))
+    return Case(
+        f"publish-guarded-{case_id}",
+        "/events",
+        method="POST",
+        headers=headers,
+        body=_OK_BODY,
+        profile="guarded",
+        repeatable=repeatable,
+        prelude=prelude,
+    )
+
+
 STREAM_CASES: tuple[Case, ...] = (
     # §2.2.1 and §2.2.2: whole streamed bodies, and HEAD (headers only, the generator never runs).
     *get_and_head("stream-gen", "/stream/gen"),
@@ -96,42 +111,12 @@ STREAM_CASES: tuple[Case, ...] = (
     _bad_publish("no-content-type", b'{"event": "x", "data": 1}', ()),
     _bad_publish("too-large", b'{"event": "x", "data": "' + b"x" * (1024 * 1024) + b'"}'),
     # publish_tokens (the "guarded" profile): 401 with the /api/v1 challenge, then 429 per address.
-    Case("publish-guarded-no-token", "/events", method="POST", headers=JSON, body=_OK_BODY, profile="guarded"),
-    Case(
-        "publish-guarded-wrong-token",
-        "/events",
-        method="POST",
-        headers=(*JSON, ("Authorization", "Bearer nope")),
-        body=_OK_BODY,
-        profile="guarded",
-    ),
-    Case(
-        "publish-guarded-not-bearer",
-        "/events",
-        method="POST",
-        headers=(*JSON, ("Authorization", "Basic cC1vazo=")),
-        body=_OK_BODY,
-        profile="guarded",
-    ),
-    Case(
-        "publish-guarded-ok",
-        "/events",
-        method="POST",
-        headers=(*JSON, ("Authorization", "Bearer p-ok")),
-        body=_OK_BODY,
-        profile="guarded",
-        repeatable=False,
-    ),
+    _guarded_publish("no-token", None),
+    _guarded_publish("wrong-token", "Bearer nope"),
+    _guarded_publish("not-bearer", "Basic cC1vazo="),
+    _guarded_publish("ok", "Bearer p-ok", repeatable=False),
     # The bucket holds two; the publish above took one, the prelude takes the other.
-    Case(
-        "publish-guarded-rate-limited",
-        "/events",
-        method="POST",
-        headers=(*JSON, ("Authorization", "Bearer p-other")),
-        body=_OK_BODY,
-        profile="guarded",
-        prelude=1,
-    ),
+    _guarded_publish("rate-limited", "Bearer p-other", prelude=1),
     # §2.5.2: the cookie, one Set-Cookie value in both.
     *get_and_head("set-cookie", "/set-cookie"),
 )

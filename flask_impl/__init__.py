@@ -16,11 +16,14 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from shared import ResponsePlan, Settings, responses
-from shared.api import ApiGuard, TotalCache
+from shared.compose import api_guard
 from shared.config import settings_from
-from shared.database import SyncStore, database_url_for, prepare_database
-from shared.datafiles import ensure_data_dir
+from shared.edge.counters import TotalCache
+from shared.edge.files import ensure_data_dir
+from shared.edge.store import SyncStore, database_url_for, prepare_database
+from shared.protocol.representation import ResponsePlan
+from shared.service import errors
+from shared.settings import Settings
 
 from . import _data, _gate
 from ._events import install as install_events
@@ -42,7 +45,7 @@ class TwinportFlask(Flask):
         # passes the context); shared decides the answer, Allow in a fixed order included: both
         # frameworks build it from a set, so parity cases options, options-healthz fail without it.
         default = super().make_default_options_response(*args)
-        return respond(responses.options(default.headers.get("Allow", "").split(", ")))
+        return respond(errors.options(default.headers.get("Allow", "").split(", ")))
 
 
 def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
@@ -56,7 +59,7 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
         MAX_CONTENT_LENGTH=resolved.publish_max_bytes,
     )
     # werkzeug would answer "//" in a path with its own 308 redirect page; a file name with an
-    # empty segment is simply not found (shared._files.check_name), in both runtimes alike.
+    # empty segment is simply not found (shared.service.files.check_name), in both runtimes alike.
     app.url_map.merge_slashes = False
     # In-process, so one per worker process: run one worker (README) or replace it with a broker.
     install_events(app, resolved)
@@ -64,7 +67,7 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
     database_url = database_url_for(resolved.database_url, resolved.state_dir)
     prepare_database(database_url, items=resolved.seed_items)
     app.extensions[_data.EXTENSION] = SyncStore(database_url, pool_size=resolved.threads)
-    app.extensions[_data.GUARD] = ApiGuard(resolved.api_tokens, resolved.rate_limit, resolved.rate_burst)
+    app.extensions[_data.GUARD] = api_guard(resolved)
     app.extensions[_data.TOTAL] = TotalCache(resolved.total_count_ttl)
     if resolved.trusted_proxy_hops:
         # Honour X-Forwarded-For/-Proto/-Host from that many proxies, and only then.
@@ -86,4 +89,4 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
 
 def http_error(error: HTTPException) -> ResponsePlan:
     # A problem document, not werkzeug's HTML page (README); a 405's Allow in a fixed order, as OPTIONS.
-    return responses.http_error(error.code or 500, getattr(error, "valid_methods", None))
+    return errors.http_error(error.code or 500, getattr(error, "valid_methods", None))

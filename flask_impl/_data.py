@@ -2,7 +2,7 @@
 
 The twin of quart_impl/_data.py: Flask uses the sync engine, Quart the async one
 (aiosqlite), so Quart never blocks its event loop on the database. The queries are the same
-(``shared._store``).
+(``shared.edge.schema``).
 """
 
 from __future__ import annotations
@@ -12,10 +12,11 @@ from datetime import UTC, datetime
 
 from flask import Response, current_app, request
 
-from shared import plan_representation
-from shared._encoding import plan_encoded
-from shared.api import ApiGuard, JsonResource, TotalCache
-from shared.database import SyncStore
+from shared.edge.counters import TotalCache
+from shared.edge.store import SyncStore
+from shared.protocol.encoding import plan_encoded
+from shared.protocol.representation import plan_representation
+from shared.service.items import ApiGuard, JsonResource
 
 from ._respond import respond
 

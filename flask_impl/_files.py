@@ -13,9 +13,11 @@ from flask import Response, current_app, request
 from werkzeug.datastructures import Headers
 from werkzeug.wsgi import FileWrapper
 
-from shared import ByteSpan, Representation, ResponsePlan, plan_representation, responses
-from shared._files import FileFacts, plan_accel_redirect
-from shared.datafiles import iter_body, open_data_file
+from shared.edge.files import iter_body, open_data_file
+from shared.protocol.ranges import ByteSpan
+from shared.protocol.representation import Representation, ResponsePlan, plan_representation
+from shared.service import files
+from shared.service.files import FileFacts, plan_accel_redirect
 
 from ._respond import respond
 
@@ -28,12 +30,12 @@ def send_data_file(
     settings = current_app.config["TWINPORT"]
     opened = open_data_file(root or settings.data_dir, name)
     if opened is None:
-        return respond(responses.no_such_file())
+        return respond(files.no_such_file())
     file, facts = opened
     representation = describe(facts)
     if representation is None:
         file.close()
-        return respond(responses.no_such_file())
+        return respond(files.no_such_file())
     plan = plan_representation(
         request.method,
         request.headers.items(),
@@ -54,7 +56,7 @@ def send_data_file(
 def accel_redirect(name: str) -> Response:
     opened = open_data_file(current_app.config["TWINPORT"].data_dir, name)
     if opened is None:
-        return respond(responses.no_such_file())
+        return respond(files.no_such_file())
     file, facts = opened
     file.close()
     return respond(plan_accel_redirect(facts))

@@ -1,5 +1,5 @@
 """The request gate as WSGI middleware: Host, request-target and body framing, decided by
-``shared.request_gate`` before werkzeug builds a URL or routes.
+``shared.protocol.gate`` before werkzeug builds a URL or routes.
 
 Wrapped around ``app.wsgi_app`` in ``create_app``, outside ProxyFix: it sees the request as
 received, and checks a trusted X-Forwarded-Host before ProxyFix picks from it. The body is read here, under the app's
@@ -21,8 +21,7 @@ from urllib.parse import unquote_to_bytes
 from flask import Flask
 from gunicorn.http.errors import NoMoreData, ParseException  # type: ignore[import-untyped]
 
-from shared import ResponsePlan
-from shared.request_gate import (
+from shared.protocol.gate import (
     Admitted,
     Answered,
     BodyRefused,
@@ -34,6 +33,7 @@ from shared.request_gate import (
     gate_request,
     plan_body,
 )
+from shared.protocol.representation import ResponsePlan
 
 __all__ = ["RequestGate", "write_plan"]
 

@@ -8,7 +8,8 @@ from collections.abc import Iterable, Iterator
 from flask import Response, request, stream_with_context
 from werkzeug.datastructures import Headers
 
-from shared import ResponsePlan, StreamHead
+from shared.protocol.representation import ResponsePlan
+from shared.service.streams import StreamHead
 
 __all__ = ["paced", "respond", "respond_stream"]
 

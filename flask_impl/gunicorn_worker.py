@@ -24,7 +24,7 @@ client; ``keepalive`` only the idle time between requests). This worker changes 
   half-closes, then drains up to 64 KiB for up to 2 s with a blocking ``recv`` *on the main
   loop*; a client that keeps its end open stalls every other connection, and a body longer
   than 64 KiB is cut with a reset, so the client never reads the 413. Here the socket waits in the
-  poller and is drained up to ``shared.lifecycle.LINGER_BYTES`` or ``client_timeout``.
+  poller and is drained up to ``shared.edge.lifecycle.LINGER_BYTES`` or ``client_timeout``.
 
 Loaded by ``gunicorn_conf.py`` from this file's path (``import flask_impl`` would load Flask into
 the master); gunicorn's own threads, keep-alive and shutdown are unchanged.
@@ -45,7 +45,7 @@ from gunicorn import http
 from gunicorn.http.unreader import SocketUnreader
 from gunicorn.workers import gthread
 
-from shared.lifecycle import LINGER_BYTES, declared_length, head_complete
+from shared.edge.lifecycle import LINGER_BYTES, declared_length, head_complete
 
 __all__ = ["ThreadWorker"]
 

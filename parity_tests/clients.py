@@ -40,7 +40,7 @@ def enough(body: bytes | bytearray, read_limit: int | None, events: int | None) 
     ``read_limit`` is a byte count. ``events`` counts the complete server-sent events at the
     start of the body (blocks ending in a blank line, comment-only blocks such as heartbeats not
     counted); the body is cut right after the last one, so a comparison never depends on how the
-    bytes that followed were chunked. Both twins end lines with LF (``shared.encode_event``).
+    bytes that followed were chunked. Both twins end lines with LF (``shared.protocol.sse.encode_event``).
     """
     if read_limit is not None and len(body) >= read_limit:
         return read_limit

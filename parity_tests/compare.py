@@ -13,7 +13,7 @@ fields such as Set-Cookie in order), and the body byte for byte. Normalized, eac
 - The reason phrase is not compared (gunicorn sends ``304 NOT MODIFIED``, hypercorn none);
   RFC 9112 §4 says clients should ignore it and HTTP/2 has none. It is not a header.
 - The event hub's boot token (``without_boot``): event ids are ``<boot>-<n>``, and the boot is
-  made from the process's start time so that ids survive a restart (``shared._events``). Two
+  made from the process's start time so that ids survive a restart (``shared.edge.events``). Two
   runtimes are two processes, so their boots always differ. Learned per runtime, as Diffy learns
   noise: the harness reads each runtime's boot from ``/ops/stats`` (``sse_boot``), writes it into
   the request where a case says ``<boot>`` (a Last-Event-ID of that runtime), and replaces it by

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 
 from hypothesis import strategies as st
 
-from shared import format_http_date, parse_http_date
+from shared.protocol.dates import format_http_date, parse_http_date
 
 __all__ = ["ETAG", "Answer", "differences", "render", "requests", "rfc_equivalent"]
 

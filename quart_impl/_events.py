@@ -7,9 +7,10 @@ from typing import cast
 
 from quart import Quart, current_app
 
-from shared import EventBackend, Settings
-from shared._event_stream import event_hub_for
-from shared._guard import BearerGuard, publish_guard as publish_guard_for
+from shared.compose import event_hub_for, publish_guard as publish_guard_for
+from shared.service.events import EventBackend
+from shared.service.guard import BearerGuard
+from shared.settings import Settings
 
 __all__ = ["EXTENSION", "GUARD", "event_hub", "install", "publish_guard"]
 

@@ -15,9 +15,10 @@ from typing import BinaryIO
 from quart import Response, current_app, request
 from werkzeug.datastructures import Headers
 
-from shared import Representation, ResponsePlan, plan_representation, responses
-from shared._files import FileFacts, plan_accel_redirect
-from shared.datafiles import BodyPart, body_steps, open_data_file, read
+from shared.edge.files import BodyPart, body_steps, open_data_file, read
+from shared.protocol.representation import Representation, ResponsePlan, plan_representation
+from shared.service import files
+from shared.service.files import FileFacts, plan_accel_redirect
 
 from ._respond import respond
 
@@ -30,12 +31,12 @@ async def send_data_file(
     settings = current_app.config["TWINPORT"]
     opened = await asyncio.to_thread(open_data_file, root or settings.data_dir, name)
     if opened is None:
-        return respond(responses.no_such_file())
+        return respond(files.no_such_file())
     file, facts = opened
     representation = describe(facts)
     if representation is None:
         await asyncio.to_thread(file.close)
-        return respond(responses.no_such_file())
+        return respond(files.no_such_file())
     plan = plan_representation(
         request.method,
         request.headers.items(),
@@ -52,14 +53,14 @@ async def send_data_file(
 async def accel_redirect(name: str) -> Response:
     opened = await asyncio.to_thread(open_data_file, current_app.config["TWINPORT"].data_dir, name)
     if opened is None:
-        return respond(responses.no_such_file())
+        return respond(files.no_such_file())
     file, facts = opened
     await asyncio.to_thread(file.close)
     return respond(plan_accel_redirect(facts))
 
 
 async def _iter_body(file: BinaryIO, parts: tuple[BodyPart, ...], chunk_size: int) -> AsyncIterator[bytes]:
-    """shared.datafiles.iter_body, with each read in a worker thread."""
+    """shared.edge.files.iter_body, with each read in a worker thread."""
     try:
         for step in body_steps(parts, chunk_size):
             chunk = step if isinstance(step, bytes) else await asyncio.to_thread(read, file, step)

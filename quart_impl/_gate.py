@@ -1,5 +1,5 @@
 """The request gate as ASGI middleware: Host, request-target and body framing, decided by
-``shared.request_gate`` before werkzeug builds a URL or routes.
+``shared.protocol.gate`` before werkzeug builds a URL or routes.
 
 Wrapped around ``app.asgi_app`` in ``create_app``, outside hypercorn's ProxyFixMiddleware: it
 sees the request as received, and checks a trusted X-Forwarded-Host before the proxy fix picks
@@ -21,8 +21,7 @@ from urllib.parse import unquote_to_bytes
 
 from quart import Quart
 
-from shared import ResponsePlan
-from shared.request_gate import (
+from shared.protocol.gate import (
     Admitted,
     Answered,
     BodyRefused,
@@ -34,6 +33,7 @@ from shared.request_gate import (
     gate_request,
     plan_body,
 )
+from shared.protocol.representation import ResponsePlan
 
 __all__ = ["RequestGate", "write_plan"]
 

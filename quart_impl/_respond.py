@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator, Iterable
 from quart import Response, request
 from werkzeug.datastructures import Headers
 
-from shared import ResponsePlan, StreamHead
+from shared.protocol.representation import ResponsePlan
+from shared.service.streams import StreamHead
 
 __all__ = ["paced", "respond", "respond_stream"]
 

@@ -6,7 +6,7 @@ a worker can arrange its own life; the app itself is ``quart_impl.create_app``, 
 - **It exits when its master dies** (issue 8, item 10). hypercorn's master stops its workers
   through a shared event; after ``kill -9`` of the master nobody sets it, and the worker served
   on for minutes, holding the port (a restart failed with "Address already in use" while health
-  checks passed). ``shared.lifecycle.exit_with_parent``: the kernel's parent-death signal on Linux
+  checks passed). ``shared.edge.lifecycle.exit_with_parent``: the kernel's parent-death signal on Linux
   (immediate, no thread, no polling), checked against a master that died before it was set.
 - (A request head has ``client_timeout`` through hypercorn's ``keep_alive_timeout``, set in
   ``hypercorn_conf.py``; the body has it through the app's request gate, ``_gate.py``.)
@@ -18,7 +18,7 @@ a worker can arrange its own life; the app itself is ``quart_impl.create_app``, 
   subclasses replace those names in this worker process (``_install``): a ``h11.Connection``
   that is not "waiting for 100-continue" when the declared ``Content-Length`` is over
   ``publish_max_bytes``, and a ``TCPServer`` whose close half-closes, reads and discards up to
-  ``shared.lifecycle.LINGER_BYTES`` for up to ``client_timeout`` (RFC 9112 §9.6), then closes.
+  ``shared.edge.lifecycle.LINGER_BYTES`` for up to ``client_timeout`` (RFC 9112 §9.6), then closes.
 - **Open event streams end when the worker starts to stop**, as ``flask_impl/gunicorn_conf.py``
   makes them end in gunicorn: the app's event hub is closed the moment hypercorn's worker context
   is ``terminated``, so each stream ends after what it has queued, hypercorn closes the connection
@@ -44,9 +44,9 @@ from hypercorn.events import Closed, RawData
 from hypercorn.protocol.h11 import H11Protocol
 from quart import Quart
 
-from shared import Settings
 from shared.config import load_settings
-from shared.lifecycle import LINGER_BYTES, declared_length, exit_with_parent
+from shared.edge.lifecycle import LINGER_BYTES, declared_length, exit_with_parent
+from shared.settings import Settings
 
 __all__ = ["create_app"]
 

@@ -219,7 +219,7 @@ def _serve(resolved: Resolved) -> NoReturn:
 
 
 def _prepare_directories(settings: Settings) -> None:
-    from .datafiles import ensure_data_dir
+    from .edge.files import ensure_data_dir
 
     for key, path in (("state_dir", settings.state_dir), ("data_dir", settings.data_dir)):
         try:
@@ -234,7 +234,7 @@ def _prepare_database(settings: Settings) -> None:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
 
-    from .database import database_url_for, prepare_database
+    from .edge.store import database_url_for, prepare_database
 
     url = database_url_for(settings.database_url, settings.state_dir)
     try:

@@ -102,7 +102,7 @@ def _directory(value: str, key: str, directory: Path, sources: Mapping[str, str]
 
 def _require_driver(database_url: str) -> None:
     """The modules the URL's backend needs are installed (they are imported only by a worker)."""
-    from .database import DRIVER_MODULES, database_backend
+    from .edge.store import DRIVER_MODULES, database_backend
 
     backend = database_backend(database_url) if database_url else "sqlite"
     missing = [module for module in DRIVER_MODULES[backend] if importlib.util.find_spec(module) is None]

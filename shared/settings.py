@@ -108,7 +108,7 @@ def _database_url(value: str) -> bool:
     if value == "":
         return True
     # Imported here: sqlalchemy costs a quarter of a second, paid only by a configured URL.
-    from .database import database_backend
+    from .edge.store import database_backend
 
     try:
         database_backend(value)

@@ -13,7 +13,7 @@ import pytest
 import flask_impl
 import quart_impl
 from parity_tests.clients import Client, FlaskInProcess, QuartInProcess
-from shared._paging import MAX_PAGE_SIZE
+from shared.service.paging import MAX_PAGE_SIZE
 
 
 def links_of(header: str | None) -> dict[str, str]:

@@ -7,8 +7,7 @@ from pathlib import Path
 
 from hypothesis import given, strategies as st
 
-from shared import ByteSpan
-from shared.datafiles import (
+from shared.edge.files import (
     LARGE_FILE,
     LARGE_FILE_SIZE,
     SAMPLE_MTIME_NS,
@@ -18,6 +17,7 @@ from shared.datafiles import (
     iter_body,
     open_data_file,
 )
+from shared.protocol.ranges import ByteSpan
 
 
 @given(

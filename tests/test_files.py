@@ -17,7 +17,7 @@ from parity_tests.cases.files import _TRAVERSALS, INSIDE_LINK
 from parity_tests.clients import Client, WireClient
 from parity_tests.nginx import RunningNginx, running_nginx, static_server
 from parity_tests.nginx_reference import Answer, differences, render, requests, rfc_equivalent
-from shared.datafiles import LARGE_FILE, sample_facts
+from shared.edge.files import LARGE_FILE, sample_facts
 
 REPO = Path(__file__).resolve().parent.parent
 ROUTES = {f"/files/{LARGE_FILE}": LARGE_FILE, "/video/sample.mp4": "sample.mp4"}

@@ -19,7 +19,7 @@ import pytest
 from parity_tests.clients import HOST, WireClient
 from parity_tests.compare import diff_exchanges, without_boot
 from parity_tests.servers import RunningServer, running_server
-from shared import OPENING
+from shared.service.events import OPENING
 
 JSON = (("Content-Type", "application/json"),)
 MiB = 1024 * 1024

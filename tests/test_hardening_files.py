@@ -13,7 +13,7 @@ import pytest
 from parity_tests.cases.files import FIFO, HIDDEN, NOT_SERVED, SOCKET
 from parity_tests.clients import WireClient
 from parity_tests.servers import running_server
-from shared.database import DATABASE_FILE
+from shared.edge.store import DATABASE_FILE
 
 FILE_ROUTES = ("/files/", "/video/", "/nginx-download/")
 # More requests at once than Flask has threads (32) and Quart has file threads (8 on 2 cores):

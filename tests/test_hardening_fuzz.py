@@ -26,7 +26,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from parity_tests.servers import free_port, running_server
-from shared import format_http_date
+from shared.protocol.dates import format_http_date
 
 TOKEN = "fuzz-token-1"
 EXAMPLES = 2_000

@@ -16,7 +16,7 @@ import pytest
 
 from parity_tests.clients import WireClient
 from parity_tests.servers import running_server
-from shared.request_gate import is_valid_host
+from shared.protocol.gate import is_valid_host
 
 TIMEOUT = 20.0
 

@@ -23,7 +23,7 @@ import flask_impl
 import quart_impl
 from parity_tests.clients import HOST, Client, QuartInProcess, WireClient
 from parity_tests.servers import running_server, stop_process
-from shared import HEARTBEAT, OPENING
+from shared.service.events import HEARTBEAT, OPENING
 
 HEARTBEAT_SECONDS = 0.4
 STREAM_DELAY = 0.1

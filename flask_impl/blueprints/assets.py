@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response
 
-from shared import responses
+from shared.service import files
 
 from .._files import accel_redirect, send_data_file
 
@@ -13,22 +13,22 @@ bp = Blueprint("assets", __name__)
 
 @bp.get("/files/<path:filename>")
 def download(filename: str) -> Response:
-    return send_data_file(filename, responses.download)
+    return send_data_file(filename, files.download)
 
 
 @bp.get("/reports/pdf")
 def report_pdf() -> Response:
-    return send_data_file(responses.REPORT_PDF, responses.report_pdf)
+    return send_data_file(files.REPORT_PDF, files.report_pdf)
 
 
 @bp.get("/i18n-file")
 def i18n_file() -> Response:
-    return send_data_file(responses.I18N_FILE, responses.i18n_file)
+    return send_data_file(files.I18N_FILE, files.i18n_file)
 
 
 @bp.get("/video/<path:name>")
 def video(name: str) -> Response:
-    return send_data_file(name, responses.video)
+    return send_data_file(name, files.video)
 
 
 @bp.get("/nginx-download/<path:filename>")

@@ -5,7 +5,8 @@ from __future__ import annotations
 from flask import Blueprint
 from flask.typing import ResponseReturnValue
 
-from shared import ResponsePlan, responses
+from shared.protocol.representation import ResponsePlan
+from shared.service import events
 
 from .._events import event_hub
 
@@ -19,4 +20,4 @@ def healthz() -> ResponseReturnValue:
 
 @bp.get("/ops/stats")
 def stats() -> ResponsePlan:
-    return responses.stats(event_hub())
+    return events.stats(event_hub())

@@ -3,8 +3,8 @@ URL building, blueprints and hooks, the paging API, and its 304/400/401/404/429 
 
 from __future__ import annotations
 
-from shared import format_http_date
-from shared._store import SEED_EPOCH
+from shared.edge.schema import SEED_EPOCH
+from shared.protocol.dates import format_http_date
 
 from ._case import Case, get_and_head
 

@@ -8,9 +8,11 @@ import socket
 from collections.abc import Callable
 from datetime import timedelta
 
-from shared import Representation, format_http_date, responses
-from shared._files import FileFacts
-from shared.datafiles import LARGE_FILE, sample_facts
+from shared.edge.files import LARGE_FILE, sample_facts
+from shared.protocol.dates import format_http_date
+from shared.protocol.representation import Representation
+from shared.service import files
+from shared.service.files import FileFacts
 
 from ._case import Case, get_and_head
 
@@ -30,7 +32,7 @@ INSIDE_LINK = "inside-link.txt"  # a symlink to hello.txt, inside: allowed
 HIDDEN_LINK = "hidden-link.txt"  # a symlink to .env, inside but hidden: refused
 FIFO = "pipe.txt"  # a FIFO: open() would wait for a writer forever
 SOCKET = "socket.txt"  # a unix socket
-# Hidden files a careful operator never wants served (shared._files), with what they hold.
+# Hidden files a careful operator never wants served (shared.service.files), with what they hold.
 HIDDEN = {
     ".env": b"SECRET=twinport\n",
     ".git/config": b"[core]\n",
@@ -75,7 +77,7 @@ def prepare_file_fixtures(data_dir: str) -> None:
             listener.bind(unix)  # the socket file stays after close; nobody listens
 
 
-def _etag(name: str, describe: Callable[[FileFacts], Representation | None] = responses.download) -> str:
+def _etag(name: str, describe: Callable[[FileFacts], Representation | None] = files.download) -> str:
     """The tag a sample file has on a route (the cases need it literally: If-None-Match, If-Range)."""
     representation = describe(sample_facts(name))
     assert representation is not None and representation.validators.etag is not None
@@ -83,7 +85,7 @@ def _etag(name: str, describe: Callable[[FileFacts], Representation | None] = re
 
 
 _LARGE_ETAG = _etag(LARGE_FILE)
-_VIDEO_ETAG = _etag("sample.mp4", responses.video)
+_VIDEO_ETAG = _etag("sample.mp4", files.video)
 _MODIFIED = sample_facts("hello.txt").last_modified
 _AT, _BEFORE = format_http_date(_MODIFIED), format_http_date(_MODIFIED - timedelta(seconds=1))
 
@@ -165,9 +167,7 @@ FILE_CASES: tuple[Case, ...] = (
     *get_and_head("report-pdf", "/reports/pdf"),
     Case("report-pdf-range", "/reports/pdf", headers=(("Range", "bytes=0-7"),)),
     *get_and_head("i18n-file", "/i18n-file"),
-    Case(
-        "i18n-file-not-modified", "/i18n-file", headers=(("If-None-Match", _etag("보고서.pdf", responses.i18n_file)),)
-    ),
+    Case("i18n-file-not-modified", "/i18n-file", headers=(("If-None-Match", _etag("보고서.pdf", files.i18n_file)),)),
     # /video/<path>: seeking.
     *get_and_head("video", "/video/sample.mp4"),
     *_matrix("video", "/video/sample.mp4", _VIDEO_ETAG),

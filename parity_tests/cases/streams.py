@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 
-from shared import HEARTBEAT, OPENING
+from shared.service.events import HEARTBEAT, OPENING
 
 from ._case import Case, get_and_head
 

@@ -7,8 +7,8 @@ import time
 
 from quart import Blueprint, Response, request, url_for
 
-from shared import api as answers
-from shared._paging import BadParameter, KeysetQuery, parse_page_query
+from shared.service import items, urls
+from shared.service.paging import BadParameter, KeysetQuery, parse_page_query
 
 from .._data import api_guard, count_items, respond_resource, store
 from .._respond import respond
@@ -16,13 +16,13 @@ from .._respond import respond
 api = Blueprint("api", __name__, url_prefix="/api")
 api_v1 = Blueprint("api_v1", __name__, url_prefix="/api/v1")
 api_v2 = Blueprint("api_v2", __name__, url_prefix="/api/v2")
-ITEM = f"/items/<int(max={answers.MAX_ID}):id>"
+ITEM = f"/items/<int(max={items.MAX_ID}):id>"
 
 
 @api.get("")
 async def index() -> Response:
     return respond(
-        answers.versions(url_for("api_v1.list_items", _external=True), url_for("api_v2.v2_item", id=1, _external=True))
+        urls.versions(url_for("api_v1.list_items", _external=True), url_for("api_v2.v2_item", id=1, _external=True))
     )
 
 
@@ -34,7 +34,7 @@ async def guard() -> Response | None:
 
 @api_v1.after_request
 async def v1_version(response: Response) -> Response:
-    response.headers.set(*answers.V1_HEADER)
+    response.headers.set(*items.V1_HEADER)
     return response
 
 
@@ -42,28 +42,26 @@ async def v1_version(response: Response) -> Response:
 async def list_items() -> Response:
     query = parse_page_query(request.args.items(multi=True))
     if isinstance(query, BadParameter):
-        return respond(answers.bad_parameter(query))
+        return respond(items.bad_parameter(query))
     policy = api_guard().policy
     if isinstance(query, KeysetQuery):
         rows = await store().items_after(query.after, query.size)
         after_url = lambda after: url_for("api_v1.list_items", after=after, size=query.size, _external=True)  # noqa: E731
-        return respond_resource(answers.items_keyset(rows, query, after_url, policy))
+        return respond_resource(items.items_keyset(rows, query, after_url, policy))
     total, rows = await count_items(), await store().items_page(query.offset, query.size)
     page_url = lambda page: url_for("api_v1.list_items", page=page, size=query.size, _external=True)  # noqa: E731
-    return respond_resource(answers.items_page(rows, query, total, page_url, policy))
+    return respond_resource(items.items_page(rows, query, total, page_url, policy))
 
 
 @api_v1.get(ITEM)
 async def v1_item(id: int) -> Response:
     row = await store().item(id)
-    return (
-        respond(answers.no_such_item(id)) if row is None else respond_resource(answers.v1_item(row, api_guard().policy))
-    )
+    return respond(items.no_such_item(id)) if row is None else respond_resource(items.v1_item(row, api_guard().policy))
 
 
 @api_v2.after_request
 async def v2_version(response: Response) -> Response:
-    response.headers.set(*answers.V2_HEADER)
+    response.headers.set(*items.V2_HEADER)
     return response
 
 
@@ -71,5 +69,5 @@ async def v2_version(response: Response) -> Response:
 async def v2_item(id: int) -> Response:
     row = await store().item(id)
     if row is None:
-        return respond(answers.no_such_item(id))
-    return respond_resource(answers.v2_item(row, url_for("api_v2.v2_item", id=id, _external=True)))
+        return respond(items.no_such_item(id))
+    return respond_resource(items.v2_item(row, url_for("api_v2.v2_item", id=id, _external=True)))

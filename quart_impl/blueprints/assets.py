@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from quart import Blueprint, Response
 
-from shared import responses
+from shared.service import files
 
 from .._files import accel_redirect, send_data_file
 
@@ -13,22 +13,22 @@ bp = Blueprint("assets", __name__)
 
 @bp.get("/files/<path:filename>")
 async def download(filename: str) -> Response:
-    return await send_data_file(filename, responses.download)
+    return await send_data_file(filename, files.download)
 
 
 @bp.get("/reports/pdf")
 async def report_pdf() -> Response:
-    return await send_data_file(responses.REPORT_PDF, responses.report_pdf)
+    return await send_data_file(files.REPORT_PDF, files.report_pdf)
 
 
 @bp.get("/i18n-file")
 async def i18n_file() -> Response:
-    return await send_data_file(responses.I18N_FILE, responses.i18n_file)
+    return await send_data_file(files.I18N_FILE, files.i18n_file)
 
 
 @bp.get("/video/<path:name>")
 async def video(name: str) -> Response:
-    return await send_data_file(name, responses.video)
+    return await send_data_file(name, files.video)
 
 
 @bp.get("/nginx-download/<path:filename>")

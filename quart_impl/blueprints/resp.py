@@ -8,8 +8,10 @@ import time
 from quart import Blueprint, Response, current_app, jsonify, make_response, request, url_for
 from quart.typing import ResponseReturnValue
 
-from shared import ResponsePlan, api, event_stream_async, export_csv_batches, responses, stream_gen_steps
-from shared._events import StreamsFull
+from shared.protocol.representation import ResponsePlan
+from shared.service import cookies, events, items, streams, urls
+from shared.service.events import StreamsFull, event_stream_async
+from shared.service.streams import export_csv_batches, stream_gen_steps
 
 from .._data import respond_resource, store
 from .._events import event_hub, publish_guard
@@ -71,23 +73,23 @@ async def cache_demo() -> Response:
 
 @bp.get("/stream/gen")
 async def stream_gen() -> Response:
-    return respond_stream(responses.stream_gen(), paced(stream_gen_steps(current_app.config["TWINPORT"].stream_delay)))
+    return respond_stream(streams.stream_gen(), paced(stream_gen_steps(current_app.config["TWINPORT"].stream_delay)))
 
 
 @bp.get("/export.csv")
 async def export_csv() -> Response:
-    return respond_stream(responses.export_csv(), export_csv_batches(current_app.config["TWINPORT"].export_rows))
+    return respond_stream(streams.export_csv(), export_csv_batches(current_app.config["TWINPORT"].export_rows))
 
 
 @bp.get("/events")
 async def sse() -> Response | ResponsePlan:
     if request.method == "HEAD":  # the head alone: no stream, so no place taken (and no 503)
-        return respond_stream(responses.sse(), iter(()))
+        return respond_stream(events.sse(), iter(()))
     settings = current_app.config["TWINPORT"]
     stream = event_stream_async(event_hub(), request.headers.get("Last-Event-ID"), settings.sse_heartbeat)
     if isinstance(stream, StreamsFull):
-        return responses.streams_full(settings.sse_heartbeat)
-    return respond_stream(responses.sse(), stream)
+        return events.streams_full(settings.sse_heartbeat)
+    return respond_stream(events.sse(), stream)
 
 
 @bp.post("/events")
@@ -97,7 +99,7 @@ async def publish_event() -> ResponsePlan:
     if refusal is not None:
         return refusal
     body = await request.get_data(cache=False, as_text=False, parse_form_data=False)
-    return responses.publish_event(body, request.headers.get("Content-Type"), event_hub())
+    return events.publish_event(body, request.headers.get("Content-Type"), event_hub())
 
 
 @bp.get("/set-cookie")
@@ -105,43 +107,43 @@ async def set_cookie() -> ResponsePlan:
     # Not resp.set_cookie(max_age=3600): both frameworks add an Expires from the clock (werkzeug's
     # dump_cookie), which changes every second: parity case set-cookie (and test_streaming's exact
     # cookie) fails without the core's cookie.
-    return responses.set_cookie()
+    return cookies.set_cookie()
 
 
-@bp.get(f"/items/<int(max={api.MAX_ID}):item_id>")
+@bp.get(f"/items/<int(max={items.MAX_ID}):item_id>")
 async def item(item_id: int) -> Response | ResponsePlan:
     row = await store().item(item_id)
-    return api.no_such_item(item_id) if row is None else respond_resource(api.item(row))
+    return items.no_such_item(item_id) if row is None else respond_resource(items.item(row))
 
 
-@bp.get(f"/docs/<int(max={api.MAX_ID}):doc_id>")
+@bp.get(f"/docs/<int(max={items.MAX_ID}):doc_id>")
 async def doc(doc_id: int) -> Response | ResponsePlan:
     row = await store().doc(doc_id)
-    return api.no_such_doc(doc_id) if row is None else respond_resource(api.doc(row))
+    return items.no_such_doc(doc_id) if row is None else respond_resource(items.doc(row))
 
 
 @bp.get("/build")
 async def build() -> ResponsePlan:
-    return api.build_urls(url_for("resp.user_detail", user_id=7), url_for("resp.search", q="flask", page=2))
+    return urls.build_urls(url_for("resp.user_detail", user_id=7), url_for("resp.search", q="flask", page=2))
 
 
 @bp.get("/users/<int:user_id>")
 async def user_detail(user_id: int) -> ResponsePlan:
-    return api.user_detail(user_id, url_for("resp.user_detail", user_id=user_id))
+    return urls.user_detail(user_id, url_for("resp.user_detail", user_id=user_id))
 
 
 @bp.get("/search")
 async def search() -> ResponsePlan:
-    return api.search(list(request.args.items(multi=True)))
+    return urls.search(list(request.args.items(multi=True)))
 
 
 @bp.get("/abs")
 async def abs_url() -> ResponsePlan:
-    return api.abs_urls(
+    return urls.abs_urls(
         url_for("resp.abs_url", _external=True), url_for("resp.doc", doc_id=10, _external=True, _scheme="https")
     )
 
 
 @bp.get("/links")
 async def links() -> ResponsePlan:
-    return api.links(url_for("api_v1.v1_item", id=1, _external=True), url_for("api_v2.v2_item", id=1, _external=True))
+    return urls.links(url_for("api_v1.v1_item", id=1, _external=True), url_for("api_v2.v2_item", id=1, _external=True))

@@ -7,14 +7,14 @@ import asyncio
 
 from quart import Blueprint, Response, render_template, request
 
-from shared import site
-from shared._files import FileFacts
-from shared.datafiles import open_data_file
+from shared.edge.files import STATIC_DIR, TEMPLATE_DIR, open_data_file
+from shared.service import site
+from shared.service.files import FileFacts
 
 from .._files import send_data_file
 from .._respond import respond
 
-bp = Blueprint("site", __name__, template_folder=site.TEMPLATE_DIR)
+bp = Blueprint("site", __name__, template_folder=TEMPLATE_DIR)
 
 
 @bp.get("/")
@@ -27,11 +27,11 @@ async def index() -> Response:
 @bp.get("/site-static/<path:filename>", endpoint="static")
 async def static(filename: str) -> Response:
     version = request.args.get("v")
-    return await send_data_file(filename, lambda facts: site.static_asset(facts, version), root=site.STATIC_DIR)
+    return await send_data_file(filename, lambda facts: site.static_asset(facts, version), root=STATIC_DIR)
 
 
 async def _facts(name: str) -> FileFacts | None:
-    opened = await asyncio.to_thread(open_data_file, site.STATIC_DIR, name)
+    opened = await asyncio.to_thread(open_data_file, STATIC_DIR, name)
     if opened is None:
         return None
     file, facts = opened

@@ -10,14 +10,7 @@ from hypothesis import given, strategies as st
 from werkzeug.datastructures import HeaderSet, ResponseCacheControl
 from werkzeug.http import parse_cache_control_header, parse_set_header
 
-from shared._cache import (
-    CachePolicy,
-    immutable_static,
-    merge_vary,
-    no_store,
-    private_revalidated,
-    revalidated,
-)
+from shared.protocol.cache import CachePolicy, immutable_static, merge_vary, no_store, private_revalidated, revalidated
 
 
 @pytest.mark.parametrize(

@@ -7,16 +7,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from hypothesis import given, strategies as st
 
-from shared import (
-    EntityTag,
+from shared.protocol.conditional import (
     NotModified,
     PreconditionFailed,
     Proceed,
     RequestConditions,
     Validators,
     evaluate_preconditions,
-    format_http_date,
 )
+from shared.protocol.dates import format_http_date
+from shared.protocol.etag import EntityTag
 
 LAST_MODIFIED = datetime(2025, 10, 1, 12, 0, tzinfo=UTC)
 NOW = LAST_MODIFIED + timedelta(days=30)

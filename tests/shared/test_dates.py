@@ -15,7 +15,7 @@ import pytest
 from hypothesis import event, example, given, settings, strategies as st
 from werkzeug.http import http_date, parse_date
 
-from shared import format_http_date, parse_http_date, to_http_seconds
+from shared.protocol.dates import format_http_date, parse_http_date, to_http_seconds
 
 NOW = datetime(2026, 5, 15, 12, 0, tzinfo=UTC)
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, strategies as st
 from werkzeug.http import parse_options_header
 
-from shared._disposition import content_disposition
+from shared.protocol.disposition import content_disposition
 
 any_name = st.text(st.characters(exclude_categories=["Cs"]), min_size=1)
 # Printable ASCII without the characters the fallback must replace: sent as they are.

@@ -12,8 +12,10 @@ import brotli  # type: ignore[import-untyped]
 import pytest
 from hypothesis import given, strategies as st
 
-from shared import EntityTag, Representation, Validators, plan_representation
-from shared._encoding import coded_etag, encode_body, negotiate_encoding, plan_encoded
+from shared.protocol.conditional import Validators
+from shared.protocol.encoding import coded_etag, encode_body, negotiate_encoding, plan_encoded
+from shared.protocol.etag import EntityTag
+from shared.protocol.representation import Representation, plan_representation
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 TAG = EntityTag.from_version("item", 42, "v3")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, strategies as st
 
-from shared import ANY, EntityTag, parse_tag_condition
+from shared.protocol.etag import ANY, EntityTag, parse_tag_condition
 
 opaque = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E, blacklist_characters='"'), max_size=20)
 tags = st.builds(EntityTag, opaque, st.booleans())

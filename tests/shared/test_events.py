@@ -13,23 +13,24 @@ import time
 import pytest
 from hypothesis import given, strategies as st
 
-from shared import (
+from shared.compose import event_hub_for, stream_cap
+from shared.edge.events import DEFAULT_SUBSCRIBER_BACKLOG, EventHub, new_boot
+from shared.protocol.representation import json_bytes
+from shared.service import events
+from shared.service.events import (
     HEARTBEAT,
     OPENING,
     Event,
-    EventHub,
+    EventId,
     InvalidPublication,
     Publication,
     Quiet,
+    StreamsFull,
     event_stream,
     event_stream_async,
     parse_last_event_id,
     parse_publication,
-    responses,
 )
-from shared._event_stream import event_hub_for, stream_cap
-from shared._events import DEFAULT_SUBSCRIBER_BACKLOG, EventId, StreamsFull, new_boot
-from shared._representation import json_bytes
 
 event_types = st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=10)
 json_values = st.recursive(
@@ -507,7 +508,7 @@ def test_deep_nesting_is_a_400_not_a_crash() -> None:
     ],
 )
 def test_publish_wants_a_json_media_type(content_type: str | None, accepted: bool) -> None:
-    plan = responses.publish_event(b'{"event": "x", "data": 1}', content_type, EventHub())
+    plan = events.publish_event(b'{"event": "x", "data": 1}', content_type, EventHub())
     assert plan.status == (202 if accepted else 415)
     if not accepted:
         assert plan.header("Accept-Post") == "application/json"
@@ -515,10 +516,10 @@ def test_publish_wants_a_json_media_type(content_type: str | None, accepted: boo
 
 def test_publish_answers_202_with_the_id_and_a_bad_body_400() -> None:
     hub = EventHub()
-    accepted = responses.publish_event(b'{"event": "x", "data": {"b": 1, "a": 2}}', "application/json", hub)
+    accepted = events.publish_event(b'{"event": "x", "data": {"b": 1, "a": 2}}', "application/json", hub)
     assert (accepted.status, accepted.in_memory_body()) == (202, b'{"id":"' + hub.boot.encode() + b'-1"}\n')
     assert hub.events_after(start(hub))[0].data == '{"a":2,"b":1}'
-    refused = responses.publish_event(b'{"event": "x\\ny", "data": 1}', "application/json", hub)
+    refused = events.publish_event(b'{"event": "x\\ny", "data": 1}', "application/json", hub)
     assert (refused.status, refused.header("Content-Type")) == (400, "application/problem+json")
     assert hub.events_after(start(hub))[-1].id == EventId(hub.boot, 1)
 

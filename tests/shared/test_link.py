@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, strategies as st
 
-from shared._link import Link, format_link_header
+from shared.protocol.link import Link, format_link_header
 
 ParsedLink = tuple[str, str, tuple[tuple[str, str], ...]]
 

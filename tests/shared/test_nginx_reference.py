@@ -20,7 +20,10 @@ from hypothesis import HealthCheck, given, settings
 from conftest import require_tool
 from parity_tests.nginx import RunningNginx, running_nginx, static_server
 from parity_tests.nginx_reference import Answer, differences, render, requests, rfc_equivalent
-from shared import EntityTag, Representation, ResponsePlan, Validators, format_http_date, plan_representation
+from shared.protocol.conditional import Validators
+from shared.protocol.dates import format_http_date
+from shared.protocol.etag import EntityTag
+from shared.protocol.representation import Representation, ResponsePlan, plan_representation
 
 MODIFIED = datetime(2025, 10, 1, 12, 0, tzinfo=UTC)
 SIZES = {"small.bin": 1000, "one.bin": 1, "large.bin": 1_048_583}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, strategies as st
 
-from shared._paging import (
+from shared.service.paging import (
     MAX_PAGE_SIZE,
     BadParameter,
     KeysetQuery,

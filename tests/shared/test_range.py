@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, strategies as st
 from werkzeug.http import parse_range_header
 
-from shared import (
+from shared.protocol.ranges import (
     ByteRanges,
     ByteSpan,
     RangeDeclined,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from hypothesis import given, strategies as st
 
-from shared._ratelimit import Limited, RateLimiter
+from shared.edge.counters import RateLimiter
+from shared.service.guard import Limited
 
 
 def test_burst_then_refill_at_the_rate() -> None:

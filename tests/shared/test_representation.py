@@ -6,7 +6,9 @@ from datetime import UTC, datetime
 
 from hypothesis import given, strategies as st
 
-from shared import EntityTag, Representation, Validators, allow_header, plan_representation
+from shared.protocol.conditional import Validators
+from shared.protocol.etag import EntityTag
+from shared.protocol.representation import Representation, allow_header, plan_representation
 
 MODIFIED = datetime(2025, 10, 1, 12, 0, tzinfo=UTC)
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

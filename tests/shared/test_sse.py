@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import pytest
 from hypothesis import given, strategies as st
 
-from shared._sse import encode_comment, encode_event
+from shared.protocol.sse import encode_comment, encode_event
 
 
 @dataclass(frozen=True)

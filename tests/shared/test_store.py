@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import psycopg
 from sqlalchemy.exc import StatementError
 from sqlalchemy.schema import CreateTable
 
-from shared._store import (
+from shared.edge.schema import (
     SEED_EPOCH,
     Doc,
     Item,
@@ -33,7 +33,7 @@ from shared._store import (
     select_items_after,
     select_items_page,
 )
-from shared.database import AsyncStore, SyncStore, async_url, default_database_url, prepare_database, sync_url
+from shared.edge.store import AsyncStore, SyncStore, async_url, default_database_url, prepare_database, sync_url
 
 ITEMS = 10_000  # prepare_database's default, what a first start creates
 DOCS = 100
@@ -129,7 +129,7 @@ def test_prepare_turns_on_write_ahead_logging(tmp_path: Path) -> None:
 
 _RACER = """
 import sys
-from shared.database import SyncStore, prepare_database
+from shared.edge.store import SyncStore, prepare_database
 prepare_database(sys.argv[1], items=2000, docs=20)
 with SyncStore(sys.argv[1]) as store:
     print(store.count_items())

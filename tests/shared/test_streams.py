@@ -8,7 +8,9 @@ import io
 import pytest
 from hypothesis import given, strategies as st
 
-from shared import EventHub, csv_batches, export_csv_batches, responses, stream_gen_steps
+from shared.edge.events import EventHub
+from shared.service import cookies, events, streams
+from shared.service.streams import csv_batches, export_csv_batches, stream_gen_steps
 
 
 def test_stream_gen_is_the_seeds_chunks_with_a_pause_before_each_numbered_one() -> None:
@@ -53,13 +55,13 @@ def test_a_batch_needs_a_row() -> None:
 @pytest.mark.parametrize(
     ("head", "content_type", "unbuffered"),
     [
-        (responses.stream_gen(), "text/plain; charset=utf-8", True),
-        (responses.sse(), "text/event-stream; charset=utf-8", True),
-        (responses.export_csv(), "text/csv; charset=utf-8", False),
+        (streams.stream_gen(), "text/plain; charset=utf-8", True),
+        (events.sse(), "text/event-stream; charset=utf-8", True),
+        (streams.export_csv(), "text/csv; charset=utf-8", False),
     ],
     ids=["stream-gen", "sse", "export-csv"],
 )
-def test_stream_heads(head: responses.StreamHead, content_type: str, unbuffered: bool) -> None:
+def test_stream_heads(head: streams.StreamHead, content_type: str, unbuffered: bool) -> None:
     assert head.status == 200
     assert head.header("Content-Type") == content_type
     assert head.header("Cache-Control") == "no-cache"
@@ -68,11 +70,11 @@ def test_stream_heads(head: responses.StreamHead, content_type: str, unbuffered:
 
 
 def test_the_export_is_an_attachment_named_export_csv() -> None:
-    assert responses.export_csv().header("Content-Disposition") == 'attachment; filename="export.csv"'
+    assert streams.export_csv().header("Content-Disposition") == 'attachment; filename="export.csv"'
 
 
 def test_the_cookie_has_max_age_and_no_clock() -> None:
-    plan = responses.set_cookie()
+    plan = cookies.set_cookie()
     assert plan.header("Set-Cookie") == "sid=s-1; Max-Age=3600; Secure; HttpOnly; Path=/; SameSite=Lax"
     assert plan.header("Cache-Control") == "no-store"
     assert plan.in_memory_body() == b'{"ok":true}\n'
@@ -81,6 +83,6 @@ def test_the_cookie_has_max_age_and_no_clock() -> None:
 def test_stats_are_not_cached_and_name_the_hubs_boot() -> None:
     hub = EventHub()
     with hub.subscribe(), hub.subscribe():
-        plan = responses.stats(hub)
+        plan = events.stats(hub)
     expected = b'{"sse_boot":"' + hub.boot.encode() + b'","sse_subscribers":2}\n'
     assert (plan.in_memory_body(), plan.header("Cache-Control")) == (expected, "no-store")

@@ -1,5 +1,5 @@
 """A bearer token when tokens are configured, then a per-client token bucket: the guard in front
-of ``/api/v1`` (``api.ApiGuard``) and of ``POST /events`` (``publish_guard``).
+of ``/api/v1`` (``items.ApiGuard``) and of ``POST /events`` (``shared.compose.publish_guard``).
 
 One implementation, so both answer alike: 401 with ``WWW-Authenticate: Bearer realm="twinport"``
 (RFC 6750 §3) for a missing or unknown token, tokens compared in constant time, then 429 with
@@ -10,12 +10,26 @@ does not take from any bucket.
 from __future__ import annotations
 
 import hmac
+from dataclasses import dataclass
+from typing import Protocol
 
-from ._ratelimit import Limited, RateLimiter
-from ._representation import ResponsePlan, plan_problem
-from .settings import Settings
+from ..protocol.representation import ResponsePlan, plan_problem
 
-__all__ = ["BearerGuard", "bearer_token", "publish_guard", "rate_limited", "unauthorized"]
+__all__ = ["BearerGuard", "Limited", "Limiter", "bearer_token", "rate_limited", "unauthorized"]
+
+
+@dataclass(frozen=True, slots=True)
+class Limited:
+    """A request refused by a client's bucket: whole seconds until a token is back (Retry-After)."""
+
+    retry_after: int
+
+
+class Limiter(Protocol):
+    """Per-client rate limiting: None lets a request go on. ``shared.edge.counters.RateLimiter``
+    is the in-process one (a token bucket per client); the clock is the caller's."""
+
+    def take(self, client: str, now: float) -> Limited | None: ...
 
 
 def unauthorized(detail: str) -> ResponsePlan:
@@ -40,9 +54,9 @@ class BearerGuard:
     address.
     """
 
-    def __init__(self, tokens: str, rate: float, burst: int, *, subject: str, per_token: bool) -> None:
+    def __init__(self, tokens: str, limiter: Limiter, *, subject: str, per_token: bool) -> None:
         self._tokens = tuple(token for token in tokens.split(",") if token)
-        self._limiter = RateLimiter(rate, burst)
+        self._limiter = limiter
         self._subject = subject
         self._per_token = per_token
 
@@ -63,19 +77,6 @@ class BearerGuard:
                 client = f"token:{token}"
         limited = self._limiter.take(client, now)
         return None if limited is None else rate_limited(limited)
-
-
-def publish_guard(settings: Settings) -> BearerGuard:
-    """``POST /events``: ``publish_tokens``, then ``publish_rate``/``publish_burst`` per address
-    (a publisher's bucket is its address even with a token, so one client cannot multiply its
-    rate by holding several tokens)."""
-    return BearerGuard(
-        settings.publish_tokens,
-        settings.publish_rate,
-        settings.publish_burst,
-        subject="Publishing events",
-        per_token=False,
-    )
 
 
 def bearer_token(authorization: str | None) -> str | None:

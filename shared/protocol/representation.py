@@ -1,6 +1,6 @@
 """From request fields and a representation's facts to a full response plan.
 
-This is where the conditional logic (``_conditional``), the Range logic (``_range``) and the
+This is where the conditional logic (``conditional``), the Range logic (``ranges``) and the
 header choices meet, so that an adapter's whole job is: gather facts, call ``plan_*``, then
 write ``plan.status``, ``plan.headers`` and the body parts, which are literal bytes or spans
 of the representation the adapter knows how to read (a file, a bytes object).
@@ -16,9 +16,9 @@ from datetime import datetime
 from http import HTTPStatus
 from typing import Any
 
-from ._conditional import NotModified, PreconditionFailed, RequestConditions, Validators, evaluate_preconditions
-from ._dates import format_http_date
-from ._range import DEFAULT_MAX_RANGES, ByteRanges, ByteSpan, RangeMalformed, RangeNotSatisfiable, plan_range
+from .conditional import NotModified, PreconditionFailed, RequestConditions, Validators, evaluate_preconditions
+from .dates import format_http_date
+from .ranges import DEFAULT_MAX_RANGES, ByteRanges, ByteSpan, RangeMalformed, RangeNotSatisfiable, plan_range
 
 __all__ = [
     "Representation",

@@ -1,43 +1,51 @@
-"""The filesystem edge: open a file of the data directory safely, read spans of it, and lay
-out the data directory on first start.
+"""The filesystem edge: open a file of the data directory safely, read spans of it, lay out the
+data directory on first start, and where the packaged site files live.
 
-Like ``config`` and ``cli``, this module does I/O and is not re-exported by ``shared``; the
-decisions (which names are acceptable, whether a resolved path is inside, what to send) are
-in ``shared._files`` and ``shared._representation``. Both adapters call it: Flask directly,
-Quart through ``asyncio.to_thread`` so its event loop never waits on the disk.
+The decisions (which names are acceptable, whether a resolved path is inside, what to send) are
+``shared.service.files``'s. The body writers are a sync/async twin, side by side: ``iter_body``
+for a thread (Flask) and ``iter_body_async`` for a coroutine (Quart), which opens nothing and
+reads nothing on the event loop: every read and the close run in a worker thread
+(``asyncio.to_thread``), so the loop never waits on the disk.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from ._files import FileFacts, NameRejected, check_name, is_inside
-from ._range import ByteSpan
+from ..protocol.representation import BodyPart
+from ..service.files import FileFacts, NameRejected, check_name, is_inside
 
 __all__ = [
     "LARGE_FILE",
     "LARGE_FILE_SIZE",
     "SAMPLE_MTIME_NS",
     "SHIPPED",
+    "STATIC_DIR",
+    "TEMPLATE_DIR",
     "BodyPart",
     "Read",
     "body_steps",
     "ensure_data_dir",
     "iter_body",
+    "iter_body_async",
     "open_data_file",
     "read",
     "sample_facts",
 ]
 
-SHIPPED = Path(__file__).resolve().parent / "data"
+_PACKAGE = Path(__file__).resolve().parent.parent
+SHIPPED = _PACKAGE / "data"
+STATIC_DIR = str(_PACKAGE / "static" / "site")
+TEMPLATE_DIR = str(_PACKAGE / "templates")
 LARGE_FILE = "large.bin"
 LARGE_FILE_SIZE = 1_048_583  # just over 1 MiB, a prime: no range lines up with a power of two
-BodyPart = bytes | ByteSpan
+
 # The sample files are dated like the seed chapter (2025-10-01 12:00 UTC), whatever the time of
 # the checkout or the copy, so their validators are the same on every machine and in every test.
 SAMPLE_MTIME_NS = 1_759_320_000 * 1_000_000_000
@@ -113,6 +121,18 @@ def iter_body(file: BinaryIO, parts: tuple[BodyPart, ...], chunk_size: int) -> I
                 return
     finally:
         file.close()
+
+
+async def iter_body_async(file: BinaryIO, parts: tuple[BodyPart, ...], chunk_size: int) -> AsyncIterator[bytes]:
+    """``iter_body`` for a coroutine: the same steps, each read and the close in a worker thread."""
+    try:
+        for step in body_steps(parts, chunk_size):
+            chunk = step if isinstance(step, bytes) else await asyncio.to_thread(read, file, step)
+            yield chunk
+            if not isinstance(step, bytes) and len(chunk) < step.length:
+                return
+    finally:
+        await asyncio.to_thread(file.close)
 
 
 def ensure_data_dir(data_dir: str) -> None:

@@ -11,8 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from ._dates import parse_http_date, to_http_seconds
-from ._etag import AnyTag, EntityTag, TagCondition, parse_tag_condition
+from .dates import parse_http_date, to_http_seconds
+from .etag import AnyTag, EntityTag, TagCondition, parse_tag_condition
 
 __all__ = [
     "InvalidIfRange",

@@ -31,10 +31,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from . import responses
-from ._representation import ResponsePlan, allow_header, plan_problem
+from .representation import ResponsePlan, allow_header, plan_problem
 
 __all__ = [
+    "BODY_TOO_LARGE",
     "DRAIN_FACTOR",
     "DRAIN_FLOOR",
     "Admitted",
@@ -56,6 +56,8 @@ __all__ = [
 # discarding) for a while before it closes, or the client may see a reset, not the answer. The
 # middlewares discard at most this many times the limit, and at least DRAIN_FLOOR bytes (a
 # limit of 64 KiB would otherwise cut a 1 MiB upload short), within the client timeout.
+# The frameworks' own limit (MAX_CONTENT_LENGTH) answers with the same detail (service.errors).
+BODY_TOO_LARGE = "The request body is larger than this server accepts."
 DRAIN_FACTOR = 4
 DRAIN_FLOOR = 4 * 1024 * 1024
 
@@ -219,7 +221,7 @@ def plan_body(
 def body_too_large() -> ResponsePlan:
     """RFC 9110 §15.5.14, for a declared or a chunked body alike: the same 413 the frameworks'
     own limit answers. The caller closes the connection after it (the rest is not read)."""
-    return responses.http_error(413)
+    return plan_problem(413, BODY_TOO_LARGE)
 
 
 def body_timed_out() -> ResponsePlan:

@@ -1,6 +1,8 @@
-"""A per-client token bucket for ``api_v1.before_request`` (seed §2.7.3: "rate limit").
+"""Per-process state that a worker's threads share: the per-client token buckets of the guards
+(seed §2.7.3: "rate limit") and the paging API's cached item count.
 
-A pure data structure: the adapters pass the clock. Each client has a bucket of ``burst`` tokens
+The edge, because of the locks (gunicorn's gthread workers call both from many threads); the
+adapters pass the clock. Each client has a bucket of ``burst`` tokens
 refilled at ``rate`` per second; a request takes one or is refused with the seconds until one is
 back (``Retry-After``, RFC 9110 §10.2.3, whole seconds rounded up). Per process: with several
 workers each holds its own buckets, so the effective limit is ``workers`` times as high.
@@ -11,17 +13,15 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
 
-__all__ = ["Limited", "RateLimiter"]
+from ..service.guard import Limited
 
-
-@dataclass(frozen=True, slots=True)
-class Limited:
-    retry_after: int
+__all__ = ["RateLimiter", "TotalCache"]
 
 
 class RateLimiter:
+    """``shared.service.guard.Limiter`` in memory: a bucket per client, at most ``max_clients``."""
+
     def __init__(self, rate: float, burst: int, *, max_clients: int = 10_000) -> None:
         if rate <= 0 or burst < 1:
             raise ValueError("a token bucket needs a positive rate and a burst of at least 1")
@@ -46,3 +46,23 @@ class RateLimiter:
         self._buckets[client] = (tokens, now)
         while len(self._buckets) > self._max_clients:
             self._buckets.popitem(last=False)
+
+
+class TotalCache:
+    """The paging API's item count, reused for ``ttl`` seconds so a list request does not count
+    the table every time (seed §2.8 operations tip). The adapters pass a monotonic clock."""
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._value: int | None = None
+        self._expires = 0.0
+        self._lock = threading.Lock()
+
+    def get(self, now: float) -> int | None:
+        with self._lock:
+            return self._value if self._value is not None and now < self._expires else None
+
+    def put(self, value: int, now: float) -> int:
+        with self._lock:
+            self._value, self._expires = value, now + self.ttl
+            return value

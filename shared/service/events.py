@@ -1,60 +1,172 @@
-"""The ``/events`` protocol over an ``EventBackend``: what a stream sends, and what a publish accepts.
+"""``/events``: what an event is, what a stream sends, what a publish accepts, and the answers.
 
 A stream is: the seed's opening (``retry: 1000``, ``event: hello``, ``data: world``), the events a
 reconnecting client missed (from its ``Last-Event-ID``), then live events, with a comment heartbeat
 whenever ``heartbeat`` seconds pass without one. ``event_stream`` is that stream for a thread (Flask)
 and ``event_stream_async`` for a coroutine (Quart): the same bytes from the same events. Both
-subscribe when called, before the view answers, so a client beyond the hub's cap gets
+subscribe when called, before the view answers, so a client beyond the backend's cap gets
 ``StreamsFull`` (the view's 503) instead of a stream; a HEAD calls neither, so it never takes a
 place. Both unsubscribe on the way out: when the thread's stream sees its client gone (or gunicorn
 closes the generator after a failed write), when the coroutine is cancelled (Quart cancels the
 request on hypercorn's disconnect message, at once), and when a stream that never started is
-dropped (the hub holds subscribers weakly).
+dropped (the in-process hub holds subscribers weakly).
 
-How many streams a worker process may hold (``stream_cap``) is decided here from the settings,
-because the servers differ: a gunicorn thread holds one stream or one request, a hypercorn task
-costs a coroutine. Test: tests/test_hardening_events.py (the 503 and /healthz meanwhile).
+``EventBackend`` is the whole surface the views use; the in-process hub (``shared.edge.events``)
+implements it, and a broker-backed backend would implement the same members, ids and replay
+included. How many streams a worker may hold is the composition root's decision
+(``shared.compose.stream_cap``), because the servers differ.
 """
 
 from __future__ import annotations
 
+import enum
 import json
 import math
 import re
 import sys
 import unicodedata
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
-from fractions import Fraction
-from typing import Any
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Protocol, TypeAlias
 
-from ._events import (
-    AsyncSubscription,
-    Event,
-    EventBackend,
-    EventHub,
-    EventId,
-    JSONValue,
-    Quiet,
-    StreamsFull,
-    Subscription,
-)
-from ._sse import encode_comment, encode_event
-from .settings import Settings
+from ..protocol.cache import no_store
+from ..protocol.representation import ResponsePlan, plan_json, plan_problem
+from ..protocol.sse import encode_comment, encode_event
+from .streams import StreamHead, plan_stream
 
 __all__ = [
     "HEARTBEAT",
     "MAX_EVENT_TYPE_LENGTH",
     "OPENING",
+    "AsyncSubscription",
+    "Event",
+    "EventBackend",
+    "EventId",
     "InvalidPublication",
+    "JSONValue",
     "Publication",
-    "event_hub_for",
+    "Quiet",
+    "StreamsFull",
+    "Subscription",
     "event_stream",
     "event_stream_async",
     "parse_last_event_id",
     "parse_publication",
-    "stream_cap",
+    "publish_event",
+    "sse",
+    "stats",
+    "streams_full",
 ]
+
+JSONValue: TypeAlias = "bool | int | float | str | list[JSONValue] | dict[str, JSONValue] | None"
+
+
+@dataclass(frozen=True, slots=True)
+class EventId:
+    """An event's id, ``<boot>-<serial>`` on the wire: the hub's boot token and 1, 2, 3, ...
+
+    ``boot`` is empty for a bare integer id (what this service issued before ids carried a boot):
+    it names no boot, so it matches none.
+    """
+
+    boot: str
+    serial: int
+
+    def __str__(self) -> str:
+        return f"{self.boot}-{self.serial}"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One published event: its id, its type, and its data as JSON text.
+
+    The data is kept as compact, sorted, ASCII JSON (no line breaks, so one ``data:`` line), and
+    ``frame`` is the event's bytes on an event stream, encoded once for every subscriber.
+    """
+
+    id: EventId
+    type: str
+    data: str
+    frame: bytes = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # encode_event refuses a type with CR or LF, which would start a field of the caller's choosing.
+        object.__setattr__(self, "frame", encode_event(id=str(self.id), event=self.type, data=self.data))
+
+    @property
+    def size(self) -> int:
+        """What the byte bounds count: the frame's length (the data dominates it)."""
+        return len(self.frame)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamsFull:
+    """A subscription refused: this hub already serves ``limit`` subscribers."""
+
+    limit: int
+
+
+class Quiet(enum.Enum):
+    """What a wait that brought no event means."""
+
+    IDLE = "idle"  # nothing arrived within the timeout: time for a heartbeat
+    ENDED = "ended"  # the subscription is over (closed, or let go for being too slow)
+
+
+class Subscription(Protocol):
+    """A thread's view of a backend: the missed events first, then each live one, in id order.
+    Use it as a context manager, or call ``close``; either lets the backend forget it."""
+
+    def __enter__(self) -> Subscription: ...
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None: ...
+
+    def next_event(self, timeout: float) -> Event | Quiet:
+        """Block this thread until the next event, at most ``timeout`` seconds."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class AsyncSubscription(Protocol):
+    """The same subscription for a coroutine on one event loop."""
+
+    def __enter__(self) -> AsyncSubscription: ...
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None: ...
+
+    async def next_event(self, timeout: float) -> Event | Quiet:
+        """Wait for the next event, at most ``timeout`` seconds, without blocking the loop."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class EventBackend(Protocol):
+    """What ``/events`` needs from wherever events live (this hub, or later a broker)."""
+
+    @property
+    def boot(self) -> str:
+        """The token this backend's ids start with (``/ops/stats`` reports it)."""
+        ...
+
+    def publish(self, event_type: str, data: JSONValue) -> Event: ...
+
+    def events_after(self, last_id: EventId | None) -> tuple[Event, ...]: ...
+
+    def subscribe(self, last_id: EventId | None = None) -> Subscription | StreamsFull: ...
+
+    def subscribe_async(self, last_id: EventId | None = None) -> AsyncSubscription | StreamsFull: ...
+
+    def subscriber_count(self) -> int: ...
+
+    def close(self) -> None: ...
+
 
 # The seed's three lines, byte for byte: the client retries after 1 s, and hears "hello".
 OPENING = encode_event(retry=1000, event="hello", data="world")
@@ -79,32 +191,6 @@ def parse_last_event_id(value: str | None) -> EventId | None:
     if match is None:
         return None
     return EventId(match.group(1) or "", int(match.group(2)))
-
-
-def stream_cap(settings: Settings) -> int:
-    """How many event streams one worker process may hold at once.
-
-    hypercorn (Quart): ``sse_max_streams``; a stream is a coroutine and requests keep being
-    answered beside any number of them. gunicorn (Flask): each stream holds a thread until its
-    client leaves, so streams may take at most ``floor(threads x sse_thread_share)`` of them (and
-    never more than ``sse_max_streams``), leaving the rest to /healthz and the API. A worker with
-    one thread (``worker_class = sync``; gunicorn runs ``sync`` with more threads as gthread) gets
-    none whatever the share: one stream would hold its only request slot until the client left, and
-    every other request would wait: the outage this cap exists to prevent. So there /events is
-    always 503; serve streams with gthread.
-    """
-    if settings.server != "gunicorn":
-        return settings.sse_max_streams
-    if settings.threads < 2:
-        return 0
-    # Exact decimal arithmetic: 100 x 0.29 is 28.999999999999996 in floats.
-    share = math.floor(Fraction(repr(settings.sse_thread_share)) * settings.threads)
-    return min(settings.sse_max_streams, share)
-
-
-def event_hub_for(settings: Settings) -> EventHub:
-    """The in-process hub the settings describe: replay bounds, subscriber bounds, the stream cap."""
-    return EventHub(settings.sse_replay, replay_bytes=settings.sse_replay_bytes, max_subscribers=stream_cap(settings))
 
 
 def event_stream(
@@ -274,3 +360,60 @@ def _finite_int(literal: str) -> int:
 
 def _shown(literal: str) -> str:
     return literal if len(literal) <= 24 else f"{literal[:12]}...({len(literal)} characters)"
+
+
+# The answers of the /events views.
+
+
+def sse() -> StreamHead:
+    """§2.2.3: an event stream. WHATWG HTML §9.2.5: the stream is always UTF-8, so the charset
+    parameter says nothing new; it is kept because the seed's Flask sent it."""
+    return plan_stream("text/event-stream; charset=utf-8", unbuffered=True)
+
+
+def streams_full(heartbeat: float) -> ResponsePlan:
+    """``/events`` beyond the worker's stream cap (``stream_cap``): 503 (RFC 9110 §15.6.4, a
+    temporary overload) so that the threads left keep answering /healthz and the API.
+
+    ``Retry-After`` (§10.2.3) is one heartbeat, rounded up: a place held by a client that has gone
+    is freed within one. The cap itself is not in the body: it differs per server (threads), and
+    a client can do nothing with it. A browser's EventSource does not retry a 503 (WHATWG HTML
+    §9.2.3 fails the connection), so a page must reconnect itself after Retry-After.
+    """
+    return plan_problem(
+        503,
+        "This server holds as many event streams as it allows; try again later.",
+        headers=(("Retry-After", str(max(1, math.ceil(heartbeat)))), ("Cache-Control", no_store().to_header())),
+    )
+
+
+def publish_event(body: bytes, content_type: str | None, hub: EventBackend) -> ResponsePlan:
+    """``POST /events``: publish ``{"event": ..., "data": ...}``; 202 with the event's id.
+
+    202, not 201: the event has no URL of its own to put in a Location, and it reaches
+    subscribers after this answer. A body of another media type is a 415 (RFC 9110 §15.5.16) that
+    names the accepted one in ``Accept-Post`` (the field the W3C's LDP registered for POST). The
+    id is a string, ``<boot>-<n>`` (``shared.edge.events.EventId``). The views run ``publish_guard``
+    (401, 429) before reading the body; the body limit (413) is ``publish_max_bytes``.
+    """
+    if not _is_json(content_type):
+        return plan_problem(415, "Send the event as application/json.", headers=[("Accept-Post", "application/json")])
+    publication = parse_publication(body)
+    if isinstance(publication, InvalidPublication):
+        return plan_problem(400, publication.detail)
+    event = hub.publish(publication.event_type, publication.data)
+    return plan_json({"id": str(event.id)}, status=202)
+
+
+def _is_json(content_type: str | None) -> bool:
+    # RFC 6838 §4.2.8: a "+json" suffix names a JSON-based type; parameters (charset) change nothing.
+    media_type = (content_type or "").partition(";")[0].strip().lower()
+    return media_type == "application/json" or (media_type.startswith("application/") and media_type.endswith("+json"))
+
+
+def stats(hub: EventBackend) -> ResponsePlan:
+    """Live counters for operators (and for the tests that count streams let go), and the hub's
+    boot: the token its event ids start with, which changes with every start of the process (the
+    parity harness learns it per runtime and compares ids with it replaced, compare.py)."""
+    body = {"sse_boot": hub.boot, "sse_subscribers": hub.subscriber_count()}
+    return plan_json(body, headers=[("Cache-Control", no_store().to_header())])

@@ -1,6 +1,6 @@
 """The data layer's schema, queries and seed, written once for both runtimes (SQLAlchemy 2 Core).
 
-Nothing here opens a connection: functions return Core statements, and ``shared.database`` (the
+Nothing here opens a connection: functions return Core statements, and ``shared.edge.store`` (the
 edge) runs them through a sync engine for Flask and an async one for Quart. Only portable types
 and constructs are used, so the same statements run on SQLite now and PostgreSQL (psycopg 3)
 later; ``tests/shared/test_store.py`` compiles each one for the PostgreSQL dialect as a check.

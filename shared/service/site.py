@@ -3,22 +3,17 @@
 Static files are served by twinport's own file logic, not by the frameworks' static views
 (Flask's and Quart's disagree on Cache-Control and more). A URL that carries the asset's
 current version (``?v=``) is immutable for a year, as the seed's §2.4.4 recommends for
-versioned static files; without it, or with a stale one, the asset is revalidated.
+versioned static files; without it, or with a stale one, the asset is revalidated. Where the
+files live is the edge's (``shared.edge.files.STATIC_DIR``, ``TEMPLATE_DIR``).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from ..protocol.cache import CachePolicy, immutable_static
+from ..protocol.representation import Representation, ResponsePlan, plan_bytes
+from .files import FileFacts, file_representation
 
-from ._cache import CachePolicy, immutable_static
-from ._files import FileFacts, file_representation
-from ._representation import Representation, ResponsePlan, plan_bytes
-
-__all__ = ["STATIC_DIR", "TEMPLATE_DIR", "asset_version", "page", "static_asset"]
-
-_HERE = Path(__file__).resolve().parent
-STATIC_DIR = str(_HERE / "static" / "site")
-TEMPLATE_DIR = str(_HERE / "templates")
+__all__ = ["asset_version", "page", "static_asset"]
 
 
 def asset_version(facts: FileFacts) -> str:

@@ -1,6 +1,7 @@
-"""Files in the data directory: which names may be served, and how each route describes one.
+"""Files in the data directory: which names may be served, how each route presents one, and the
+whole answer to a file request (``answer_file``: one call per request).
 
-Sans-I/O: the adapters resolve symlinks and stat the file; this module decides whether a
+No I/O: the edge (``shared.edge.files``) resolves symlinks and stats the file; this module decides whether a
 requested name is acceptable at all, whether the resolved path is still inside the data
 directory, and which representation (type, validators, disposition, cache policy) a file has.
 Every refusal is the same 404 as a missing file, so a probe learns nothing from it.
@@ -10,7 +11,7 @@ A segment starting with "." (``.env``, ``.git/config``, ``.htpasswd``, the ``.na
 files ``ensure_data_dir`` writes aside) is never served, by any file route or ``/site-static``,
 whether it is asked for or reached through a symlink: a careful operator expects hidden files to
 stay hidden (as nginx configurations commonly deny every path with a "/." in it). FIFOs, sockets
-and devices are not files to serve either (``shared.datafiles.open_data_file``). The parity
+and devices are not files to serve either (``shared.edge.files.open_data_file``). The parity
 cases ``*-not-served-*`` (cases/files.py) prove each on every file route in both runtimes.
 """
 
@@ -18,27 +19,36 @@ from __future__ import annotations
 
 import mimetypes
 import posixpath
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import quote
 
-from ._cache import CachePolicy
-from ._conditional import Validators
-from ._disposition import content_disposition
-from ._etag import EntityTag
-from ._representation import Representation, ResponsePlan, plan_bytes
+from ..protocol.cache import CachePolicy
+from ..protocol.conditional import Validators
+from ..protocol.disposition import content_disposition
+from ..protocol.etag import EntityTag
+from ..protocol.representation import Representation, ResponsePlan, plan_bytes, plan_problem, plan_representation
 
 __all__ = [
     "FILE_CACHE_POLICY",
+    "I18N_FILE",
     "MAX_NAME_BYTES",
     "MAX_SEGMENT_BYTES",
+    "REPORT_PDF",
     "FileFacts",
     "NameRejected",
+    "answer_file",
     "check_name",
     "content_type_for",
+    "download",
     "file_representation",
+    "i18n_file",
     "is_inside",
+    "no_such_file",
     "plan_accel_redirect",
+    "report_pdf",
+    "video",
 ]
 
 # Linux's NAME_MAX and a generous bound on a whole relative path: longer names cannot exist,
@@ -164,3 +174,69 @@ def plan_accel_redirect(facts: FileFacts, *, internal_prefix: str = "/protected/
             ("Content-Disposition", content_disposition(leaf, attachment=True)),
         ),
     )
+
+
+REPORT_PDF = "report.pdf"
+I18N_FILE = "보고서.pdf"
+
+Presentation = Callable[[FileFacts], Representation | None]
+"""How a route presents a file: its representation, or None when the route does not serve it."""
+
+
+def answer_file(
+    facts: FileFacts,
+    presentation: Presentation,
+    method: str,
+    fields: Iterable[tuple[str, str]],
+    *,
+    now: datetime,
+    max_ranges: int,
+) -> ResponsePlan:
+    """The whole answer to a request for an opened file: 404, 200, 206 (one range or
+    multipart/byteranges), 304, 412 or 416, with every header and the spans to send (a HEAD's
+    plan has none). The one decision a file view asks for; the edge then sends ``plan.body``.
+
+    Flask's ``send_file`` and Quart's differ in nearly all of this (Quart's answers no Range and no
+    304 by default, pallets/quart#349 and #172, and a suffix range with a 500; werkzeug answers a
+    suffix range longer than the file 416): ``files-large-range-*``, ``files-large-if-*`` and
+    ``i18n-file-not-modified`` (parity_tests/cases/files.py) fail without it.
+    """
+    representation = presentation(facts)
+    if representation is None:
+        return no_such_file()
+    return plan_representation(method, fields, representation, now=now, max_ranges=max_ranges).for_method(method)
+
+
+# §2.3 and §2.5.1: the file routes. Each says how a file of the data directory is presented
+# (a ``Presentation``); ``answer_file`` plans Range and the conditional answers from it.
+
+
+def download(facts: FileFacts) -> Representation:
+    """``/files/<name>``: send_from_directory(..., as_attachment=True, download_name=name)."""
+    return file_representation(facts, attachment=True, download_name=_leaf(facts.relative))
+
+
+def report_pdf(facts: FileFacts) -> Representation:
+    """``/reports/pdf``: the PDF inline, still named so "save as" has a name."""
+    return file_representation(facts, attachment=False, download_name=REPORT_PDF, content_type="application/pdf")
+
+
+def i18n_file(facts: FileFacts) -> Representation:
+    """``/i18n-file``: 보고서.pdf downloaded as 보고서_2025Q4.pdf (RFC 8187 name, ASCII fallback)."""
+    return file_representation(facts, attachment=True, download_name="보고서_2025Q4.pdf")
+
+
+def video(facts: FileFacts) -> Representation | None:
+    """``/video/<name>``: videos only, inline, seekable by Range; anything else is not found."""
+    if not content_type_for(facts.relative).startswith("video/"):
+        return None
+    return file_representation(facts, attachment=False, download_name=_leaf(facts.relative))
+
+
+def no_such_file() -> ResponsePlan:
+    """Missing, not a regular file, outside the data directory, or a refused name: one answer."""
+    return plan_problem(404, "No file by that name.")
+
+
+def _leaf(relative: str) -> str:
+    return relative.rsplit("/", 1)[-1]

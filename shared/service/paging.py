@@ -14,8 +14,8 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from ._etag import EntityTag
-from ._link import Link
+from ..protocol.etag import EntityTag
+from ..protocol.link import Link
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",

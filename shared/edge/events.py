@@ -1,6 +1,6 @@
-"""The event hub behind ``/events``: a bounded replay buffer and live subscribers, in memory.
+"""The in-process event hub behind ``/events``: a bounded replay buffer and live subscribers.
 
-A data structure, not I/O: ``publish`` numbers an event and hands it to every subscriber; a
+The edge, because it is concurrency: ``publish`` numbers an event and hands it to every subscriber; a
 subscriber waits for the next event with a timeout, either blocking a thread (Flask, gunicorn's
 gthread workers) or awaiting on an event loop (Quart). One lock guards the buffer and every
 subscriber's queue, so a subscription taken with a Last-Event-ID gets the missed events and then
@@ -18,42 +18,33 @@ shared, so a thousand subscribers behind by the same events hold them once. The 
 a subscriber alive: it holds them weakly, so a stream dropped before it ever ran (a client gone
 before the body started) frees its place by itself.
 
-``EventBackend`` is the whole surface the adapters use. The hub is in-process (one per app, so one
-per worker process); a broker-backed backend (Redis streams, NATS, Postgres LISTEN) would implement
-the same members, ids and replay included.
+The hub implements ``shared.service.events.EventBackend``, the whole surface the views use; the
+thread's subscription and the coroutine's (``HubSubscription``, ``AsyncHubSubscription``) are the
+sync/async twin, side by side. The hub is in-process (one per app, so one per worker process).
 """
 
 from __future__ import annotations
 
 import asyncio
-import enum
 import threading
 import time
 import weakref
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Protocol, TypeAlias, TypeVar
+from typing import TypeVar
 
-from ._representation import json_bytes
-from ._sse import encode_event
+from ..protocol.representation import json_bytes
+from ..service.events import Event, EventId, JSONValue, Quiet, StreamsFull
 
 __all__ = [
     "DEFAULT_REPLAY_BYTES",
-    "AsyncSubscription",
-    "Event",
-    "EventBackend",
+    "DEFAULT_SUBSCRIBER_BACKLOG",
+    "AsyncHubSubscription",
     "EventHub",
-    "EventId",
-    "JSONValue",
-    "Quiet",
-    "StreamsFull",
-    "Subscription",
+    "HubSubscription",
     "new_boot",
 ]
-
-JSONValue: TypeAlias = "bool | int | float | str | list[JSONValue] | dict[str, JSONValue] | None"
 
 # A subscriber that has this many events queued and unread is too slow to keep: it is let go
 # (its stream ends after the queued events) and reconnects with Last-Event-ID, so a stuck client
@@ -82,58 +73,6 @@ def new_boot() -> str:
         value, digit = divmod(value, 36)
         digits = _BASE36[digit] + digits
     return digits or "0"
-
-
-@dataclass(frozen=True, slots=True)
-class EventId:
-    """An event's id, ``<boot>-<serial>`` on the wire: the hub's boot token and 1, 2, 3, ...
-
-    ``boot`` is empty for a bare integer id (what this service issued before ids carried a boot):
-    it names no boot, so it matches none.
-    """
-
-    boot: str
-    serial: int
-
-    def __str__(self) -> str:
-        return f"{self.boot}-{self.serial}"
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    """One published event: its id, its type, and its data as JSON text.
-
-    The data is kept as compact, sorted, ASCII JSON (no line breaks, so one ``data:`` line), and
-    ``frame`` is the event's bytes on an event stream, encoded once for every subscriber.
-    """
-
-    id: EventId
-    type: str
-    data: str
-    frame: bytes = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        # encode_event refuses a type with CR or LF, which would start a field of the caller's choosing.
-        object.__setattr__(self, "frame", encode_event(id=str(self.id), event=self.type, data=self.data))
-
-    @property
-    def size(self) -> int:
-        """What the byte bounds count: the frame's length (the data dominates it)."""
-        return len(self.frame)
-
-
-@dataclass(frozen=True, slots=True)
-class StreamsFull:
-    """A subscription refused: this hub already serves ``limit`` subscribers."""
-
-    limit: int
-
-
-class Quiet(enum.Enum):
-    """What a wait that brought no event means."""
-
-    IDLE = "idle"  # nothing arrived within the timeout: time for a heartbeat
-    ENDED = "ended"  # the subscription is over (closed, or let go for being too slow)
 
 
 class _Subscriber:
@@ -177,13 +116,13 @@ class _Subscriber:
 _S = TypeVar("_S", bound=_Subscriber)
 
 
-class Subscription(_Subscriber):
+class HubSubscription(_Subscriber):
     """A thread's view of the hub: the missed events first, then each live one, in id order.
 
     Use it as a context manager, or call ``close``; either unregisters it from the hub.
     """
 
-    def __enter__(self) -> Subscription:
+    def __enter__(self) -> HubSubscription:
         return self
 
     def __exit__(
@@ -205,7 +144,7 @@ class Subscription(_Subscriber):
             return self._take()
 
 
-class AsyncSubscription(_Subscriber):
+class AsyncHubSubscription(_Subscriber):
     """The same subscription for a coroutine on one event loop.
 
     ``publish`` may run on any thread (a request thread, a job runner): it queues the event under
@@ -219,7 +158,7 @@ class AsyncSubscription(_Subscriber):
         self._loop = loop
         self._wakeup = asyncio.Event()
 
-    def __enter__(self) -> AsyncSubscription:
+    def __enter__(self) -> AsyncHubSubscription:
         return self
 
     def __exit__(
@@ -252,27 +191,6 @@ class AsyncSubscription(_Subscriber):
             self._loop.call_soon_threadsafe(self._wakeup.set)
         except RuntimeError:  # the loop is closed: nobody waits on this subscription any more
             self._ended = True
-
-
-class EventBackend(Protocol):
-    """What ``/events`` needs from wherever events live (this hub, or later a broker)."""
-
-    @property
-    def boot(self) -> str:
-        """The token this backend's ids start with (``/ops/stats`` reports it)."""
-        ...
-
-    def publish(self, event_type: str, data: JSONValue) -> Event: ...
-
-    def events_after(self, last_id: EventId | None) -> tuple[Event, ...]: ...
-
-    def subscribe(self, last_id: EventId | None = None) -> Subscription | StreamsFull: ...
-
-    def subscribe_async(self, last_id: EventId | None = None) -> AsyncSubscription | StreamsFull: ...
-
-    def subscriber_count(self) -> int: ...
-
-    def close(self) -> None: ...
 
 
 class EventHub:
@@ -348,24 +266,26 @@ class EventHub:
         with self._lock:
             return self._events_after(last_id)
 
-    def subscribe(self, last_id: EventId | None = None) -> Subscription | StreamsFull:
+    def subscribe(self, last_id: EventId | None = None) -> HubSubscription | StreamsFull:
         """Subscribe, or refuse when ``max_subscribers`` are already here (decided under the lock,
         so two racing clients cannot both take the last place)."""
         with self._lock:
             if self._full():
                 return StreamsFull(self._max_subscribers or 0)
             return self._register(
-                Subscription(self, self._events_after(last_id), self._subscriber_backlog, self._replay_bytes)
+                HubSubscription(self, self._events_after(last_id), self._subscriber_backlog, self._replay_bytes)
             )
 
-    def subscribe_async(self, last_id: EventId | None = None) -> AsyncSubscription | StreamsFull:
+    def subscribe_async(self, last_id: EventId | None = None) -> AsyncHubSubscription | StreamsFull:
         """Subscribe for a coroutine of the running event loop (or refuse, as ``subscribe``)."""
         loop = asyncio.get_running_loop()
         with self._lock:
             if self._full():
                 return StreamsFull(self._max_subscribers or 0)
             backlog = self._events_after(last_id)
-            return self._register(AsyncSubscription(self, backlog, self._subscriber_backlog, self._replay_bytes, loop))
+            return self._register(
+                AsyncHubSubscription(self, backlog, self._subscriber_backlog, self._replay_bytes, loop)
+            )
 
     def subscriber_count(self) -> int:
         with self._lock:

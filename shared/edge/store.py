@@ -1,4 +1,4 @@
-"""The database edge: URLs, first-start preparation, and the two stores that run ``_store``'s
+"""The database edge: URLs, first-start preparation, and the two stores that run ``schema``'s
 statements, ``SyncStore`` for Flask and ``AsyncStore`` for Quart.
 
 Like ``datafiles``, this module does I/O and is not re-exported by ``shared``. Both stores
@@ -21,7 +21,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from ._store import (
+from .schema import (
     Doc,
     Item,
     RowsQuery,

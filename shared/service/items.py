@@ -2,25 +2,24 @@
 representations (§2.6.3) and the paging API (§2.8), from rows the adapters fetched.
 
 Bodies are JSON bytes written here; validators come from identities and versions, never from
-the bytes; content coding is negotiated here (``_encoding``), so a gzip body is its own
+the bytes; content coding is negotiated here (``shared.protocol.encoding``), so a gzip body is its own
 representation with its own ETag. The adapters run the queries and build URLs with url_for.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from ._cache import CachePolicy, merge_vary, private_revalidated, revalidated
-from ._conditional import Validators
-from ._etag import EntityTag
-from ._guard import BearerGuard, rate_limited, unauthorized
-from ._link import Link, format_link_header
-from ._paging import BadParameter, KeysetQuery, PageQuery, keyset_links, page_etag, page_links
-from ._representation import Representation, ResponsePlan, json_bytes, plan_json, plan_problem
+from ..protocol.cache import CachePolicy, merge_vary, private_revalidated, revalidated
+from ..protocol.conditional import Validators
+from ..protocol.etag import EntityTag
+from ..protocol.link import Link, format_link_header
+from ..protocol.representation import Representation, ResponsePlan, json_bytes, plan_problem
+from .guard import BearerGuard, Limiter
+from .paging import BadParameter, KeysetQuery, PageQuery, keyset_links, page_etag, page_links
 
 __all__ = [
     "API_VERSION_HEADER",
@@ -33,24 +32,15 @@ __all__ = [
     "ApiGuard",
     "ApiPolicy",
     "JsonResource",
-    "TotalCache",
-    "abs_urls",
     "bad_parameter",
-    "build_urls",
     "doc",
     "item",
     "items_keyset",
     "items_page",
-    "links",
     "no_such_doc",
     "no_such_item",
-    "rate_limited",
-    "search",
-    "unauthorized",
-    "user_detail",
     "v1_item",
     "v2_item",
-    "versions",
 ]
 
 API_VERSION_HEADER = "X-API-Version"
@@ -227,60 +217,6 @@ class ApiGuard(BearerGuard):
     """``api_v1.before_request`` (seed §2.7.3): a bearer token when tokens are configured, then
     a per-client token bucket. The client is its token when there is one, else its address."""
 
-    def __init__(self, tokens: str, rate: float, burst: int) -> None:
-        super().__init__(tokens, rate, burst, subject="This API", per_token=True)
+    def __init__(self, tokens: str, limiter: Limiter) -> None:
+        super().__init__(tokens, limiter, subject="This API", per_token=True)
         self.policy = ApiPolicy(authenticated=self.authenticated)
-
-
-class TotalCache:
-    """The paging API's item count, reused for ``ttl`` seconds so a list request does not count
-    the table every time (seed §2.8 operations tip). The adapters pass a monotonic clock."""
-
-    def __init__(self, ttl: float) -> None:
-        self.ttl = ttl
-        self._value: int | None = None
-        self._expires = 0.0
-        self._lock = threading.Lock()
-
-    def get(self, now: float) -> int | None:
-        with self._lock:
-            return self._value if self._value is not None and now < self._expires else None
-
-    def put(self, value: int, now: float) -> int:
-        with self._lock:
-            self._value, self._expires = value, now + self.ttl
-            return value
-
-
-# URL building (seed §2.6): the adapters call url_for exactly as the seed does and hand the
-# strings over; these decide the bodies.
-
-
-def versions(v1_url: str, v2_url: str) -> ResponsePlan:
-    """``/api``: where each version lives."""
-    return plan_json({"versions": {"v1": v1_url, "v2": v2_url}})
-
-
-def build_urls(user_url: str, q_url: str) -> ResponsePlan:
-    return plan_json({"user_url": user_url, "q_url": q_url})
-
-
-def abs_urls(self_url: str, doc_url: str) -> ResponsePlan:
-    return plan_json({"self": self_url, "doc": doc_url})
-
-
-def links(v1_url: str, v2_url: str) -> ResponsePlan:
-    return plan_json({"v1": v1_url, "v2": v2_url})
-
-
-def user_detail(user_id: int, self_url: str) -> ResponsePlan:
-    return plan_json({"id": user_id, "url": self_url})
-
-
-def search(arguments: Sequence[tuple[str, str]]) -> ResponsePlan:
-    """Echo the first ``q`` and ``page`` as given (strings): the seed's search has no engine."""
-    found: dict[str, str] = {}
-    for name, value in arguments:
-        if name in ("q", "page"):
-            found.setdefault(name, value)
-    return plan_json({"q": found.get("q", ""), "page": found.get("page")})

@@ -22,9 +22,9 @@ from dataclasses import dataclass, replace
 
 import brotli  # type: ignore[import-untyped]  # ships no type information (brotli 1.2)
 
-from ._cache import merge_vary
-from ._etag import EntityTag
-from ._representation import Representation
+from .cache import merge_vary
+from .etag import EntityTag
+from .representation import Representation
 
 __all__ = [
     "CODINGS",

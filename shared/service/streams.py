@@ -14,15 +14,18 @@ import io
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from ._cache import CachePolicy
+from ..protocol.cache import CachePolicy
+from ..protocol.disposition import content_disposition
 
 __all__ = [
     "EXPORT_BATCH_ROWS",
     "StreamHead",
     "csv_batches",
+    "export_csv",
     "export_csv_batches",
     "export_rows",
     "plan_stream",
+    "stream_gen",
     "stream_gen_steps",
 ]
 
@@ -57,6 +60,21 @@ def plan_stream(content_type: str, *, unbuffered: bool, headers: Iterable[tuple[
     if unbuffered:
         fields.append(("X-Accel-Buffering", "no"))
     return StreamHead(200, (*fields, *headers))
+
+
+def stream_gen() -> StreamHead:
+    """§2.2.1: the seed's mimetype ``text/plain`` with the charset Flask added; unbuffered, so a
+    proxy passes each chunk on as it comes (the seed's own warning)."""
+    return plan_stream("text/plain; charset=utf-8", unbuffered=True)
+
+
+def export_csv() -> StreamHead:
+    """§2.2.2: a download, so a proxy may buffer it (see ``plan_stream``)."""
+    return plan_stream(
+        "text/csv; charset=utf-8",
+        unbuffered=False,
+        headers=[("Content-Disposition", content_disposition("export.csv", attachment=True))],
+    )
 
 
 def stream_gen_steps(delay: float) -> tuple[tuple[float, bytes], ...]:

@@ -1,0 +1,63 @@
+"""The composition root's wiring: the per-process objects each app builds from its settings.
+
+Both ``create_app`` call these, so the two runtimes get the same bounds from the same settings:
+the event hub and its stream cap, and the two guards with their token buckets. This is the only
+module that brings the settings, the service and the edge together.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+from .edge.counters import RateLimiter
+from .edge.events import EventHub
+from .service.guard import BearerGuard
+from .service.items import ApiGuard
+from .settings import Settings
+
+__all__ = ["api_guard", "event_hub_for", "publish_guard", "stream_cap"]
+
+
+def stream_cap(settings: Settings) -> int:
+    """How many event streams one worker process may hold at once.
+
+    hypercorn (Quart): ``sse_max_streams``; a stream is a coroutine and requests keep being
+    answered beside any number of them. gunicorn (Flask): each stream holds a thread until its
+    client leaves, so streams may take at most ``floor(threads x sse_thread_share)`` of them (and
+    never more than ``sse_max_streams``), leaving the rest to /healthz and the API. A worker with
+    one thread (``worker_class = sync``; gunicorn runs ``sync`` with more threads as gthread) gets
+    none whatever the share: one stream would hold its only request slot until the client left, and
+    every other request would wait: the outage this cap exists to prevent. So there /events is
+    always 503; serve streams with gthread. Test: tests/test_hardening_events.py (the 503, and
+    /healthz meanwhile).
+    """
+    if settings.server != "gunicorn":
+        return settings.sse_max_streams
+    if settings.threads < 2:
+        return 0
+    # Exact decimal arithmetic: 100 x 0.29 is 28.999999999999996 in floats.
+    share = math.floor(Fraction(repr(settings.sse_thread_share)) * settings.threads)
+    return min(settings.sse_max_streams, share)
+
+
+def event_hub_for(settings: Settings) -> EventHub:
+    """The in-process hub the settings describe: replay bounds, subscriber bounds, the stream cap."""
+    return EventHub(settings.sse_replay, replay_bytes=settings.sse_replay_bytes, max_subscribers=stream_cap(settings))
+
+
+def publish_guard(settings: Settings) -> BearerGuard:
+    """``POST /events``: ``publish_tokens``, then ``publish_rate``/``publish_burst`` per address
+    (a publisher's bucket is its address even with a token, so one client cannot multiply its
+    rate by holding several tokens)."""
+    return BearerGuard(
+        settings.publish_tokens,
+        RateLimiter(settings.publish_rate, settings.publish_burst),
+        subject="Publishing events",
+        per_token=False,
+    )
+
+
+def api_guard(settings: Settings) -> ApiGuard:
+    """``/api/v1``: ``api_tokens``, then ``rate_limit``/``rate_burst`` per token (per address without one)."""
+    return ApiGuard(settings.api_tokens, RateLimiter(settings.rate_limit, settings.rate_burst))

@@ -1,12 +1,12 @@
-"""Serve a file of the data directory: open it safely, plan the answer in ``shared``, stream it.
+"""Serve a file of the data directory: open it safely, let ``shared`` decide the answer, stream it.
 
-The twin of ``quart_impl/_files.py``: Flask reads synchronously and hands a whole file to the
-server's ``wsgi.file_wrapper`` (gunicorn then uses sendfile).
+The twin of ``quart_impl/_files.py``: Flask opens and reads synchronously and hands a whole file to
+the server's ``wsgi.file_wrapper`` (gunicorn then uses sendfile).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from flask import Response, current_app, request
@@ -15,37 +15,29 @@ from werkzeug.wsgi import FileWrapper
 
 from shared.edge.files import iter_body, open_data_file
 from shared.protocol.ranges import ByteSpan
-from shared.protocol.representation import Representation, ResponsePlan, plan_representation
+from shared.protocol.representation import ResponsePlan
 from shared.service import files
-from shared.service.files import FileFacts, plan_accel_redirect
-
-from ._respond import respond
 
 __all__ = ["accel_redirect", "send_data_file"]
 
 
-def send_data_file(
-    name: str, describe: Callable[[FileFacts], Representation | None], *, root: str | None = None
-) -> Response:
+def send_data_file(name: str, presentation: files.Presentation, *, root: str | None = None) -> Response | ResponsePlan:
     settings = current_app.config["TWINPORT"]
     opened = open_data_file(root or settings.data_dir, name)
     if opened is None:
-        return respond(files.no_such_file())
+        return files.no_such_file()
     file, facts = opened
-    representation = describe(facts)
-    if representation is None:
-        file.close()
-        return respond(files.no_such_file())
-    plan = plan_representation(
+    plan = files.answer_file(
+        facts,
+        presentation,
         request.method,
         request.headers.items(),
-        representation,
         now=datetime.now(UTC),
         max_ranges=settings.max_ranges,
-    ).for_method(request.method)
+    )
     if not plan.body:
         file.close()
-        return respond(plan)
+        return plan
     if plan.body == (ByteSpan(0, facts.size - 1),):
         # The whole file: the server's file wrapper (gunicorn: sendfile, no copy through Python).
         wrapper = request.environ.get("wsgi.file_wrapper", FileWrapper)
@@ -53,13 +45,13 @@ def send_data_file(
     return _stream(plan, iter_body(file, plan.body, settings.file_chunk_size))
 
 
-def accel_redirect(name: str) -> Response:
+def accel_redirect(name: str) -> ResponsePlan:
     opened = open_data_file(current_app.config["TWINPORT"].data_dir, name)
     if opened is None:
-        return respond(files.no_such_file())
+        return files.no_such_file()
     file, facts = opened
     file.close()
-    return respond(plan_accel_redirect(facts))
+    return files.plan_accel_redirect(facts)
 
 
 def _stream(plan: ResponsePlan, body: Iterable[bytes]) -> Response:

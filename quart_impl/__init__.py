@@ -97,5 +97,7 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Quart:
 
 
 async def http_error(error: HTTPException) -> ResponsePlan:
-    # A problem document, not werkzeug's HTML page (README); a 405's Allow in a fixed order, as OPTIONS.
-    return errors.http_error(error.code or 500, getattr(error, "valid_methods", None))
+    # A problem document, not werkzeug's HTML page (README); a 405's Allow in a fixed order, as
+    # OPTIONS. werkzeug keeps a description given to abort() on the instance, its default on the class.
+    detail = vars(error).get("description")
+    return errors.http_error(error.code or 500, getattr(error, "valid_methods", None), detail)

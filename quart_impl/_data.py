@@ -10,17 +10,14 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-from quart import Response, current_app, request
+from quart import current_app, request
 
 from shared.edge.counters import TotalCache
 from shared.edge.store import AsyncStore
-from shared.protocol.encoding import plan_encoded
-from shared.protocol.representation import plan_representation
-from shared.service.items import ApiGuard, JsonResource
+from shared.protocol.representation import ResponsePlan
+from shared.service.items import ApiGuard, JsonResource, answer_resource
 
-from ._respond import respond
-
-__all__ = ["EXTENSION", "api_guard", "count_items", "respond_resource", "store"]
+__all__ = ["EXTENSION", "answer", "api_guard", "count_items", "store"]
 
 EXTENSION = "twinport.store"
 GUARD = "twinport.api_guard"
@@ -45,14 +42,13 @@ async def count_items() -> int:
     return cache.put(await store().count_items(), now)
 
 
-def respond_resource(resource: JsonResource) -> Response:
-    """Negotiate the content coding, evaluate the preconditions, write the answer."""
-    settings = current_app.config["TWINPORT"]
-    encoded = plan_encoded(
-        resource.body,
-        resource.representation(),
+def answer(resource: JsonResource) -> ResponsePlan:
+    """Content coding, preconditions and Range for this request: one decision of ``shared``."""
+    return answer_resource(
+        resource,
+        request.method,
+        request.headers.items(),
         request.headers.get("Accept-Encoding"),
-        min_size=settings.compress_min_bytes,
+        now=datetime.now(UTC),
+        min_size=current_app.config["TWINPORT"].compress_min_bytes,
     )
-    plan = plan_representation(request.method, request.headers.items(), encoded.representation, now=datetime.now(UTC))
-    return respond(plan.with_source(encoded.body))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response
 
+from shared.protocol.representation import ResponsePlan
 from shared.service import files
 
 from .._files import accel_redirect, send_data_file
@@ -12,25 +13,25 @@ bp = Blueprint("assets", __name__)
 
 
 @bp.get("/files/<path:filename>")
-def download(filename: str) -> Response:
+def download(filename: str) -> Response | ResponsePlan:
     return send_data_file(filename, files.download)
 
 
 @bp.get("/reports/pdf")
-def report_pdf() -> Response:
+def report_pdf() -> Response | ResponsePlan:
     return send_data_file(files.REPORT_PDF, files.report_pdf)
 
 
 @bp.get("/i18n-file")
-def i18n_file() -> Response:
+def i18n_file() -> Response | ResponsePlan:
     return send_data_file(files.I18N_FILE, files.i18n_file)
 
 
 @bp.get("/video/<path:name>")
-def video(name: str) -> Response:
+def video(name: str) -> Response | ResponsePlan:
     return send_data_file(name, files.video)
 
 
 @bp.get("/nginx-download/<path:filename>")
-def nginx_accel(filename: str) -> Response:
+def nginx_accel(filename: str) -> ResponsePlan:
     return accel_redirect(filename)

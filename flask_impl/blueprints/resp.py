@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, Response, current_app, jsonify, make_response, request, url_for
+from flask import Blueprint, Response, abort, current_app, jsonify, make_response, request, url_for
 from flask.typing import ResponseReturnValue
 
 from shared.protocol.representation import ResponsePlan
-from shared.service import cookies, events, items, streams, urls
+from shared.service import cookies, events, items, streams
 from shared.service.events import StreamsFull, event_stream
 from shared.service.streams import export_csv_batches, stream_gen_steps
 
-from .._data import respond_resource, store
+from .._data import answer, store
 from .._events import client_gone_check, event_hub, publish_guard
 from .._respond import paced, respond_stream
 
@@ -113,39 +113,50 @@ def set_cookie() -> ResponsePlan:
 
 
 @bp.get(f"/items/<int(max={items.MAX_ID}):item_id>")
-def item(item_id: int) -> Response | ResponsePlan:
+def item(item_id: int) -> ResponsePlan:
     row = store().item(item_id)
-    return items.no_such_item(item_id) if row is None else respond_resource(items.item(row))
+    if row is None:
+        abort(404, f"There is no item {item_id}.")
+    return answer(items.item(row))
 
 
 @bp.get(f"/docs/<int(max={items.MAX_ID}):doc_id>")
-def doc(doc_id: int) -> Response | ResponsePlan:
+def doc(doc_id: int) -> ResponsePlan:
     row = store().doc(doc_id)
-    return items.no_such_doc(doc_id) if row is None else respond_resource(items.doc(row))
+    if row is None:
+        abort(404, f"There is no doc {doc_id}.")
+    return answer(items.doc(row))
 
 
 @bp.get("/build")
-def build() -> ResponsePlan:
-    return urls.build_urls(url_for("resp.user_detail", user_id=7), url_for("resp.search", q="flask", page=2))
+def build() -> dict[str, str]:
+    user_url = url_for("resp.user_detail", user_id=7)
+    q_url = url_for("resp.search", q="flask", page=2)
+    return {"user_url": user_url, "q_url": q_url}
 
 
 @bp.get("/users/<int:user_id>")
-def user_detail(user_id: int) -> ResponsePlan:
-    return urls.user_detail(user_id, url_for("resp.user_detail", user_id=user_id))
+def user_detail(user_id: int) -> dict[str, object]:
+    return {"id": user_id, "url": url_for("resp.user_detail", user_id=user_id)}
 
 
 @bp.get("/search")
-def search() -> ResponsePlan:
-    return urls.search(list(request.args.items(multi=True)))
+def search() -> dict[str, str | None]:
+    # The seed's search has no engine: the first q and page, echoed as given (strings).
+    return {"q": request.args.get("q", ""), "page": request.args.get("page")}
 
 
 @bp.get("/abs")
-def abs_url() -> ResponsePlan:
-    return urls.abs_urls(
-        url_for("resp.abs_url", _external=True), url_for("resp.doc", doc_id=10, _external=True, _scheme="https")
-    )
+def abs_url() -> dict[str, str]:
+    return {
+        "self": url_for("resp.abs_url", _external=True),
+        "doc": url_for("resp.doc", doc_id=10, _external=True, _scheme="https"),
+    }
 
 
 @bp.get("/links")
-def links() -> ResponsePlan:
-    return urls.links(url_for("api_v1.v1_item", id=1, _external=True), url_for("api_v2.v2_item", id=1, _external=True))
+def links() -> dict[str, str]:
+    return {
+        "v1": url_for("api_v1.v1_item", id=1, _external=True),
+        "v2": url_for("api_v2.v2_item", id=1, _external=True),
+    }

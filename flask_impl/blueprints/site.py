@@ -4,26 +4,28 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, render_template, request
+from flask.typing import ResponseReturnValue
 
 from shared.edge.files import STATIC_DIR, TEMPLATE_DIR, open_data_file
+from shared.protocol.representation import ResponsePlan
 from shared.service import site
 from shared.service.files import FileFacts
 
 from .._files import send_data_file
-from .._respond import respond
 
 bp = Blueprint("site", __name__, template_folder=TEMPLATE_DIR)
 
 
 @bp.get("/")
-def index() -> Response:
+def index() -> ResponseReturnValue:
     css = _facts("css/site.css")
     html = render_template("site/index.html", css_version=site.asset_version(css) if css else "")
-    return respond(site.page(html))
+    # A page is rendered per request: revalidated, never stored as fresh.
+    return html, {"Cache-Control": "no-cache"}
 
 
 @bp.get("/site-static/<path:filename>", endpoint="static")
-def static(filename: str) -> Response:
+def static(filename: str) -> Response | ResponsePlan:
     version = request.args.get("v")
     return send_data_file(filename, lambda facts: site.static_asset(facts, version), root=STATIC_DIR)
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import time
 
-from quart import Blueprint, Response, request, url_for
+from quart import Blueprint, Response, abort, request, url_for
 
-from shared.service import items, urls
+from shared.protocol.representation import ResponsePlan
+from shared.service import items
 from shared.service.paging import BadParameter, KeysetQuery, parse_page_query
 
-from .._data import api_guard, count_items, respond_resource, store
-from .._respond import respond
+from .._data import answer, api_guard, count_items, store
 
 api = Blueprint("api", __name__, url_prefix="/api")
 api_v1 = Blueprint("api_v1", __name__, url_prefix="/api/v1")
@@ -20,16 +20,19 @@ ITEM = f"/items/<int(max={items.MAX_ID}):id>"
 
 
 @api.get("")
-async def index() -> Response:
-    return respond(
-        urls.versions(url_for("api_v1.list_items", _external=True), url_for("api_v2.v2_item", id=1, _external=True))
-    )
+async def index() -> dict[str, object]:
+    return {
+        "versions": {
+            "v1": url_for("api_v1.list_items", _external=True),
+            "v2": url_for("api_v2.v2_item", id=1, _external=True),
+        }
+    }
 
 
 @api_v1.before_request
-async def guard() -> Response | None:
+async def guard() -> ResponsePlan | None:
     refusal = api_guard().check(request.headers.get("Authorization"), request.remote_addr or "", time.monotonic())
-    return None if refusal is None else respond(refusal)
+    return refusal
 
 
 @api_v1.after_request
@@ -39,24 +42,26 @@ async def v1_version(response: Response) -> Response:
 
 
 @api_v1.get("/items")
-async def list_items() -> Response:
+async def list_items() -> ResponsePlan:
     query = parse_page_query(request.args.items(multi=True))
     if isinstance(query, BadParameter):
-        return respond(items.bad_parameter(query))
+        return items.bad_parameter(query)
     policy = api_guard().policy
     if isinstance(query, KeysetQuery):
         rows = await store().items_after(query.after, query.size)
         after_url = lambda after: url_for("api_v1.list_items", after=after, size=query.size, _external=True)  # noqa: E731
-        return respond_resource(items.items_keyset(rows, query, after_url, policy))
+        return answer(items.items_keyset(rows, query, after_url, policy))
     total, rows = await count_items(), await store().items_page(query.offset, query.size)
     page_url = lambda page: url_for("api_v1.list_items", page=page, size=query.size, _external=True)  # noqa: E731
-    return respond_resource(items.items_page(rows, query, total, page_url, policy))
+    return answer(items.items_page(rows, query, total, page_url, policy))
 
 
 @api_v1.get(ITEM)
-async def v1_item(id: int) -> Response:
+async def v1_item(id: int) -> ResponsePlan:
     row = await store().item(id)
-    return respond(items.no_such_item(id)) if row is None else respond_resource(items.v1_item(row, api_guard().policy))
+    if row is None:
+        abort(404, f"There is no item {id}.")
+    return answer(items.v1_item(row, api_guard().policy))
 
 
 @api_v2.after_request
@@ -66,8 +71,8 @@ async def v2_version(response: Response) -> Response:
 
 
 @api_v2.get(ITEM)
-async def v2_item(id: int) -> Response:
+async def v2_item(id: int) -> ResponsePlan:
     row = await store().item(id)
     if row is None:
-        return respond(items.no_such_item(id))
-    return respond_resource(items.v2_item(row, url_for("api_v2.v2_item", id=id, _external=True)))
+        abort(404, f"There is no item {id}.")
+    return answer(items.v2_item(row, url_for("api_v2.v2_item", id=id, _external=True)))

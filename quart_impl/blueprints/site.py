@@ -6,26 +6,28 @@ from __future__ import annotations
 import asyncio
 
 from quart import Blueprint, Response, render_template, request
+from quart.typing import ResponseReturnValue
 
 from shared.edge.files import STATIC_DIR, TEMPLATE_DIR, open_data_file
+from shared.protocol.representation import ResponsePlan
 from shared.service import site
 from shared.service.files import FileFacts
 
 from .._files import send_data_file
-from .._respond import respond
 
 bp = Blueprint("site", __name__, template_folder=TEMPLATE_DIR)
 
 
 @bp.get("/")
-async def index() -> Response:
+async def index() -> ResponseReturnValue:
     css = await _facts("css/site.css")
     html = await render_template("site/index.html", css_version=site.asset_version(css) if css else "")
-    return respond(site.page(html))
+    # A page is rendered per request: revalidated, never stored as fresh.
+    return html, {"Cache-Control": "no-cache"}
 
 
 @bp.get("/site-static/<path:filename>", endpoint="static")
-async def static(filename: str) -> Response:
+async def static(filename: str) -> Response | ResponsePlan:
     version = request.args.get("v")
     return await send_data_file(filename, lambda facts: site.static_asset(facts, version), root=STATIC_DIR)
 

@@ -30,7 +30,8 @@ _DETAILS = {
 }
 
 
-def http_error(status: int, allowed_methods: Iterable[str] | None = None) -> ResponsePlan:
-    """Every error the frameworks raise (404, 405, ...) as one problem document."""
+def http_error(status: int, allowed_methods: Iterable[str] | None = None, detail: str | None = None) -> ResponsePlan:
+    """Every error the frameworks raise (404, 405, ...) as one problem document; ``detail`` is what
+    a view said in ``abort(status, detail)``, else this status's own sentence."""
     headers = [("Allow", allow_header(allowed_methods))] if status == 405 and allowed_methods else []
-    return plan_problem(status, _DETAILS.get(status), headers=headers)
+    return plan_problem(status, detail or _DETAILS.get(status), headers=headers)

@@ -38,6 +38,7 @@ __all__ = [
     "REPORT_PDF",
     "FileFacts",
     "NameRejected",
+    "Presentation",
     "answer_file",
     "check_name",
     "content_type_for",

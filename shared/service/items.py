@@ -8,16 +8,17 @@ representation with its own ETag. The adapters run the queries and build URLs wi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from ..protocol.cache import CachePolicy, merge_vary, private_revalidated, revalidated
 from ..protocol.conditional import Validators
+from ..protocol.encoding import plan_encoded
 from ..protocol.etag import EntityTag
 from ..protocol.link import Link, format_link_header
-from ..protocol.representation import Representation, ResponsePlan, json_bytes, plan_problem
+from ..protocol.representation import Representation, ResponsePlan, json_bytes, plan_problem, plan_representation
 from .guard import BearerGuard, Limiter
 from .paging import BadParameter, KeysetQuery, PageQuery, keyset_links, page_etag, page_links
 
@@ -32,13 +33,12 @@ __all__ = [
     "ApiGuard",
     "ApiPolicy",
     "JsonResource",
+    "answer_resource",
     "bad_parameter",
     "doc",
     "item",
     "items_keyset",
     "items_page",
-    "no_such_doc",
-    "no_such_item",
     "v1_item",
     "v2_item",
 ]
@@ -94,6 +94,27 @@ class JsonResource:
         return Representation(
             len(self.body), "application/json", Validators(self.etag, self.last_modified), headers, accept_ranges=False
         )
+
+
+def answer_resource(
+    resource: JsonResource,
+    method: str,
+    fields: Iterable[tuple[str, str]],
+    accept_encoding: str | None,
+    *,
+    now: datetime,
+    min_size: int,
+) -> ResponsePlan:
+    """The whole answer to a request for a JSON resource, in one call: the content coding
+    negotiated (a gzip or br body is its own representation, with its own ETag), then the
+    preconditions and Range on that representation, and the bytes cut from the coded body.
+
+    Flask and Quart have no content coding of their own (flask-compress is Flask-only and
+    compresses after the ETag is set) and neither answers 304 for a JSON view: the parity cases
+    ``item-not-modified*``, ``doc-not-modified``, ``doc-gzip`` and ``doc-br`` fail without it.
+    """
+    encoded = plan_encoded(resource.body, resource.representation(), accept_encoding, min_size=min_size)
+    return plan_representation(method, fields, encoded.representation, now=now).with_source(encoded.body)
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,14 +219,6 @@ def _page(
     link_header = format_link_header(links)
     headers = ((("Link", link_header),) if link_header else ()) + extra
     return JsonResource(json_bytes(body), etag, None, policy.cache(LIST_CACHE), vary=policy.vary(), headers=headers)
-
-
-def no_such_item(item_id: int) -> ResponsePlan:
-    return plan_problem(404, f"There is no item {item_id}.")
-
-
-def no_such_doc(doc_id: int) -> ResponsePlan:
-    return plan_problem(404, f"There is no doc {doc_id}.")
 
 
 def bad_parameter(problem: BadParameter) -> ResponsePlan:

@@ -1,4 +1,4 @@
-"""The ``site`` blueprint's answers (seed §2.7.2): an HTML page and its static files.
+"""The ``site`` blueprint's static files (seed §2.7.2); its page is the frameworks' own ``render_template``.
 
 Static files are served by twinport's own file logic, not by the frameworks' static views
 (Flask's and Quart's disagree on Cache-Control and more). A URL that carries the asset's
@@ -10,10 +10,10 @@ files live is the edge's (``shared.edge.files.STATIC_DIR``, ``TEMPLATE_DIR``).
 from __future__ import annotations
 
 from ..protocol.cache import CachePolicy, immutable_static
-from ..protocol.representation import Representation, ResponsePlan, plan_bytes
+from ..protocol.representation import Representation
 from .files import FileFacts, file_representation
 
-__all__ = ["asset_version", "page", "static_asset"]
+__all__ = ["asset_version", "static_asset"]
 
 
 def asset_version(facts: FileFacts) -> str:
@@ -26,9 +26,3 @@ def asset_version(facts: FileFacts) -> str:
 def static_asset(facts: FileFacts, requested_version: str | None) -> Representation:
     cache = immutable_static() if requested_version == asset_version(facts) else CachePolicy(no_cache=True)
     return file_representation(facts, attachment=False, download_name=None, cache=cache)
-
-
-def page(html: str) -> ResponsePlan:
-    return plan_bytes(
-        html.encode("utf-8"), content_type="text/html; charset=utf-8", headers=(("Cache-Control", "no-cache"),)
-    )

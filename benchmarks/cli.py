@@ -1,7 +1,9 @@
 """``twinport bench run|report|compare``: the benchmark's command line.
 
-``shared.cli`` hands everything after ``bench`` to ``main`` here, imported only when asked for,
-so ``twinport serve`` never loads wrk runners or matplotlib.
+A plug-in command of ``twinport`` (``shared.cli``), registered in ``pyproject.toml`` under the
+``twinport.commands`` entry points: ``register`` adds ``bench`` to ``twinport``'s commands, and
+``python -m benchmarks.cli`` is the same command on its own (``main``). ``twinport serve`` never
+imports this package; ``report`` needs matplotlib, from the ``bench`` extra.
 """
 
 from __future__ import annotations
@@ -11,18 +13,26 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["main"]
+if TYPE_CHECKING:
+    from shared.cli import Commands
+
+__all__ = ["main", "register"]
+
+PROG = "twinport bench"
+DESCRIPTION = "Benchmarks of the two runtimes: measurements, not tests."
 
 
-def _parser() -> argparse.ArgumentParser:
+def register(commands: Commands) -> None:
+    help = "benchmarks of the two runtimes: run, report, compare (twinport bench --help)"
+    _add_commands(commands.add_parser("bench", help=help, description=DESCRIPTION))
+
+
+def _add_commands(parser: argparse.ArgumentParser) -> None:
     from .scenarios import SCENARIOS
     from .targets import DEFAULT_TARGETS
 
-    parser = argparse.ArgumentParser(
-        prog="twinport bench", description="Benchmarks of the two runtimes: measurements, not tests."
-    )
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser(
         "run", help="start each target's server, measure every scenario, write a JSON results file"
@@ -59,9 +69,11 @@ def _parser() -> argparse.ArgumentParser:
         help="pinned: server on one core, client on the other (taskset); shared: no pinning",
     )
     run.add_argument("--out", type=Path, required=True, help="the results file to write (JSON)")
+    run.set_defaults(handler=_run)
     report = commands.add_parser("report", help="a Markdown report with PNG charts from a results file")
     report.add_argument("results", type=Path)
     report.add_argument("--out-dir", type=Path, help="default: next to the results file, in <name>-report/")
+    report.set_defaults(handler=_report)
     compare = commands.add_parser(
         "compare", help="ratio B/A per target x scenario; exit 1 on a regression beyond the threshold"
     )
@@ -78,10 +90,10 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument(
         "--target-b", help="... with this target of B (e.g. flask-gthread vs quart-uvloop, in one file or two)"
     )
-    return parser
+    compare.set_defaults(handler=_compare)
 
 
-def _run(arguments: argparse.Namespace, argv: Sequence[str]) -> int:
+def _run(arguments: argparse.Namespace) -> int:
     import dataclasses
 
     from .run import run_benchmarks, write_results
@@ -100,7 +112,7 @@ def _run(arguments: argparse.Namespace, argv: Sequence[str]) -> int:
     try:
         targets, scenarios = resolve_targets(arguments.targets), resolve_scenarios(arguments.scenarios)
         placement = Placement.for_mode(arguments.pinning)
-        document = run_benchmarks(targets, scenarios, config, placement, ["twinport", "bench", *argv])
+        document = run_benchmarks(targets, scenarios, config, placement, _command_line(arguments))
     except (ValueError, RuntimeError) as error:
         print(f"twinport bench: error: {error}", file=sys.stderr)
         return 2
@@ -113,23 +125,40 @@ def _run(arguments: argparse.Namespace, argv: Sequence[str]) -> int:
     return 0
 
 
-def _load(path: Path) -> dict[str, Any]:
-    document: dict[str, Any] = json.loads(path.read_text())
-    return document
+def _command_line(arguments: argparse.Namespace) -> list[str]:
+    """The command that repeats this run, for the results file: ``run`` with each option that
+    differs from its default; ``--quick`` first, since it sets the counts the others override."""
+    from .scenarios import SCENARIOS
+    from .targets import DEFAULT_TARGETS
+
+    words = ["twinport", "bench", "run", *(["--quick"] if arguments.quick else [])]
+    if arguments.targets != list(DEFAULT_TARGETS):
+        words += ["--targets", *arguments.targets]
+    if arguments.scenarios != [scenario.name for scenario in SCENARIOS]:
+        words += ["--scenarios", *arguments.scenarios]
+    for name in ("duration", "repeats", "warmup"):
+        if getattr(arguments, name) is not None:
+            words += [f"--{name}", str(getattr(arguments, name))]
+    if arguments.sse_levels is not None:
+        words += ["--sse-levels", *map(str, arguments.sse_levels)]
+    if arguments.pinning != "pinned":
+        words += ["--pinning", arguments.pinning]
+    return [*words, "--out", str(arguments.out)]
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    arguments = _parser().parse_args(argv)
-    if arguments.command == "run":
-        return _run(arguments, argv)
-    if arguments.command == "report":
+def _report(arguments: argparse.Namespace) -> int:
+    try:
         from .report import write_report
+    except ImportError as error:
+        print(f"{PROG} report: error: {error} (pip install 'twinport[bench]')", file=sys.stderr)
+        return 2
+    out_dir = arguments.out_dir or arguments.results.with_name(arguments.results.stem + "-report")
+    markdown = write_report(_load(arguments.results), out_dir, source=arguments.results)
+    print(f"wrote {markdown}")
+    return 0
 
-        out_dir = arguments.out_dir or arguments.results.with_name(arguments.results.stem + "-report")
-        markdown = write_report(_load(arguments.results), out_dir, source=arguments.results)
-        print(f"wrote {markdown}")
-        return 0
+
+def _compare(arguments: argparse.Namespace) -> int:
     from .compare import compare_documents, format_comparison
 
     comparison = compare_documents(
@@ -141,6 +170,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print(format_comparison(comparison, arguments.threshold))
     return 1 if comparison.regressions else 0
+
+
+def _load(path: Path) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(path.read_text())
+    return document
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m benchmarks.cli``: the same command as ``twinport bench``."""
+    parser = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION)
+    _add_commands(parser)
+    arguments = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    status: int = arguments.handler(arguments)
+    return status
 
 
 if __name__ == "__main__":

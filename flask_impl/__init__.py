@@ -8,7 +8,8 @@ seed's §2.1) the views use their idioms; elsewhere ``shared`` decides, and a vi
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Flask, Response
@@ -51,7 +52,6 @@ class TwinportFlask(Flask):
 def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
     """Settings from the argument, else from twinport.toml and TWINPORT_* (as ``serve`` sets)."""
     resolved = settings_from(settings)
-    ensure_data_dir(resolved.data_dir)
     app = TwinportFlask(__name__, static_folder=None)
     app.config.from_mapping(
         TWINPORT=resolved,
@@ -63,9 +63,14 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.url_map.merge_slashes = False
     # In-process, so one per worker process: run one worker (README) or replace it with a broker.
     install_events(app, resolved)
-    # The items store: created and seeded on first start, then one engine per process.
+    # The items store: one engine per process (it connects on first use).
     database_url = database_url_for(resolved.database_url, resolved.state_dir)
-    prepare_database(database_url, items=resolved.seed_items)
+    # Flask has no lifespan hook (one of the lessons of the port): neither WSGI nor ``flask run``
+    # tells an app that serving starts, and the factory also runs for introspection (``flask
+    # routes``), which must not create the data directory or the database. So they are prepared
+    # before the first request, once per process (``twinport serve`` has already prepared both
+    # before its exec: then this only finds them ready). Quart does it in ``before_serving``.
+    app.before_request(_once(lambda: prepare(resolved, database_url)))
     app.extensions[_data.EXTENSION] = SyncStore(database_url, pool_size=resolved.threads)
     app.extensions[_data.GUARD] = api_guard(resolved)
     app.extensions[_data.TOTAL] = TotalCache(resolved.total_count_ttl)
@@ -85,6 +90,30 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.api_v2)
     app.register_error_handler(HTTPException, http_error)
     return app
+
+
+def prepare(settings: Settings, database_url: str) -> None:
+    """The data directory with its sample files, and the database created and seeded."""
+    ensure_data_dir(settings.data_dir)
+    prepare_database(database_url, items=settings.seed_items)
+
+
+def _once(step: Callable[[], None]) -> Callable[[], None]:
+    """``step`` as a ``before_request`` function that runs it to completion once: the first
+    request runs it, requests arriving meanwhile on other threads wait for it, and a step that
+    raised (that request is a 500) is tried again by the next request."""
+    lock = threading.Lock()
+    done = threading.Event()
+
+    def before_request() -> None:
+        if done.is_set():
+            return
+        with lock:
+            if not done.is_set():
+                step()
+                done.set()
+
+    return before_request
 
 
 def http_error(error: HTTPException) -> ResponsePlan:

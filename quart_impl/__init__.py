@@ -51,7 +51,6 @@ class TwinportQuart(Quart):
 def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Quart:
     """Settings from the argument, else from twinport.toml and TWINPORT_* (as ``serve`` sets)."""
     resolved = settings_from(settings)
-    ensure_data_dir(resolved.data_dir)
     app = TwinportQuart(__name__, static_folder=None)
     app.config.from_mapping(
         TWINPORT=resolved,
@@ -63,13 +62,16 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Quart:
     app.url_map.merge_slashes = False
     # In-process, so one per worker process: run one worker (README) or replace it with a broker.
     install_events(app, resolved)
-    # The items store: created and seeded on first start; the async engine belongs to the
-    # serving event loop, so it is opened and closed with it.
+    # The items store: the async engine belongs to the serving event loop, so it is opened and
+    # closed with it.
     database_url = database_url_for(resolved.database_url, resolved.state_dir)
-    prepare_database(database_url, items=resolved.seed_items)
 
     @app.before_serving
     async def open_store() -> None:
+        # Quart's lifespan says where serving starts (hypercorn's, ``quart run``'s), so the data
+        # directory and the database are prepared here, not when the app is only loaded (``quart
+        # routes``). Flask has no such hook and prepares before its first request.
+        prepare(resolved, database_url)
         app.extensions[_data.EXTENSION] = AsyncStore(database_url, pool_size=resolved.threads)
 
     @app.after_serving
@@ -94,6 +96,12 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Quart:
     app.register_blueprint(api.api_v2)
     app.register_error_handler(HTTPException, http_error)
     return app
+
+
+def prepare(settings: Settings, database_url: str) -> None:
+    """The data directory with its sample files, and the database created and seeded."""
+    ensure_data_dir(settings.data_dir)
+    prepare_database(database_url, items=settings.seed_items)
 
 
 async def http_error(error: HTTPException) -> ResponsePlan:

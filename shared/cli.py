@@ -1,9 +1,22 @@
-"""``twinport``: the command line (serve, config, parity, bench; ``--version``).
+"""``twinport``: the command line (serve, config, and the plug-in commands; ``--version``).
 
-The other module of ``shared`` that touches the process: it reads argv, prints, and replaces
-itself with the production server. It imports no web framework: ``serve`` execs gunicorn or
-hypercorn with the resolved settings exported as ``TWINPORT_*``, and the server's worker
-imports the app, which reads them back.
+It reads argv, prints, and replaces itself with the production server. It imports no web
+framework: ``serve`` execs gunicorn or hypercorn with the resolved settings exported as
+``TWINPORT_*``, and the server's worker imports the app, which reads them back.
+
+Plug-in commands (``parity`` from ``parity_tests``, ``bench`` from ``benchmarks``) come from other
+packages through the ``twinport.commands`` entry point group, as Flask's ``flask.commands`` does for
+its CLI; this module imports neither package. An entry point names a ``register(commands) ->
+None`` that adds one parser to ``commands`` (the ``add_subparsers()`` of ``twinport``, typed
+``Commands`` here) and sets its ``handler`` default to a ``Handler``: the parsed arguments in, the
+exit status out (a ``ConfigError`` it raises is one line, exit 2, as for ``serve``)::
+
+    [project.entry-points."twinport.commands"]
+    parity = "parity_tests.command:register"
+
+A plug-in is imported only when its command is run or the command list is shown (``twinport
+--help``), never for ``serve`` or ``config``. One that cannot be loaded is one line on stderr
+naming it; it stops only its own command.
 """
 
 from __future__ import annotations
@@ -18,14 +31,25 @@ import os
 import platform
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn, TypeAlias, cast
 
 from .config import CONFIG_ENV, CONFIG_FILE, load_settings
 from .settings import SETTINGS, ConfigError, Resolved, Settings
 
-__all__ = ["main", "server_command"]
+__all__ = ["COMMANDS_GROUP", "Commands", "Handler", "main", "server_command"]
+
+COMMANDS_GROUP = "twinport.commands"
+# The commands of this module; every other name is looked up in COMMANDS_GROUP.
+_BUILT_IN = ("serve", "config")
+
+# What add_subparsers() returns: argparse names its type only privately (and only typeshed's is generic).
+if TYPE_CHECKING:
+    Commands: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
+else:
+    Commands = argparse._SubParsersAction
+Handler: TypeAlias = Callable[[argparse.Namespace], int]
 
 
 # What ``--version`` reports beside twinport itself, as ``flask --version`` names Python, Flask and
@@ -66,7 +90,7 @@ def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
         group.add_argument(setting.flag, dest=setting.name, metavar=setting.name.upper(), help=text)
 
 
-def _parser() -> _Parser:
+def _parser() -> tuple[_Parser, Commands]:
     # Raw: --version prints one line per package, which argparse would otherwise refill into one.
     parser = _Parser(
         prog="twinport",
@@ -74,20 +98,46 @@ def _parser() -> _Parser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=_version())
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    # Each command's parser is a _Parser (one-line errors); plug-ins see it as the ArgumentParser it is
+    # (typeshed's action is invariant in its parser class, hence the cast).
+    commands = cast("Commands", parser.add_subparsers(dest="command", required=True, parser_class=_Parser))
     serve = commands.add_parser("serve", help="run the chosen runtime on its production server, in the foreground")
     _add_setting_flags(serve)
     config = commands.add_parser("config", help="print the effective settings and where each came from")
     config.add_argument("--json", action="store_true", help="machine-readable output")
     _add_setting_flags(config)
-    parity = commands.add_parser("parity", help="send the parity cases to both runtimes and show every difference")
-    parity.add_argument("--mode", choices=("in-process", "wire", "both"), default="both")
-    # Listed for --help; main() hands everything after "bench" to benchmarks.cli.
-    bench = commands.add_parser(
-        "bench", help="benchmarks of the two runtimes: run, report, compare (twinport bench --help)", add_help=False
-    )
-    bench.add_argument("bench_args", nargs=argparse.REMAINDER)
-    return parser
+    serve.set_defaults(handler=_serve_command)
+    config.set_defaults(handler=_config_command)
+    return parser, commands
+
+
+def _add_plugins(commands: Commands, chosen: str | None) -> set[str]:
+    """Register the plug-in commands: only the one ``chosen`` names if there is one, else all
+    (``twinport --help``, a mistyped command). Returns the names of those that failed, each
+    reported in one line on stderr."""
+    found = importlib.metadata.entry_points(group=COMMANDS_GROUP)
+    failed: set[str] = set()
+    for entry_point in [entry for entry in found if entry.name == chosen] or list(found):
+        try:
+            register: Callable[[Commands], None] = entry_point.load()
+            register(commands)
+        # A plug-in is another package's code: whatever it raises while loading (an ImportError, a
+        # missing extra, a name clash in argparse) is reported, and serve and config still work.
+        except Exception as error:
+            reason = (str(error).strip().splitlines() or [""])[0]
+            print(
+                f"twinport: error: the {entry_point.name!r} command ({entry_point.value}) cannot be loaded: "
+                f"{type(error).__name__}{': ' if reason else ''}{reason}",
+                file=sys.stderr,
+            )
+            failed.add(entry_point.name)
+    return failed
+
+
+def _command_word(argv: Sequence[str]) -> str | None:
+    """The command asked for: the first word that is not an option (``twinport`` itself takes
+    only ``--help`` and ``--version``, neither with a value)."""
+    return next((word for word in argv if not word.startswith("-")), None)
 
 
 def _parse(parser: _Parser, argv: Sequence[str]) -> argparse.Namespace:
@@ -190,6 +240,19 @@ def _print_settings(resolved: Resolved, as_json: bool) -> None:
         print(f"{name:<{width}}  {value!s:<{value_width}}  {resolved.sources[name]}")
 
 
+def _config_command(arguments: argparse.Namespace) -> int:
+    _print_settings(_load(arguments), arguments.json)
+    return 0
+
+
+def _serve_command(arguments: argparse.Namespace) -> NoReturn:
+    _serve(_load(arguments))
+
+
+def _load(arguments: argparse.Namespace) -> Resolved:
+    return load_settings(_flags(arguments), config_file=arguments.config_file)
+
+
 def _serve(resolved: Resolved) -> NoReturn:
     """Everything that can fail is tried here, before the exec, so that it fails as one line with
     exit status 2 and nothing listening: the directories, the database (created and seeded once
@@ -279,27 +342,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(argv: list[str]) -> int:
-    if argv[:1] == ["bench"]:
-        # Handed over whole, --help included (argparse would keep a leading option for itself);
-        # imported only now, so serve and config never load the benchmarks.
-        from benchmarks.cli import main as bench_main
-
-        return bench_main(argv[1:])
-    arguments = _parse(_parser(), argv)
+    parser, commands = _parser()
+    chosen = _command_word(argv)
+    if chosen not in _BUILT_IN and chosen in _add_plugins(commands, chosen):
+        return 2
+    arguments = _parse(parser, argv)
+    handler: Handler = arguments.handler
     try:
-        if arguments.command == "parity":
-            from parity_tests.harness import main as parity_main
-
-            return parity_main(mode=arguments.mode)
-        resolved = load_settings(_flags(arguments), config_file=arguments.config_file)
-        if arguments.command == "config":
-            _print_settings(resolved, arguments.json)
-            return 0
-        _serve(resolved)
+        return handler(arguments)
     except ConfigError as error:
         print(f"twinport: error: {error}", file=sys.stderr)
         return 2
-    return 0
 
 
 if __name__ == "__main__":

@@ -17,11 +17,10 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from shared.compose import api_guard
+from shared.compose import api_guard, prepare_state
 from shared.config import settings_from
 from shared.edge.counters import TotalCache
-from shared.edge.files import ensure_data_dir
-from shared.edge.store import SyncStore, database_url_for, prepare_database
+from shared.edge.store import SyncStore, database_url_for
 from shared.protocol.representation import ResponsePlan
 from shared.service import errors
 from shared.settings import Settings
@@ -70,7 +69,7 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
     # routes``), which must not create the data directory or the database. So they are prepared
     # before the first request, once per process (``twinport serve`` has already prepared both
     # before its exec: then this only finds them ready). Quart does it in ``before_serving``.
-    app.before_request(_once(lambda: prepare(resolved, database_url)))
+    app.before_request(_once(lambda: prepare_state(resolved)))
     app.extensions[_data.EXTENSION] = SyncStore(database_url, pool_size=resolved.threads)
     app.extensions[_data.GUARD] = api_guard(resolved)
     app.extensions[_data.TOTAL] = TotalCache(resolved.total_count_ttl)
@@ -90,12 +89,6 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.api_v2)
     app.register_error_handler(HTTPException, http_error)
     return app
-
-
-def prepare(settings: Settings, database_url: str) -> None:
-    """The data directory with its sample files, and the database created and seeded."""
-    ensure_data_dir(settings.data_dir)
-    prepare_database(database_url, items=settings.seed_items)
 
 
 def _once(step: Callable[[], None]) -> Callable[[], None]:

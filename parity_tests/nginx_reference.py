@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from hypothesis import strategies as st
 
@@ -97,7 +97,10 @@ def rfc_equivalent(headers: dict[str, str]) -> dict[str, str]:
         rewritten.pop("If-Modified-Since", None)
     if "If-Match" in rewritten:
         rewritten.pop("If-Unmodified-Since", None)
-    if "If-Unmodified-Since" in rewritten and parse_http_date(rewritten["If-Unmodified-Since"]) is None:
+    if (
+        "If-Unmodified-Since" in rewritten
+        and parse_http_date(rewritten["If-Unmodified-Since"], now=datetime.now(UTC)) is None
+    ):
         del rewritten["If-Unmodified-Since"]
     return rewritten
 

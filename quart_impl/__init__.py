@@ -8,6 +8,7 @@ seed's §2.1) the views use their idioms; elsewhere ``shared`` decides, and a vi
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,11 +17,10 @@ from quart import Quart, Response
 from quart.typing import ResponseReturnValue, ResponseTypes
 from werkzeug.exceptions import HTTPException
 
-from shared.compose import api_guard
+from shared.compose import api_guard, prepare_state
 from shared.config import settings_from
 from shared.edge.counters import TotalCache
-from shared.edge.files import ensure_data_dir
-from shared.edge.store import AsyncStore, database_url_for, prepare_database
+from shared.edge.store import AsyncStore, database_url_for
 from shared.protocol.representation import ResponsePlan
 from shared.service import errors
 from shared.settings import Settings
@@ -71,7 +71,7 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Quart:
         # Quart's lifespan says where serving starts (hypercorn's, ``quart run``'s), so the data
         # directory and the database are prepared here, not when the app is only loaded (``quart
         # routes``). Flask has no such hook and prepares before its first request.
-        prepare(resolved, database_url)
+        await asyncio.to_thread(prepare_state, resolved)  # disk and database work, off the loop
         app.extensions[_data.EXTENSION] = AsyncStore(database_url, pool_size=resolved.threads)
 
     @app.after_serving
@@ -96,12 +96,6 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Quart:
     app.register_blueprint(api.api_v2)
     app.register_error_handler(HTTPException, http_error)
     return app
-
-
-def prepare(settings: Settings, database_url: str) -> None:
-    """The data directory with its sample files, and the database created and seeded."""
-    ensure_data_dir(settings.data_dir)
-    prepare_database(database_url, items=settings.seed_items)
 
 
 async def http_error(error: HTTPException) -> ResponsePlan:

@@ -1,7 +1,8 @@
 """The composition root's wiring: the per-process objects each app builds from its settings.
 
 Both ``create_app`` call these, so the two runtimes get the same bounds from the same settings:
-the event hub and its stream cap, and the two guards with their token buckets. This is the only
+the event hub and its stream cap, the two guards with their token buckets, and what serving
+needs on disk first (``prepare_state``). This is the only
 module that brings the settings, the service and the edge together.
 """
 
@@ -12,11 +13,13 @@ from fractions import Fraction
 
 from .edge.counters import RateLimiter
 from .edge.events import EventHub
+from .edge.files import ensure_data_dir
+from .edge.store import database_url_for, prepare_database
 from .service.guard import BearerGuard
 from .service.items import ApiGuard
 from .settings import Settings
 
-__all__ = ["api_guard", "event_hub_for", "publish_guard", "stream_cap"]
+__all__ = ["api_guard", "event_hub_for", "prepare_state", "publish_guard", "stream_cap"]
 
 
 def stream_cap(settings: Settings) -> int:
@@ -61,3 +64,11 @@ def publish_guard(settings: Settings) -> BearerGuard:
 def api_guard(settings: Settings) -> ApiGuard:
     """``/api/v1``: ``api_tokens``, then ``rate_limit``/``rate_burst`` per token (per address without one)."""
     return ApiGuard(settings.api_tokens, RateLimiter(settings.rate_limit, settings.rate_burst))
+
+
+def prepare_state(settings: Settings) -> None:
+    """The data directory with its sample files, and the database created and seeded: what
+    serving needs first, and what introspection (``flask routes``) must not create. Safe to run
+    in several workers at once, and again (it only finds them ready)."""
+    ensure_data_dir(settings.data_dir)
+    prepare_database(database_url_for(settings.database_url, settings.state_dir), items=settings.seed_items)

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from conftest import require_tool
-from parity_tests.cases.files import _TRAVERSALS, INSIDE_LINK
+from parity_tests.cases.files import INSIDE_LINK, TRAVERSALS
 from parity_tests.clients import Client, WireClient
 from parity_tests.nginx import RunningNginx, running_nginx, static_server
 from parity_tests.nginx_reference import Answer, differences, render, requests, rfc_equivalent
@@ -56,7 +56,7 @@ def test_validators_come_from_identity_and_version(client: Client) -> None:
 
 @pytest.mark.parametrize("route", ["/files/", "/video/", "/nginx-download/"])
 def test_nothing_outside_the_data_directory(client: Client, route: str) -> None:
-    for name, path in _TRAVERSALS.items():
+    for name, path in TRAVERSALS.items():
         response = client.request("GET", route + path)
         assert response.status == 404, (name, response.status)
         assert b"root:" not in response.body
@@ -66,7 +66,7 @@ def test_nothing_outside_the_data_directory(client: Client, route: str) -> None:
 
 def test_nothing_outside_the_data_directory_on_the_wire(wire_client: WireClient) -> None:
     for route in ("/files/", "/video/", "/nginx-download/"):
-        for name, path in _TRAVERSALS.items():
+        for name, path in TRAVERSALS.items():
             response = wire_client.request("GET", route + path)
             assert response.status in (400, 404), (route, name, response.status)
             assert b"root:" not in response.body

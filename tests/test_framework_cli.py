@@ -10,7 +10,7 @@ from pathlib import Path
 
 from parity_tests.clients import WireClient
 from parity_tests.servers import free_port, running_command, twinport_environment
-from shared.datafiles import SHIPPED
+from shared.edge.files import SHIPPED
 
 # Read by create_app() as `twinport serve` reads it; names unlike the defaults, to find them.
 TWINPORT_TOML = 'data_dir = "served-files"\nstate_dir = "service-state"\nseed_items = 5\n'

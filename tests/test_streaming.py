@@ -293,10 +293,13 @@ def test_several_streams_at_once_and_other_requests_still_answered(stream_server
                 reader.close()
 
 
-def test_the_gunicorn_hook_finds_the_hub_where_the_app_keeps_it() -> None:
-    from flask_impl import _events, gunicorn_conf
+def test_the_gunicorn_hook_finds_the_hub_where_the_app_keeps_it(settings: dict[str, object]) -> None:
+    import flask_impl
+    from flask_impl import gunicorn_conf
+    from shared.edge.events import EventHub
 
-    assert gunicorn_conf.EVENTS_EXTENSION == _events.EXTENSION
+    app = flask_impl.create_app(settings)
+    assert isinstance(app.extensions.get(gunicorn_conf.EVENTS_EXTENSION), EventHub)
 
 
 def test_stopping_gunicorn_ends_open_streams_instead_of_waiting_for_them(settings: dict[str, object]) -> None:

@@ -133,7 +133,7 @@ def _matrix(prefix: str, target: str, etag: str) -> list[Case]:
     return cases
 
 
-_TRAVERSALS = {
+TRAVERSALS = {
     "dotdot": "../../../../etc/passwd",
     "dotdot-encoded": "%2e%2e/%2e%2e/%2e%2e/etc/passwd",
     "dotdot-slash-encoded": "..%2f..%2f..%2fetc%2fpasswd",
@@ -160,7 +160,7 @@ FILE_CASES: tuple[Case, ...] = (
     *get_and_head("files-korean-name", "/files/%EB%B3%B4%EA%B3%A0%EC%84%9C.pdf"),
     Case("files-symlink-inside", f"/files/{INSIDE_LINK}"),
     *_matrix("files-large", f"/files/{LARGE_FILE}", _LARGE_ETAG),
-    *(Case(f"files-traversal-{name}", f"/files/{path}") for name, path in _TRAVERSALS.items()),
+    *(Case(f"files-traversal-{name}", f"/files/{path}") for name, path in TRAVERSALS.items()),
     # Files that exist but are never served: hidden ones, the database, FIFOs and sockets.
     *(Case(f"files-not-served-{name}", f"/files/{path}") for name, path in NOT_SERVED.items()),
     # /reports/pdf inline, /i18n-file with an RFC 8187 name.
@@ -172,12 +172,12 @@ FILE_CASES: tuple[Case, ...] = (
     *get_and_head("video", "/video/sample.mp4"),
     *_matrix("video", "/video/sample.mp4", _VIDEO_ETAG),
     Case("video-not-a-video", "/video/hello.txt"),
-    *(Case(f"video-traversal-{name}", f"/video/{path}") for name, path in _TRAVERSALS.items()),
+    *(Case(f"video-traversal-{name}", f"/video/{path}") for name, path in TRAVERSALS.items()),
     *(Case(f"video-not-served-{name}", f"/video/{path}") for name, path in NOT_SERVED.items()),
     # /nginx-download/<path>: the X-Accel-Redirect hand-off (the app's half; nginx's is in tests/).
     *get_and_head("accel-hello", "/nginx-download/hello.txt"),
     Case("accel-korean", "/nginx-download/%EB%B3%B4%EA%B3%A0%EC%84%9C.pdf"),
-    *(Case(f"accel-traversal-{name}", f"/nginx-download/{path}") for name, path in _TRAVERSALS.items()),
+    *(Case(f"accel-traversal-{name}", f"/nginx-download/{path}") for name, path in TRAVERSALS.items()),
     *(Case(f"accel-not-served-{name}", f"/nginx-download/{path}") for name, path in NOT_SERVED.items()),
     *(Case(f"site-static-not-served-{name}", f"/site-static/{path}") for name, path in NOT_SERVED.items()),
 )

@@ -55,28 +55,29 @@ class RequestConditions:
     range: str | None = None
 
     @classmethod
-    def from_fields(cls, fields: Iterable[tuple[str, str]]) -> RequestConditions:
+    def from_fields(cls, fields: Iterable[tuple[str, str]], *, now: datetime) -> RequestConditions:
+        """``now`` dates a two-digit rfc850 year in the date fields (RFC 9110 §5.6.7)."""
         pairs = tuple(fields)
         if_match = header_field(pairs, "If-Match")
         if_none_match = header_field(pairs, "If-None-Match")
         return cls(
             if_match=None if if_match is None else parse_tag_condition(if_match),
             if_none_match=None if if_none_match is None else parse_tag_condition(if_none_match),
-            if_modified_since=parse_http_date(header_field(pairs, "If-Modified-Since")),
-            if_unmodified_since=parse_http_date(header_field(pairs, "If-Unmodified-Since")),
-            if_range=_parse_if_range(header_field(pairs, "If-Range")),
+            if_modified_since=parse_http_date(header_field(pairs, "If-Modified-Since"), now=now),
+            if_unmodified_since=parse_http_date(header_field(pairs, "If-Unmodified-Since"), now=now),
+            if_range=_parse_if_range(header_field(pairs, "If-Range"), now),
             range=header_field(pairs, "Range"),
         )
 
 
-def _parse_if_range(value: str | None) -> EntityTag | datetime | InvalidIfRange | None:
+def _parse_if_range(value: str | None, now: datetime) -> EntityTag | datetime | InvalidIfRange | None:
     # §13.1.5: If-Range = entity-tag / HTTP-date.
     if value is None:
         return None
     tag = EntityTag.parse(value)
     if tag is not None:
         return tag
-    date = parse_http_date(value)
+    date = parse_http_date(value, now=now)
     return InvalidIfRange(value) if date is None else date
 
 

@@ -83,17 +83,17 @@ _ASCTIME_DATE = re.compile(f"{_day_name} {_month} (?P<day>[0-9]{{2}}| [0-9]) {_t
 _OWS = " \t"
 
 
-def parse_http_date(value: str | None, *, now: datetime | None = None) -> datetime | None:
+def parse_http_date(value: str | None, *, now: datetime) -> datetime | None:
     """An aware UTC datetime, or None where the field is absent or not one valid HTTP-date
     (§13.1.3 and §13.1.4 treat the two alike: the field is ignored). See the module docstring
-    for what is valid. ``now`` dates a two-digit rfc850 year (the clock if not given)."""
+    for what is valid. ``now`` dates a two-digit rfc850 year (the caller reads the clock)."""
     if value is None:
         return None
     text = value.strip(_OWS)
     if match := _IMF_FIXDATE.fullmatch(text) or _ASCTIME_DATE.fullmatch(text):
         year = int(match["year"])
     elif match := _RFC850_DATE.fullmatch(text):
-        year = _rfc850_year(int(match["year2"]), _moment_fields(match), now or datetime.now(UTC))
+        year = _rfc850_year(int(match["year2"]), _moment_fields(match), now)
     else:
         return None
     month, day, hour, minute, second = _moment_fields(match)

@@ -30,6 +30,7 @@ __all__ = [
     "CODINGS",
     "DEFAULT_MIN_SIZE",
     "EncodedRepresentation",
+    "Negotiated",
     "coded_etag",
     "encode_body",
     "negotiate_encoding",
@@ -57,8 +58,17 @@ _ALIASES = {"x-gzip": "gzip"}
 _FULL = 1000  # q-values are kept in thousandths: exact, and §12.4.2 allows no finer weight
 
 
-def negotiate_encoding(accept_encoding: str | None, available: tuple[str, ...] = CODINGS) -> str | None:
-    """The content coding to send, or None for identity (no coding).
+@dataclass(frozen=True, slots=True)
+class Negotiated:
+    """What Accept-Encoding asks for: the coding to send (None: identity), and whether the client
+    refused identity ("identity;q=0", or "*;q=0" with no entry for identity: §12.5.3)."""
+
+    coding: str | None
+    identity_refused: bool
+
+
+def negotiate_encoding(accept_encoding: str | None, available: tuple[str, ...] = CODINGS) -> Negotiated:
+    """The content coding to send (``coding``; None for identity), and whether identity is refused.
 
     The available coding with the highest q-value above 0 wins; equal q-values go to the
     earlier one in ``available``. No Accept-Encoding means identity: §12.5.3 lets us code
@@ -66,7 +76,8 @@ def negotiate_encoding(accept_encoding: str | None, available: tuple[str, ...] =
     weighs it above every available coding. When nothing is acceptable, not even identity,
     the field is disregarded and identity sent (§12.1 allows that instead of a 406).
     """
-    return _negotiate(_parse(accept_encoding), available)
+    weights = _parse(accept_encoding)
+    return Negotiated(_negotiate(weights, available), _identity_refused(weights))
 
 
 def _parse(accept_encoding: str | None) -> Mapping[str, int] | None:
@@ -165,9 +176,8 @@ def plan_encoded(
     """
     if identity.size != len(body):
         raise ValueError(f"the identity representation says {identity.size} bytes, the body has {len(body)}")
-    weights = _parse(accept_encoding)
-    coding = _negotiate(weights, available)
-    must_code = _identity_refused(weights)
+    choice = negotiate_encoding(accept_encoding, available)
+    coding, must_code = choice.coding, choice.identity_refused
     if coding is None or (len(body) < min_size and not must_code):
         return _encoded(identity, body, None)
     coded = encode_body(body, coding)

@@ -188,7 +188,7 @@ def plan_representation(
 ) -> ResponsePlan:
     """GET or HEAD on a representation: 200, 206, 304, 412 or 416, headers and body parts.
     (Call ``for_method`` on the result, as the adapters do for every plan, to drop HEAD's body.)"""
-    conditions = RequestConditions.from_fields(fields)
+    conditions = RequestConditions.from_fields(fields, now=now)
     decision = evaluate_preconditions(method, conditions, representation.validators, now=now)
     metadata = _metadata(representation)
     if isinstance(decision, NotModified):

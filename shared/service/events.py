@@ -23,7 +23,6 @@ import enum
 import json
 import math
 import re
-import sys
 import unicodedata
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
@@ -338,6 +337,7 @@ class _NotFinite(ValueError):
 
 # 10**309 exceeds the largest double (about 1.8e308): a literal with more digits cannot be finite.
 _MAX_DIGITS = 309
+_LARGEST_DOUBLE = float.fromhex("0x1.fffffffffffffp+1023")  # sys.float_info.max
 
 
 def _finite_float(literal: str) -> float:
@@ -353,7 +353,7 @@ def _finite_int(literal: str) -> int:
     if len(literal.lstrip("-")) > _MAX_DIGITS:
         raise _NotFinite(_shown(literal))
     value = int(literal)
-    if abs(value) > sys.float_info.max:
+    if abs(value) > _LARGEST_DOUBLE:
         raise _NotFinite(_shown(literal))
     return value
 

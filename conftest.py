@@ -7,8 +7,6 @@ written once, in the synchronous ``Client`` interface of ``parity_tests.clients`
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,17 +19,6 @@ from parity_tests.harness import parity_settings
 from parity_tests.servers import running_server
 
 RUNTIMES = ("flask", "quart")
-
-
-def require_tool(name: str) -> str:
-    """The path of an external program, or a skip; a failure where CI says it must be there."""
-    path = shutil.which(name) or (f"/usr/sbin/{name}" if os.path.exists(f"/usr/sbin/{name}") else None)
-    if path is None:
-        required = os.environ.get("TWINPORT_TEST_REQUIRE", "").split(",")
-        if name in required:
-            pytest.fail(f"{name} is required here (TWINPORT_TEST_REQUIRE) but not installed")
-        pytest.skip(f"{name} is not installed (install it, or let .ci/run do it)")
-    return path
 
 
 @pytest.fixture(scope="session")

@@ -8,12 +8,13 @@ so nothing is scraped from the human-readable output.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from parity_tests.servers import find_program
 
 __all__ = ["WrkResult", "parse_wrk_output", "run_wrk", "wrk_available"]
 
@@ -56,7 +57,7 @@ class WrkResult:
 
 
 def wrk_available() -> bool:
-    return shutil.which("wrk") is not None
+    return find_program("wrk") is not None
 
 
 def parse_wrk_output(stdout: str) -> WrkResult:

@@ -41,9 +41,10 @@ from collections import deque
 from functools import partial
 from typing import Any
 
-from gunicorn import http
-from gunicorn.http.unreader import SocketUnreader
-from gunicorn.workers import gthread
+# gunicorn ships no type information (27.0): its classes are Any here.
+from gunicorn import http  # type: ignore[import-untyped]
+from gunicorn.http.unreader import SocketUnreader  # type: ignore[import-untyped]
+from gunicorn.workers import gthread  # type: ignore[import-untyped]
 
 from shared.edge.lifecycle import LINGER_BYTES, declared_length, head_complete
 
@@ -52,7 +53,7 @@ __all__ = ["ThreadWorker"]
 _RECV = 64 * 1024
 
 
-class _DeadlineUnreader(SocketUnreader):
+class _DeadlineUnreader(SocketUnreader):  # type: ignore[misc]  # an untyped base
     """gunicorn's socket reader, each ``recv`` bounded by the time left before ``conn.deadline``."""
 
     def __init__(self, conn: _Conn) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -27,7 +28,9 @@ from shared.settings import ENV_PREFIX
 __all__ = [
     "REPO_ROOT",
     "RunningServer",
+    "find_program",
     "free_port",
+    "require_program",
     "running_command",
     "running_server",
     "stop_process",
@@ -148,3 +151,22 @@ def _wait_until_healthy(server: RunningServer) -> None:
     raise RuntimeError(
         f"{server.runtime} server did not answer /healthz within {STARTUP_SECONDS:.0f}s:\n{server.log()}"
     )
+
+
+def find_program(name: str) -> str | None:
+    """The path of an external program (nginx, wrk, openssl, chromium), or None. Debian puts nginx
+    in /usr/sbin, which a non-root PATH may lack."""
+    return shutil.which(name) or (f"/usr/sbin/{name}" if os.path.exists(f"/usr/sbin/{name}") else None)
+
+
+def require_program(name: str) -> str:
+    """For a test: the program's path, or a skip; a failure where ``TWINPORT_TEST_REQUIRE`` (CI)
+    says it must be there, so a missing install never passes as a skip."""
+    import pytest  # only tests call this; ``twinport parity`` runs without pytest
+
+    path = find_program(name)
+    if path is None:
+        if name in os.environ.get("TWINPORT_TEST_REQUIRE", "").split(","):
+            pytest.fail(f"{name} is required here (TWINPORT_TEST_REQUIRE) but not installed")
+        pytest.skip(f"{name} is not installed (install it, or let .ci/run do it)")
+    return path

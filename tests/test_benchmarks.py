@@ -19,7 +19,7 @@ from benchmarks import csv_memory
 from benchmarks.run import summarize
 from benchmarks.scenarios import SCENARIOS
 from benchmarks.wrk import parse_wrk_output
-from conftest import require_tool
+from parity_tests.servers import require_program
 from shared import cli
 
 QUICK_TARGET = "quart-asyncio"
@@ -40,7 +40,7 @@ def test_csv_memory_prints_a_table_row_per_runtime(capsys: pytest.CaptureFixture
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One quick run through the real command line (``twinport bench run``), shared by the tests."""
-    require_tool("wrk")
+    require_program("wrk")
     if not os.path.isdir("/proc/self"):
         pytest.skip("the benchmarks read CPU and memory from Linux /proc")
     out = tmp_path_factory.mktemp("bench") / "quick.json"

@@ -17,9 +17,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from conftest import require_tool
 from parity_tests.clients import WireClient
-from parity_tests.servers import RunningServer, free_port, running_command, serve_argv, twinport_environment
+from parity_tests.servers import (
+    RunningServer,
+    free_port,
+    require_program,
+    running_command,
+    serve_argv,
+    twinport_environment,
+)
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -62,7 +68,7 @@ def publish(server: RunningServer, n: int) -> str:
 def test_the_browsers_reconnect_after_a_restart_misses_no_event(
     runtime: str, settings: dict[str, object], tmp_path: Path
 ) -> None:
-    chromium = require_tool("chromium")
+    chromium = require_program("chromium")
     from playwright.sync_api import sync_playwright  # the test extra installs it (pyproject.toml)
 
     port = free_port()

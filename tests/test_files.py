@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from conftest import require_tool
 from parity_tests.cases.files import INSIDE_LINK, TRAVERSALS
 from parity_tests.clients import Client, WireClient
 from parity_tests.nginx import RunningNginx, running_nginx, static_server
 from parity_tests.nginx_reference import Answer, differences, render, requests, rfc_equivalent
+from parity_tests.servers import require_program
 from shared.edge.files import LARGE_FILE, sample_facts
 
 REPO = Path(__file__).resolve().parent.parent
@@ -85,7 +85,7 @@ def test_a_filename_cannot_inject_a_header(client: Client) -> None:
 def nginx(
     tmp_path_factory: pytest.TempPathFactory, data_dir: Path, servers: dict[str, WireClient]
 ) -> Iterator[RunningNginx]:
-    binary = require_tool("nginx")
+    binary = require_program("nginx")
     with running_nginx(binary, tmp_path_factory.mktemp("nginx-files"), static_server(data_dir)) as server:
         yield server
 
@@ -131,7 +131,7 @@ def test_range_and_conditional_requests_match_nginx(wire_client: WireClient, ngi
 def accel_nginx(
     request: pytest.FixtureRequest, tmp_path: Path, data_dir: Path, servers: dict[str, WireClient]
 ) -> Iterator[RunningNginx]:
-    binary = require_tool("nginx")
+    binary = require_program("nginx")
     app = servers[str(request.param)]
     shipped = (REPO / "deploy" / "nginx-twinport.conf").read_text()
 

@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import require_tool
 from parity_tests.nginx import RunningNginx, running_nginx
-from parity_tests.servers import running_server
+from parity_tests.servers import require_program, running_server
 
 REPO = Path(__file__).resolve().parent.parent
 HOST = "twinport.example"
@@ -23,7 +22,7 @@ HOST = "twinport.example"
 
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    openssl = require_tool("openssl")
+    openssl = require_program("openssl")
     directory = tmp_path_factory.mktemp("tls")
     key, cert = directory / "key.pem", directory / "cert.pem"
     subprocess.run(
@@ -59,7 +58,7 @@ def proxied(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[RunningNginx, int, int]]:
     runtime, hops = request.param
-    binary = require_tool("nginx")
+    binary = require_program("nginx")
     cert, key = certificate
     shipped = (REPO / "deploy" / "nginx-twinport.conf").read_text()
     with running_server(runtime, {**settings, "trusted_proxy_hops": hops}) as app:

@@ -18,9 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import require_tool
 from parity_tests.nginx import running_nginx, shipped_server
-from parity_tests.servers import RunningServer, running_server
+from parity_tests.servers import RunningServer, require_program, running_server
 
 CLIENT_TIMEOUT = 2.0
 MARGIN = 3.0  # a loaded 2-core machine: the servers check deadlines about once a second
@@ -164,7 +163,7 @@ NGINX_SLOW_CLIENTS = 500
 def test_behind_the_shipped_nginx_500_slow_clients_do_not_delay_healthz(
     server: RunningServer, settings: dict[str, object], tmp_path: Path
 ) -> None:
-    binary = require_tool("nginx")
+    binary = require_program("nginx")
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = 2 * NGINX_SLOW_CLIENTS + 200
     if soft < wanted:

@@ -17,9 +17,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from conftest import require_tool
 from parity_tests.nginx import RunningNginx, running_nginx, static_server
 from parity_tests.nginx_reference import Answer, differences, render, requests, rfc_equivalent
+from parity_tests.servers import require_program
 from shared.protocol.conditional import Validators
 from shared.protocol.dates import format_http_date
 from shared.protocol.etag import EntityTag
@@ -37,7 +37,7 @@ def content(size: int) -> bytes:
 
 @pytest.fixture(scope="module")
 def nginx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningNginx]:
-    binary = require_tool("nginx")
+    binary = require_program("nginx")
     prefix = tmp_path_factory.mktemp("nginx")
     www = prefix / "www"
     www.mkdir()

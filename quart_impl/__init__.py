@@ -1,9 +1,10 @@
 """The Quart twin: ``create_app(settings)`` builds the ASGI app; hypercorn serves it.
 
 Read it beside ``flask_impl/__init__.py``: the two differ only in framework names,
-``async``/``await`` and the port's lessons, each commented. Where the frameworks answer alike (the
-seed's §2.1) the views use their idioms; elsewhere ``shared`` decides, and a view returns its plan
-(``make_response`` writes it exactly) or hands it to ``_respond``.
+``async``/``await`` and the port's lessons, each commented. Where the frameworks answer alike the
+views use their idioms (str, dict, tuples, ``jsonify``, ``render_template``, ``abort``); elsewhere
+``shared`` decides, and a view returns its plan, which ``make_response`` writes exactly (streams go
+through ``_respond.respond_stream``).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The process edge of the settings: read ``pyproject.toml``, ``twinport.toml`` and the environment.
 
-One of the two modules of ``shared`` that touch the process (with ``cli``); the decisions
-live in ``shared.settings``. Both app factories call ``load_settings()`` when started by a
+Part of the composition root (with ``settings``, ``compose`` and ``cli``); the decisions live in
+``shared.settings``. Both app factories call ``load_settings()`` when started by a
 server without explicit settings, so ``gunicorn 'flask_impl:create_app()'`` honours the same
 file and variables as ``twinport serve``.
 

@@ -1,9 +1,8 @@
 """What twinport's server processes share about a connection's and a worker's life.
 
-An edge module, like ``config`` and ``cli``: it touches the process (``exit_with_parent``) and
-is not re-exported. Used by both server hooks, ``flask_impl/gunicorn_worker.py`` (gunicorn
-gthread) and ``quart_impl/hypercorn_worker.py`` (hypercorn), so the two close, linger and stop
-alike. Neither imports a web framework from here.
+An edge module: it touches the process (``exit_with_parent``). Used by both server hooks,
+``flask_impl/gunicorn_worker.py`` (gunicorn gthread) and ``quart_impl/hypercorn_worker.py``
+(hypercorn), so the two close, linger and stop alike. Neither imports a web framework from here.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The database edge: URLs, first-start preparation, and the two stores that run ``schema``'s
 statements, ``SyncStore`` for Flask and ``AsyncStore`` for Quart.
 
-Like ``datafiles``, this module does I/O and is not re-exported by ``shared``. Both stores
+The sync/async twin, side by side: both stores
 execute the same statements and shape rows with the same helpers; they differ only by
 ``await``, so the async one never blocks Quart's event loop (aiosqlite runs each SQLite
 connection in a thread of its own; psycopg 3 is natively async).

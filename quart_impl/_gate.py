@@ -21,6 +21,7 @@ from urllib.parse import unquote_to_bytes
 
 from quart import Quart
 
+from shared.edge.access_log import BYTES_SENT
 from shared.protocol.gate import (
     Admitted,
     Answered,
@@ -67,6 +68,7 @@ class RequestGate:
         if isinstance(verdict, Answered):
             await write_plan(verdict.plan, method, send, close=verdict.close)
             return
+        received = scope
         scope = _admit(scope, verdict)
         try:
             read = await self._read_body(scope, receive)
@@ -75,7 +77,7 @@ class RequestGate:
         if isinstance(read, ResponsePlan):
             await write_plan(read, method, send, close=True)
             return
-        await self.asgi_app(scope, read, send)
+        await self.asgi_app(scope, read, _counting(send, received))
 
     def _server_methods(self) -> frozenset[str]:
         if self._methods is None:
@@ -207,3 +209,16 @@ async def _discard(receive: Receive, budget: int, deadline: float) -> None:
         budget -= len(message.get("body", b""))
         if not message.get("more_body", False):
             return
+
+
+def _counting(send: Send, scope: Scope) -> Send:
+    """``send``, counting the body bytes the app writes into the server's scope, where the access
+    log finds them (``%(b)s``, as gunicorn logs the bytes it sent: shared.edge.access_log)."""
+    scope[BYTES_SENT] = 0
+
+    async def counted(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            scope[BYTES_SENT] += len(message.get("body", b""))
+        await send(message)
+
+    return counted

@@ -11,5 +11,17 @@ every read, also while a response streams, and would cut an event stream whose c
 """
 
 import shared.config
+import shared.edge.access_log
 
 keep_alive_timeout = shared.config.load_settings().settings.client_timeout
+
+# The access log line gunicorn writes (shared.edge.access_log), with no "[date] [pid] [INFO]" prefix:
+# hypercorn applies logconfig_dict after creating its loggers, so this replaces the access handler.
+access_log_format = shared.edge.access_log.ACCESS_LOG_FORMAT
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"access": {"format": "%(message)s"}},
+    "handlers": {"access": {"class": "logging.StreamHandler", "formatter": "access", "stream": "ext://sys.stderr"}},
+    "loggers": {"hypercorn.access": {"handlers": ["access"], "level": "INFO", "propagate": False}},
+}

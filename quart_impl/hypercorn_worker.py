@@ -38,6 +38,7 @@ from typing import Any
 
 import h11
 import hypercorn.asyncio.run
+import hypercorn.logging
 import hypercorn.protocol
 from hypercorn.asyncio.tcp_server import MAX_RECV, TCPServer
 from hypercorn.events import Closed, RawData
@@ -45,6 +46,7 @@ from hypercorn.protocol.h11 import H11Protocol
 from quart import Quart
 
 from shared.config import load_settings
+from shared.edge.access_log import AsgiAtoms
 from shared.edge.lifecycle import LINGER_BYTES, declared_length, exit_with_parent
 from shared.settings import Settings
 
@@ -61,7 +63,15 @@ def create_app() -> Quart:
 
     app = create_quart_app(settings)
     _install(settings, app.extensions[EVENTS_EXTENSION].close)
+    # Only the atoms the access log's format uses, computed when it asks (hypercorn's AccessLogAtoms
+    # computes ~30 and copies os.environ per request). hypercorn's Config.logger_class would need
+    # an importable class, and any module of quart_impl imports the whole app into the master.
+    hypercorn.logging.Logger.atoms = _atoms  # type: ignore[method-assign]
     return app
+
+
+def _atoms(self: Any, request: Any, response: Any, request_time: float) -> AsgiAtoms:
+    return AsgiAtoms(request, response, request_time)
 
 
 def _install(settings: Settings, end_streams: Callable[[], None]) -> None:

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TypeAlias, cast
 
 from .config import CONFIG_ENV, CONFIG_FILE, load_settings
+from .edge.access_log import ACCESS_LOG_FORMAT
 from .settings import SETTINGS, ConfigError, Resolved, Settings
 
 __all__ = ["COMMANDS_GROUP", "Commands", "Handler", "main", "server_command"]
@@ -188,6 +189,9 @@ def server_command(settings: Settings, python: str = sys.executable) -> list[str
             "-",
             "--access-logfile",
             "/dev/stderr",
+            # gunicorn's own default, named so both servers write the same line (shared.edge.access_log).
+            "--access-logformat",
+            ACCESS_LOG_FORMAT,
             "flask_impl:create_app()",
         ]
     return [

@@ -140,23 +140,40 @@ def _shown(value: object) -> str:
     return value if isinstance(value, str) else repr(value)
 
 
-def _scenario_settings(document: Mapping[str, Any]) -> dict[str, object]:
-    """Each scenario's own server settings and app; files before schema 2 kept them per target."""
+def _by_scenario(document: Mapping[str, Any]) -> dict[str, object]:
+    """Each scenario's own server settings and app (schema 2 on)."""
     found: dict[str, object] = {}
     for name, facts in document.get("scenarios", {}).items():
         if "server_settings" in facts:
             found[f"scenarios.{name}.server_settings"] = facts["server_settings"]
             found[f"scenarios.{name}.apps"] = facts.get("apps", {})
-    if found:
-        return found
+    return found
+
+
+def _by_server_group(document: Mapping[str, Any]) -> dict[str, object]:
+    """The server settings of each group of scenarios, as the targets that ran it recorded them
+    (what files before schema 2 have)."""
+    found: dict[str, object] = {}
     for record in document.get("targets", {}).values():
         for group, overrides in record.get("server_settings", {}).items():
             found.setdefault(f"server group {group}.server_settings", overrides)
     return found
 
 
+def _scenario_settings(a: Mapping[str, Any], b: Mapping[str, Any]) -> tuple[dict[str, object], dict[str, object]]:
+    """The scenarios' own settings of both runs, read alike (per scenario where both files record
+    that, else per server group), and only for what both ran: a scenario run in one file only is
+    not compared at all (it is listed as unmatched), so its settings are no difference."""
+    a_settings, b_settings = _by_scenario(a), _by_scenario(b)
+    if not a_settings or not b_settings:
+        a_settings, b_settings = _by_server_group(a), _by_server_group(b)
+    both = a_settings.keys() & b_settings.keys()
+    return {key: a_settings[key] for key in a_settings if key in both}, {key: b_settings[key] for key in both}
+
+
 def recorded_settings(document: Mapping[str, Any]) -> dict[str, object]:
-    """Every setting a results file records that its figures depend on, by dotted field name."""
+    """Every setting a results file records that its figures depend on, by dotted field name (the
+    scenarios' own settings apart: ``setting_differences`` reads those of two files together)."""
     config = document.get("config", {})
     settings: dict[str, object] = {"run": "quick (--quick)" if config.get("quick") else "full"}
     settings.update({f"config.{key}": value for key, value in config.items() if key != "quick"})
@@ -165,7 +182,6 @@ def recorded_settings(document: Mapping[str, Any]) -> dict[str, object]:
     settings.update({f"placement.{key}": value for key, value in document.get("placement", {}).items()})
     settings["open_file_limit"] = document.get("open_file_limit", NOT_RECORDED)
     settings.update({f"pinned_settings.{key}": value for key, value in document.get("pinned_settings", {}).items()})
-    settings.update(_scenario_settings(document))
     versions = document.get("versions", {})
     settings.update({f"versions.{name}": version for name, version in versions.items() if name not in TOOLING})
     return settings
@@ -173,7 +189,8 @@ def recorded_settings(document: Mapping[str, Any]) -> dict[str, object]:
 
 def setting_differences(a: Mapping[str, Any], b: Mapping[str, Any]) -> tuple[Difference, ...]:
     """Each setting that differs between the runs, or is recorded in one only, in A's order."""
-    a_settings, b_settings = recorded_settings(a), recorded_settings(b)
+    a_scenarios, b_scenarios = _scenario_settings(a, b)
+    a_settings, b_settings = {**recorded_settings(a), **a_scenarios}, {**recorded_settings(b), **b_scenarios}
     fields = [*a_settings, *(name for name in b_settings if name not in a_settings)]
     return tuple(
         Difference(name, a_settings.get(name, NOT_RECORDED), b_settings.get(name, NOT_RECORDED))

@@ -143,7 +143,7 @@ _DEFAULT_VS_DEFAULT: tuple[tuple[str, str, float, float | None], ...] = (
     ("revalidate-304", "304 revalidation", 1.0, 1.1),
     ("paging", "paging API", 1.0, 1.1),
     ("range-64k", "64 KB Range (byte-exact checked)", 1.0, 1.3),
-    ("file-1mb", "1 MB file, MB/s", 0.9, None),
+    ("file-1mb", "1 MB file (median: MB/s)", 0.9, None),
 )
 
 

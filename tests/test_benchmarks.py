@@ -159,8 +159,12 @@ def test_compare_does_not_fail_below_the_threshold(
 
 
 def _with_setting(document: dict[str, Any], section: str, key: str, value: object) -> dict[str, Any]:
+    """A copy with one setting changed; ``section`` may be a dotted path (``scenarios.sse-fanout``)."""
     changed = copy.deepcopy(document)
-    changed[section][key] = value
+    place = changed
+    for name in section.split("."):
+        place = place[name]
+    place[key] = value
     return changed
 
 
@@ -177,6 +181,12 @@ def _with_setting(document: dict[str, Any], section: str, key: str, value: objec
         ("versions", "quart", "0.0.1", "versions.quart: A "),
         ("versions", "hypercorn", "0.0.1", "versions.hypercorn: A "),
         ("pinned_settings", "threads", 8, "pinned_settings.threads: A 32, B 8"),
+        (
+            "scenarios.sse-fanout.server_settings",
+            "sse_heartbeat",
+            1.0,
+            "scenarios.sse-fanout.server_settings: A {'sse_heartbeat': 15.0}, B {'sse_heartbeat': 1.0}",
+        ),
     ],
 )
 def test_compare_refuses_two_runs_measured_with_different_settings(
@@ -197,7 +207,7 @@ def test_compare_refuses_two_runs_measured_with_different_settings(
     assert (
         len(lines) == 1
         and lines[0].strip().startswith(line)
-        and lines[0].endswith(f"B {'full' if value is False else value}")
+        and lines[0].endswith(f", B {value}" if line.endswith(": A ") else line)
     )
 
 

@@ -75,7 +75,9 @@ def _add_commands(parser: argparse.ArgumentParser) -> None:
     report.add_argument("--out-dir", type=Path, help="default: next to the results file, in <name>-report/")
     report.set_defaults(handler=_report)
     compare = commands.add_parser(
-        "compare", help="ratio B/A per target x scenario; exit 1 on a regression beyond the threshold"
+        "compare",
+        help="ratio B/A per target x scenario; exit 1 on a regression beyond the threshold, "
+        "2 (refused) when the runs' settings differ",
     )
     compare.add_argument("a", type=Path)
     compare.add_argument("b", type=Path)
@@ -89,6 +91,12 @@ def _add_commands(parser: argparse.ArgumentParser) -> None:
     compare.add_argument("--target-a", help="compare this target of A ...")
     compare.add_argument(
         "--target-b", help="... with this target of B (e.g. flask-gthread vs quart-uvloop, in one file or two)"
+    )
+    compare.add_argument(
+        "--allow-different-settings",
+        action="store_true",
+        help="compare runs measured with different settings (quick vs full, counts, machine, versions) "
+        "anyway, each difference printed as a WARNING first",
     )
     compare.set_defaults(handler=_compare)
 
@@ -159,15 +167,26 @@ def _report(arguments: argparse.Namespace) -> int:
 
 
 def _compare(arguments: argparse.Namespace) -> int:
-    from .compare import compare_documents, format_comparison
+    from .compare import compare_documents, format_comparison, format_differences, setting_differences
 
+    a, b = _load(arguments.a), _load(arguments.b)
+    differences = setting_differences(a, b)
+    if differences and not arguments.allow_different_settings:
+        print(
+            f"{PROG} compare: refused: {arguments.a} and {arguments.b} were measured with different settings "
+            "(--allow-different-settings compares them anyway):",
+            file=sys.stderr,
+        )
+        for difference in differences:
+            print(f"  {difference.line()}", file=sys.stderr)
+        return 2
     comparison = compare_documents(
-        _load(arguments.a),
-        _load(arguments.b),
-        threshold_percent=arguments.threshold,
-        target_a=arguments.target_a,
-        target_b=arguments.target_b,
+        a, b, threshold_percent=arguments.threshold, target_a=arguments.target_a, target_b=arguments.target_b
     )
+    if differences:
+        warning = format_differences(differences)
+        print(warning, file=sys.stderr)
+        print(warning + "\n")
     print(format_comparison(comparison, arguments.threshold))
     return 1 if comparison.regressions else 0
 

@@ -9,6 +9,11 @@ own ``/as-json`` sends. Served by the same servers with the same settings:
 - ``floor_app``: a bare ASGI callable with no framework at all: the floor of what Python and
   the server can do here, so the report shows how far each target is from it.
 
+Both framework apps also answer ``/io-wait`` (the ``io-wait-*`` scenarios): the view waits
+``IO_WAIT_SECONDS`` on I/O it does not control, as a call to a slow upstream would, written as each
+framework's users write it: ``time.sleep`` in Flask (the thread is held), ``await asyncio.sleep`` in
+Quart (the event loop serves others meanwhile). It is the benchmark's endpoint, never twinport's.
+
 Each also answers ``/healthz``, which the benchmark waits for before it measures.
 """
 
@@ -17,23 +22,32 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-__all__ = ["AS_JSON_BODY", "flask_app", "floor_app", "quart_app"]
+__all__ = ["AS_JSON_BODY", "IO_WAIT_BODY", "IO_WAIT_SECONDS", "flask_app", "floor_app", "quart_app"]
 
 AS_JSON_BODY = b'{"items":[1,2,3],"ok":true}\n'
 _HEALTHZ_BODY = b'{"status":"ok"}\n'
+IO_WAIT_SECONDS = 0.05  # a 50 ms upstream
+IO_WAIT_BODY = b'{"waited_ms":50}\n'
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 
 
 def flask_app() -> Any:
-    from flask import Flask, jsonify
+    import time
+
+    from flask import Flask, Response, jsonify
 
     app = Flask(__name__)
 
     @app.get("/as-json")
     def as_json() -> Any:
         return jsonify(ok=True, items=[1, 2, 3])
+
+    @app.get("/io-wait")
+    def io_wait() -> Any:
+        time.sleep(IO_WAIT_SECONDS)
+        return Response(IO_WAIT_BODY, mimetype="application/json")
 
     @app.get("/healthz")
     def healthz() -> Any:
@@ -43,13 +57,20 @@ def flask_app() -> Any:
 
 
 def quart_app() -> Any:
-    from quart import Quart, jsonify
+    import asyncio
+
+    from quart import Quart, Response, jsonify
 
     app = Quart(__name__)
 
     @app.get("/as-json")
     async def as_json() -> Any:
         return jsonify(ok=True, items=[1, 2, 3])
+
+    @app.get("/io-wait")
+    async def io_wait() -> Any:
+        await asyncio.sleep(IO_WAIT_SECONDS)
+        return Response(IO_WAIT_BODY, mimetype="application/json")
 
     @app.get("/healthz")
     async def healthz() -> Any:

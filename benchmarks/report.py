@@ -1,7 +1,9 @@
 """``twinport bench report results.json``: a Markdown report with PNG charts, from the file alone.
 
 Everything shown is read from the results file (no re-measuring), so every figure in the report
-can be traced to that file and the command recorded in it.
+can be traced to that file and the command recorded in it. A ``--quick`` run's report says at its
+top that it is a smoke run, and grades no goal. Charts colour each target by its runtime: Flask in
+blues, Quart in oranges, anything else (the bare ASGI floor) grey.
 """
 
 from __future__ import annotations
@@ -17,11 +19,17 @@ matplotlib.use("Agg")  # files only, no display: CI and servers have none
 
 import matplotlib.pyplot as plt  # only after matplotlib.use: the backend must be chosen first
 
-from .goals import evaluate_goals
+from .goals import evaluate_goals, runtime_defaults, runtime_of
 
-__all__ = ["WRK_SCENARIOS", "write_report"]
+__all__ = ["SMOKE_BANNER", "WRK_SCENARIOS", "write_report"]
 
-WRK_SCENARIOS = ("tiny-json", "revalidate-304", "paging", "file-1mb", "range-64k")
+WRK_SCENARIOS = ("tiny-json", "revalidate-304", "paging", "file-1mb", "range-64k", "io-wait-64", "io-wait-512")
+_FAMILIES = {"flask": "Blues", "quart": "Oranges"}
+SMOKE_BANNER = (
+    "> **Smoke run (`--quick`), not a measurement.** Seconds of load at tiny counts: it checks that the "
+    "benchmark code runs end to end. Its figures say nothing about speed, no goal is graded, and "
+    "`twinport bench compare` refuses to set it beside a full run."
+)
 
 
 def _ok(document: Mapping[str, Any]) -> dict[tuple[str, str], Mapping[str, Any]]:
@@ -141,9 +149,39 @@ def _csv_table(document: Mapping[str, Any]) -> str:
 def _goals_table(document: Mapping[str, Any]) -> str:
     verdict = {True: "met", False: "**missed**", None: "—"}
     return _table(
-        ["goal", "wanted", "measured", "gap", ""],
-        [[goal.goal, goal.wanted, goal.measured, goal.gap, verdict[goal.met]] for goal in evaluate_goals(document)],
+        ["goal", "reads", "wanted", "measured", "gap", ""],
+        [
+            [goal.goal, goal.pair, goal.wanted, goal.measured, goal.gap, verdict[goal.met]]
+            for goal in evaluate_goals(document)
+        ],
     )
+
+
+def _goals_section(document: Mapping[str, Any]) -> str:
+    defaults = runtime_defaults(document)
+    named = ", ".join(f"{runtime.capitalize()} `{target}`" for runtime, target in sorted(defaults.items()))
+    heading = f"## Goals (the issue's targets); each runtime's default: {named}\n\n"
+    if document["config"].get("quick"):
+        heading += (
+            "**Not graded: this is a smoke run.** The goals are listed with the targets each would read; "
+            "only a full run grades them.\n\n"
+        )
+    return heading + _goals_table(document) + "\n"
+
+
+def _sse_heartbeat(document: Mapping[str, Any]) -> object:
+    """The heartbeat the SSE server ran with, as recorded (per scenario, or per target before schema 2)."""
+    settings = document["scenarios"].get("sse-fanout", {}).get("server_settings")
+    if settings is None:
+        settings = next(
+            (
+                record["server_settings"]["sse"]
+                for record in document["targets"].values()
+                if "sse" in record.get("server_settings", {})
+            ),
+            {},
+        )
+    return settings.get("sse_heartbeat", "its default")
 
 
 def _not_measured(document: Mapping[str, Any]) -> str:
@@ -154,6 +192,34 @@ def _not_measured(document: Mapping[str, Any]) -> str:
         if entry["status"] != "ok"
     ]
     return "\n".join(lines) or "none"
+
+
+def _colours(document: Mapping[str, Any], targets: Sequence[str]) -> dict[str, Any]:
+    """One colour per target, from its runtime's family (shades in the targets' order)."""
+    by_runtime: dict[str, list[str]] = {}
+    for target in targets:
+        by_runtime.setdefault(runtime_of(target, document["targets"].get(target, {})), []).append(target)
+    colours: dict[str, Any] = {}
+    for runtime, names in by_runtime.items():
+        family = _FAMILIES.get(runtime)
+        for index, name in enumerate(names):
+            shade = 0.85 - 0.45 * index / max(1, len(names) - 1)
+            colours[name] = plt.get_cmap(family)(shade) if family else "0.55"
+    return colours
+
+
+def _runtime_legend(figure: Any, document: Mapping[str, Any], targets: Sequence[str]) -> None:
+    from matplotlib.patches import Patch
+
+    runtimes = {runtime_of(target, document["targets"].get(target, {})) for target in targets}
+    handles = [
+        Patch(color=plt.get_cmap(family)(0.65), label=runtime.capitalize())
+        for runtime, family in _FAMILIES.items()
+        if runtime in runtimes
+    ]
+    if "other" in runtimes:
+        handles.append(Patch(color="0.55", label="no framework"))
+    figure.legend(handles=handles, loc="upper right", fontsize=8)
 
 
 def _chart_throughput(document: Mapping[str, Any], targets: Sequence[str], path: Path) -> None:
@@ -168,7 +234,8 @@ def _chart_throughput(document: Mapping[str, Any], targets: Sequence[str], path:
         medians = [ok[(target, scenario)]["median"] for target in names]
         low = [median - ok[(target, scenario)]["spread"]["min"] for target, median in zip(names, medians, strict=True)]
         high = [ok[(target, scenario)]["spread"]["max"] - median for target, median in zip(names, medians, strict=True)]
-        axis.bar(names, medians, yerr=[low, high], capsize=3, color="tab:blue")
+        colours = _colours(document, targets)
+        axis.bar(names, medians, yerr=[low, high], capsize=3, color=[colours[name] for name in names])
         facts = document["scenarios"][scenario]
         axis.set_title(f"{scenario} ({'higher' if facts['higher_is_better'] else 'lower'} is better)", fontsize=10)
         axis.set_ylabel(facts["unit"])
@@ -177,6 +244,7 @@ def _chart_throughput(document: Mapping[str, Any], targets: Sequence[str], path:
         axes[index // columns][index % columns].set_visible(False)
     figure.suptitle("Median of the repeats; bars span min to max")
     figure.tight_layout()
+    _runtime_legend(figure, document, targets)
     figure.savefig(path, dpi=90)
     plt.close(figure)
 
@@ -185,21 +253,25 @@ def _chart_latency(document: Mapping[str, Any], targets: Sequence[str], path: Pa
     ok = _ok(document)
     scenarios = [name for name in WRK_SCENARIOS if any((target, name) in ok for target in targets)]
     figure, axes = plt.subplots(1, max(1, len(scenarios)), figsize=(4.2 * max(1, len(scenarios)), 3.8), squeeze=False)
+    colours = _colours(document, targets)
     for axis, scenario in zip(axes[0], scenarios, strict=False):  # no scenario: one empty axis
         names = [target for target in targets if (target, scenario) in ok]
         positions = range(len(names))
-        for offset, percentile, color in ((-0.2, "p50", "tab:green"), (0.2, "p99", "tab:red")):
-            axis.bar(
-                [position + offset for position in positions],
-                [_repeat_median(ok[(target, scenario)], "latency_ms", percentile) for target in names],
-                width=0.4,
-                label=percentile,
-                color=color,
-            )
-        axis.set_xticks(list(positions), names, rotation=35, fontsize=8)
+        colour = [colours[name] for name in names]
+        p50 = [_repeat_median(ok[(target, scenario)], "latency_ms", "p50") for target in names]
+        p99 = [_repeat_median(ok[(target, scenario)], "latency_ms", "p99") for target in names]
+        # p99 drawn behind, hatched and pale; p50 in front, solid: one bar pair per target.
+        axis.bar(positions, p99, width=0.7, color=colour, alpha=0.45, hatch="//", edgecolor="0.3", label="p99")
+        axis.bar(positions, p50, width=0.4, color=colour, edgecolor="0.3", label="p50")
+        for position, value in zip(positions, p99, strict=True):
+            axis.annotate(f"{value:.0f}", (position, value), ha="center", va="bottom", fontsize=7)
+        if p50 and min(p50) > 0 and max(p99) / min(p50) > 30:
+            axis.set_yscale("log")
+        axis.set_xticks(list(positions), names, rotation=35, ha="right", fontsize=8)
         axis.set_title(scenario, fontsize=10)
-        axis.set_ylabel("ms (wrk)")
-        axis.legend(fontsize=8)
+        axis.set_ylabel("ms (wrk)" + (", log scale" if axis.get_yscale() == "log" else ""))
+        axis.legend(fontsize=8, loc="upper left")
+    figure.suptitle("Latency: p50 solid, p99 hatched (medians of the repeats; p99 written on top)")
     figure.tight_layout()
     figure.savefig(path, dpi=90)
     plt.close(figure)
@@ -207,17 +279,25 @@ def _chart_latency(document: Mapping[str, Any], targets: Sequence[str], path: Pa
 
 def _chart_sse(document: Mapping[str, Any], path: Path) -> None:
     figure, (memory_axis, latency_axis) = plt.subplots(1, 2, figsize=(10, 3.8))
-    for (target, scenario), entry in _ok(document).items():
-        if scenario != "sse-fanout":
-            continue
+    entries = [(target, entry) for (target, scenario), entry in _ok(document).items() if scenario == "sse-fanout"]
+    colours = _colours(document, [target for target, _entry in entries])
+    for target, entry in entries:
         levels = entry["extra"]["levels"]
         held = [level["held"] for level in levels]
-        memory_axis.plot(held, [level["kib_per_client"] for level in levels], marker="o", label=target)
-        latency_axis.plot(
-            held, [level["latency_ms"].get("p99", float("nan")) for level in levels], marker="o", label=target
+        series = (
+            (memory_axis, [level["kib_per_client"] for level in levels]),
+            (latency_axis, [level["latency_ms"].get("p99", float("nan")) for level in levels]),
         )
+        for axis, values in series:
+            axis.plot(held, values, marker="o", label=target, color=colours[target])
+            for level, x, y in zip(levels, held, values, strict=True):
+                # Each point names its client count: held, and asked where fewer were held.
+                text = f"{x:,}" if x == level["clients"] else f"{x:,} of {level['clients']:,}"
+                axis.annotate(text, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
     memory_axis.set(xlabel="clients held", ylabel="KiB of server RSS per client", title="SSE memory per connection")
-    latency_axis.set(xlabel="clients held", ylabel="ms", title="SSE delivery p99 (1 event/s to each)")
+    latency_axis.set(
+        xlabel="clients held", ylabel="ms, log scale", title="SSE delivery p99 (1 event/s to each)", yscale="log"
+    )
     for axis in (memory_axis, latency_axis):
         axis.set_xscale("symlog", linthresh=10)
         axis.legend(fontsize=8)
@@ -233,10 +313,12 @@ def _chart_csv(document: Mapping[str, Any], path: Path) -> None:
             extra = entry["extra"]
             by_target.setdefault(target, []).append((extra["rows"], extra["peak_kib"] / 1024, entry["median"]))
     figure, (memory_axis, time_axis) = plt.subplots(1, 2, figsize=(10, 3.8))
+    colours = _colours(document, list(by_target))
     for target, points in by_target.items():
         points.sort()
-        memory_axis.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=target)
-        time_axis.plot([p[0] for p in points], [p[2] for p in points], marker="o", label=target)
+        rows = [p[0] for p in points]
+        memory_axis.plot(rows, [p[1] for p in points], marker="o", label=target, color=colours[target])
+        time_axis.plot(rows, [p[2] for p in points], marker="o", label=target, color=colours[target])
     memory_axis.set(
         xlabel="rows", ylabel="MiB (server tree, peak RSS)", title="CSV export: peak memory vs rows", xscale="log"
     )
@@ -258,8 +340,9 @@ def _preamble(document: Mapping[str, Any], source: Path) -> str:
         if placement["mode"] == "pinned"
         else "no pinning: server and client share both cores"
     )
-    return f"""# twinport benchmarks: {source.name}
-
+    banner = f"\n{SMOKE_BANNER}\n" if config.get("quick") else ""
+    return f"""# twinport benchmarks: {source.name}{" (smoke run)" if config.get("quick") else ""}
+{banner}
 - **When**: {document["created"]} ({document["elapsed_seconds"]:.0f} s)
 - **Command**: `{document["command"]}`
 - **Machine**: {machine["cores"]} cores ({machine["cpu_model"]}), {machine["memory_gib"]} GiB, {machine["os"]}, Python {machine["python"]};
@@ -271,7 +354,8 @@ def _preamble(document: Mapping[str, Any], source: Path) -> str:
 - **Servers**: every target on its own fresh data directory and database, started by the benchmark with
   {", ".join(f"{key}={value}" for key, value in document["pinned_settings"].items())} (rate limit lifted so the paging API is measured, not its 429);
   gunicorn and hypercorn otherwise at their defaults (hypercorn: backlog 100, keep-alive 5 s, `keep_alive_max_requests=1000`;
-  gunicorn sync: one request at a time, no keep-alive), access logs on. The SSE server runs with `sse_heartbeat=1`.
+  gunicorn sync: one request at a time, no keep-alive), access logs on. The SSE server runs with `sse_heartbeat={_sse_heartbeat(document)}` s;
+  it is asked to hold {", ".join(f"{level:,}" for level in config["sse_levels"])} clients.
 - **Reading it**: `±` is half the range of the repeats relative to the median. Medians only count as different
   where the ranges do not overlap (`twinport bench compare`).
 """  # noqa: E501 - the report's Markdown, line for line as it is written out
@@ -295,7 +379,7 @@ def write_report(document: Mapping[str, Any], out_dir: Path, *, source: Path) ->
     sections = [
         _preamble(document, source),
         f"## Targets\n\n{target_lines}\n",
-        f"## Goals (the issue's targets), read against flask-gthread\n\n{_goals_table(document)}\n",
+        _goals_section(document),
         "## Headline figure per scenario (median ± half-range of the repeats)\n\n"
         f"{_headline_table(document, targets)}\n",
         "## Latency and CPU (wrk scenarios, medians of the repeats)\n\n"

@@ -22,13 +22,15 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .scenarios import BenchConfig, Context, Measured, Scenario, SkipScenario
-from .system import load_average, machine_facts, package_versions
-from .targets import PINNED_SETTINGS, Placement, Target, missing_modules, started
-from .wrk import wrk_available
+from .system import code_version, load_average, machine_facts, package_versions
+from .targets import PINNED_SETTINGS, Placement, Target, is_runtime_default, missing_modules, started
+from .wrk import wrk_available, wrk_version
 
 __all__ = ["SCHEMA", "Progress", "run_benchmarks", "summarize"]
 
-SCHEMA = 1
+# 2: records each target's runtime and server, each scenario's server settings and app, the wrk
+# version, the code's commit, and the cores this process may use (what compare checks).
+SCHEMA = 2
 
 
 class Progress:
@@ -127,12 +129,15 @@ def _run_group(
     target_record: dict[str, Any],
 ) -> list[dict[str, Any]]:
     overrides = dict(group[0].server_settings(config))
+    factory = group[0].factory(target.runtime)
     results: list[dict[str, Any]] = []
     pending = list(group)
     try:
-        with started(target, overrides, placement) as (server, argv):
+        with started(target, overrides, placement, factory) as (server, argv):
             target_record.setdefault("argv", argv)
             target_record.setdefault("server_settings", {})[group[0].server_group] = overrides
+            if factory is not None:
+                target_record.setdefault("apps", {})[group[0].server_group] = factory
             while pending:
                 scenario = pending.pop(0)
                 progress.begin(f"{target.name} {scenario.name}")
@@ -175,7 +180,8 @@ def run_benchmarks(
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "command": shlex.join(command),
         "machine": machine_facts(),
-        "versions": package_versions(),
+        "versions": {**package_versions(), "wrk": wrk_version()},
+        "code": code_version(),
         "config": asdict(config),
         "placement": asdict(placement),
         "open_file_limit": _raise_open_file_limit(),
@@ -186,6 +192,8 @@ def run_benchmarks(
                 "description": scenario.description,
                 "unit": scenario.unit,
                 "higher_is_better": scenario.higher_is_better,
+                "server_settings": dict(scenario.server_settings(config)),
+                "apps": dict(scenario.factories or {}),
             }
             for scenario in scenarios
         },
@@ -199,7 +207,11 @@ def run_benchmarks(
                 continue
             record: dict[str, Any] = {
                 "description": target.description,
+                "runtime": target.runtime,
+                "server": target.server,
+                "app": target.app or "twinport",
                 "worker_class": target.worker_class,
+                "runtime_default": is_runtime_default(target),
                 "status": "ok",
             }
             document["targets"][target.name] = record

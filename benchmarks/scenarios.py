@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from parity_tests.servers import RunningServer
+from shared.settings import Settings
 
 from .csv_memory import peak_rss_kib, process_tree
-from .direct_apps import AS_JSON_BODY
+from .direct_apps import AS_JSON_BODY, IO_WAIT_BODY, IO_WAIT_SECONDS
 from .probes import download, hold_event_streams, percentile, time_to_first_body_byte
 from .system import children_cpu_seconds, tree_cpu_seconds, tree_rss_kib
 from .targets import PINNED_SETTINGS, Target
@@ -40,6 +41,15 @@ __all__ = [
 LARGE_FILE = "/files/large.bin"
 LARGE_FILE_SIZE = 1_048_583
 RANGE_SPAN = (65_536, 131_071)  # 64 KiB, away from the file's start
+IO_WAIT_CONNECTIONS = (64, 512)  # the io-wait scenarios' wrk connections, in full and quick runs alike
+# The benchmark's own apps (benchmarks/direct_apps.py), which answer /io-wait: never twinport's.
+IO_WAIT_FACTORIES: Mapping[str, str] = {
+    "flask": "benchmarks.direct_apps:flask_app",
+    "quart": "benchmarks.direct_apps:quart_app",
+}
+# The event stream's heartbeat as twinport ships it: the SSE scenario measures what users run
+# (a 1 s heartbeat alone kept 0.6-0.7 of a core busy at 10,000 idle clients, issue 10).
+SSE_HEARTBEAT = Settings().sse_heartbeat
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +118,11 @@ class Scenario:
     # Server settings this scenario needs; scenarios that need the same share one server start.
     server_settings: Callable[[BenchConfig], Mapping[str, object]] = lambda config: {}
     server_group: str = "main"
+    # The app the server runs instead of twinport's, by runtime ("module:function"); None: twinport's.
+    factories: Mapping[str, str] | None = None
+
+    def factory(self, runtime: str) -> str | None:
+        return None if self.factories is None else self.factories[runtime]
 
 
 def _wrk_repeats(
@@ -278,6 +293,19 @@ def _csv_export(context: Context) -> Measured:
     )
 
 
+def _io_wait(connections: int) -> Callable[[Context], Measured]:
+    def measure(context: Context) -> Measured:
+        answer = download(context.server.host, context.server.port, "/io-wait", keep_body=True)
+        _expect(
+            answer.status == 200 and answer.body == IO_WAIT_BODY and answer.seconds >= IO_WAIT_SECONDS,
+            f"/io-wait answered {answer.status} {answer.body!r} in {answer.seconds * 1000:.0f} ms "
+            f"(wanted 200 after at least {IO_WAIT_SECONDS * 1000:.0f} ms)",
+        )
+        return _wrk_repeats(context, "/io-wait", (), connections, _requests_per_second)
+
+    return measure
+
+
 def sse_ceiling(target: Target) -> int | None:
     """How many streams a target can hold while it still answers the publish: a gunicorn thread or
     sync worker holds one stream for as long as it is open, and one must stay free for the POST
@@ -291,10 +319,10 @@ def sse_ceiling(target: Target) -> int | None:
     return None
 
 
-def _wait_until_no_subscribers(context: Context, timeout: float = 10.0) -> None:
-    """A thread-per-stream server lets a gone client go only at its next heartbeat (the SSE group
-    runs with a 1 s heartbeat): wait, so one level's clients do not take the next level's threads."""
-    deadline = time.monotonic() + timeout
+def _wait_until_no_subscribers(context: Context) -> None:
+    """A thread-per-stream server may let a gone client go only at its next heartbeat write: wait up
+    to a heartbeat and then some, so one level's clients do not take the next level's threads."""
+    deadline = time.monotonic() + float(str(context.overrides.get("sse_heartbeat", SSE_HEARTBEAT))) + 5.0
     while time.monotonic() < deadline:
         answer = download(context.server.host, context.server.port, "/ops/stats", keep_body=True)
         if json.loads(answer.body)["sse_subscribers"] == 0:
@@ -397,12 +425,26 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario(
         "sse-fanout",
-        "clients held open on /events; p99 delivery of one event per second to each (asyncio client)",
+        f"clients held open on /events (heartbeat {SSE_HEARTBEAT:g} s, as shipped); "
+        "p99 delivery of one event per second to each (asyncio client)",
         "ms",
         False,
         _sse_fanout,
-        lambda config: {"sse_heartbeat": 1.0},
+        lambda config: {"sse_heartbeat": SSE_HEARTBEAT},
         "sse",
+    ),
+    *(
+        Scenario(
+            f"io-wait-{connections}",
+            f"GET /io-wait on the benchmark's own app: the view waits {IO_WAIT_SECONDS * 1000:.0f} ms on I/O "
+            f"(time.sleep in Flask, await asyncio.sleep in Quart) (wrk, {connections} connections)",
+            "req/s",
+            True,
+            _io_wait(connections),
+            server_group="io-wait",
+            factories=IO_WAIT_FACTORIES,
+        )
+        for connections in IO_WAIT_CONNECTIONS
     ),
 )
 BY_NAME = {scenario.name: scenario for scenario in SCENARIOS}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import platform
 import resource
+import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -18,7 +19,9 @@ from .csv_memory import process_tree, status_kib
 
 __all__ = [
     "PACKAGES",
+    "TOOLING",
     "children_cpu_seconds",
+    "code_version",
     "load_average",
     "machine_facts",
     "package_versions",
@@ -26,7 +29,27 @@ __all__ = [
     "tree_rss_kib",
 ]
 
-PACKAGES = ("flask", "werkzeug", "quart", "hypercorn", "gunicorn", "uvicorn", "uvloop", "sqlalchemy", "matplotlib")
+# Every package a target's server or app may run on (a missing one is recorded as None), and the
+# report's tooling, which is recorded but measures nothing (compare does not check it).
+PACKAGES = (
+    "flask",
+    "werkzeug",
+    "quart",
+    "hypercorn",
+    "h11",
+    "gunicorn",
+    "gevent",
+    "greenlet",
+    "uvicorn",
+    "httptools",
+    "uvloop",
+    "granian",
+    "sqlalchemy",
+    "aiosqlite",
+    "psycopg",
+    "matplotlib",
+)
+TOOLING = ("matplotlib",)
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -52,6 +75,8 @@ def load_average() -> tuple[float, float, float]:
 def machine_facts() -> dict[str, object]:
     return {
         "cores": os.cpu_count(),
+        # What this process may run on (a container or taskset may allow fewer than the machine has).
+        "usable_cores": sorted(os.sched_getaffinity(0)),
         "memory_gib": round(_memory_total_bytes() / 2**30, 1),
         "cpu_model": _cpu_model(),
         "python": sys.version.split()[0],
@@ -71,6 +96,23 @@ def package_versions() -> dict[str, str | None]:
         except metadata.PackageNotFoundError:
             versions[package] = None
     return versions
+
+
+def code_version() -> dict[str, object]:
+    """The commit of the code measured, and whether the work tree had changes; None outside git."""
+    root = Path(__file__).resolve().parent.parent
+
+    def git(*arguments: str) -> str | None:
+        try:
+            completed = subprocess.run(
+                ["git", "-C", str(root), *arguments], capture_output=True, text=True, timeout=10, check=True
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return completed.stdout.strip()
+
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": git("rev-parse", "HEAD"), "dirty": None if status is None else bool(status)}
 
 
 def _process_cpu_seconds(pid: int) -> float:

@@ -33,6 +33,7 @@ __all__ = [
     "Placement",
     "Target",
     "effective_settings",
+    "is_runtime_default",
     "missing_modules",
     "resolve_targets",
     "server_argv",
@@ -45,6 +46,7 @@ PINNED_SETTINGS: Mapping[str, object] = {
     "workers": 1,
     "threads": 32,
     "log_level": "info",
+    "seed_items": 10_000,  # the rows the 304 and paging scenarios read from
     "rate_limit": 100_000.0,
     "rate_burst": 100_000,
     # The SSE scenario measures how many streams a server can hold, so the caps that protect a
@@ -122,6 +124,15 @@ DEFAULT_TARGETS = tuple(target.name for target in TARGETS)
 BASELINE_TARGET = "flask-gthread"
 
 
+def is_runtime_default(target: Target) -> bool:
+    """Whether the target is what ``twinport serve --runtime <its runtime>`` runs with no other
+    setting: twinport's own app on the server and worker class the settings default to."""
+    if target.app is not None or target.server != "twinport":
+        return False
+    default = resolve_settings(cli={"runtime": target.runtime}).settings
+    return target.worker_class == default.worker_class
+
+
 @dataclass(frozen=True, slots=True)
 class Placement:
     """Which cores the server and the client (wrk and the asyncio client) may use.
@@ -169,16 +180,17 @@ def effective_settings(target: Target, overrides: Mapping[str, object], port: in
     return resolve_settings(cli={key: str(value) for key, value in values.items()}).settings
 
 
-def server_argv(target: Target, settings: Settings) -> list[str]:
+def server_argv(target: Target, settings: Settings, factory: str | None = None) -> list[str]:
     """The server's command line: what ``twinport serve`` execs, with the app or server swapped where
-    the target says so."""
+    the target says so, or with the app made by ``factory`` (``module:function``, a scenario's own
+    app) instead of either."""
     if target.server == "uvicorn":
         return [
             sys.executable,
             "-m",
             "uvicorn",
             "--factory",
-            "quart_impl:create_app",
+            factory or "quart_impl:create_app",
             "--host",
             settings.host,
             "--port",
@@ -189,23 +201,26 @@ def server_argv(target: Target, settings: Settings) -> list[str]:
             settings.log_level,
         ]
     argv = server_command(settings)
-    if target.app is not None:
+    if factory is not None:
+        argv[-1] = f"{factory}()"
+    elif target.app is not None:
         argv[-1] = target.app
     return argv
 
 
 @contextmanager
 def started(
-    target: Target, overrides: Mapping[str, object], placement: Placement
+    target: Target, overrides: Mapping[str, object], placement: Placement, factory: str | None = None
 ) -> Iterator[tuple[RunningServer, list[str]]]:
-    """The target's server on a free loopback port, in a fresh scratch directory (its own data
-    directory and database: nothing is shared or cached between targets); stopped on the way out."""
+    """The target's server (with the app ``factory`` makes, if given) on a free loopback port, in a
+    fresh scratch directory (its own data directory and database: nothing is shared or cached
+    between targets); stopped on the way out."""
     port = free_port()
     with tempfile.TemporaryDirectory(prefix=f"twinport-bench-{target.name}-") as scratch:
         directory = Path(scratch)
         settings = effective_settings(target, overrides, port, str(directory / "data"))
         os.makedirs(settings.data_dir, exist_ok=True)
-        argv = server_argv(target, settings)
+        argv = server_argv(target, settings, factory)
         environment = twinport_environment(settings.as_dict())
         with running_command(
             target.runtime, placement.server_prefix() + argv, port, environment, directory, directory / "server.log"

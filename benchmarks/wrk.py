@@ -16,7 +16,7 @@ from pathlib import Path
 
 from parity_tests.servers import find_program
 
-__all__ = ["WrkResult", "parse_wrk_output", "run_wrk", "wrk_available"]
+__all__ = ["WrkResult", "parse_wrk_output", "run_wrk", "wrk_available", "wrk_version"]
 
 _MARKER = "WRK_JSON "
 # wrk's latency histogram is in microseconds; percentile() takes 0-100.
@@ -58,6 +58,17 @@ class WrkResult:
 
 def wrk_available() -> bool:
     return find_program("wrk") is not None
+
+
+def wrk_version() -> str | None:
+    """The first line of ``wrk -v`` (e.g. ``wrk debian/4.1.0-3+b2 [epoll] ...``), its version words;
+    None without wrk. wrk prints it and exits 1, so the status is not read."""
+    program = find_program("wrk")
+    if program is None:
+        return None
+    completed = subprocess.run([program, "-v"], capture_output=True, text=True, timeout=10)
+    words = (completed.stdout or completed.stderr).split()
+    return " ".join(words[1:3]) if len(words) >= 3 else None
 
 
 def parse_wrk_output(stdout: str) -> WrkResult:

@@ -1,19 +1,33 @@
 """The data layer's schema, queries and seed, written once for both runtimes (SQLAlchemy 2 Core).
 
-Nothing here opens a connection: functions return Core statements, and ``shared.edge.store`` (the
-edge) runs them through a sync engine for Flask and an async one for Quart. Only portable types
-and constructs are used, so the same statements run on SQLite now and PostgreSQL (psycopg 3)
-later; ``tests/shared/test_store.py`` compiles each one for the PostgreSQL dialect as a check.
+Nothing here opens a connection: each query is a Core statement built once, at import, that a
+function pairs with the values of one call (a ``Query``); ``shared.edge.store`` (the edge) runs
+them on a sync engine, Flask's on its request threads, Quart's in a thread pool of the store's
+own. Only portable types and constructs are used, so the same statements run on SQLite and on
+PostgreSQL (psycopg 3); ``tests/shared/test_store.py`` compiles each one for the PostgreSQL
+dialect as a check.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeAlias
 
-from sqlalchemy import Column, DateTime, Integer, MetaData, RowMapping, Select, Table, Text, func, select
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    RowMapping,
+    Select,
+    Table,
+    Text,
+    bindparam,
+    func,
+    select,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
@@ -21,6 +35,7 @@ __all__ = [
     "SEED_EPOCH",
     "Doc",
     "Item",
+    "Query",
     "RowsQuery",
     "UTCDateTime",
     "docs",
@@ -117,34 +132,63 @@ class Doc:
         return cls(row["id"], row["title"], row["content"], row["updated_at"])
 
 
-def select_item(item_id: int) -> RowsQuery:
-    return select(items).where(items.c.id == item_id)
+# Each statement is built once, here; a call binds only its values. SQLAlchemy memoizes a
+# statement's cache key on the object, so executing the same one again goes straight to the
+# compiled form in the engine's cache: no select() built, traversed or keyed per request.
+_ITEM = select(items).where(items.c.id == bindparam("item_id", type_=Integer))
+_DOC = select(docs).where(docs.c.id == bindparam("doc_id", type_=Integer))
+_ITEMS_PAGE = (
+    select(items)
+    .order_by(items.c.id)
+    .offset(bindparam("offset", type_=Integer))
+    .limit(bindparam("limit", type_=Integer))
+)
+_ITEMS_AFTER = (
+    select(items)
+    .where(items.c.id > bindparam("after_id", type_=Integer))
+    .order_by(items.c.id)
+    .limit(bindparam("limit", type_=Integer))
+)
+_ITEM_COUNT = select(func.count().label("count")).select_from(items)
 
 
-def select_doc(doc_id: int) -> RowsQuery:
-    return select(docs).where(docs.c.id == doc_id)
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A statement built once, and the values this call binds to it."""
+
+    statement: RowsQuery
+    parameters: Mapping[str, int]
 
 
-def select_items_page(offset: int, limit: int) -> RowsQuery:
+def select_item(item_id: int) -> Query:
+    return Query(_ITEM, {"item_id": item_id})
+
+
+def select_doc(doc_id: int) -> Query:
+    return Query(_DOC, {"doc_id": doc_id})
+
+
+def select_items_page(offset: int, limit: int) -> Query:
     """Offset pagination, in id order (without ORDER BY, SQL promises no order, hence no pages)."""
     _check_window(offset=offset, limit=limit)
-    return select(items).order_by(items.c.id).offset(offset).limit(limit)
+    return Query(_ITEMS_PAGE, {"offset": offset, "limit": limit})
 
 
-def select_items_after(after_id: int, limit: int) -> RowsQuery:
+def select_items_after(after_id: int, limit: int) -> Query:
     """Keyset pagination: the ``limit`` items after ``after_id``. The primary key's index finds
     the start directly, so a deep page costs what the first one does (seed §2.8 tip)."""
     _check_window(offset=0, limit=limit)
-    return select(items).where(items.c.id > after_id).order_by(items.c.id).limit(limit)
+    return Query(_ITEMS_AFTER, {"after_id": after_id, "limit": limit})
 
 
-def select_item_count() -> RowsQuery:
-    return select(func.count().label("count")).select_from(items)
+def select_item_count() -> Query:
+    return Query(_ITEM_COUNT, {})
 
 
-def select_any(table: Table) -> RowsQuery:
-    """One row of ``table`` if it has any: tells "empty" without counting every row."""
-    return select(table).limit(1)
+def select_any(table: Table) -> Query:
+    """One row of ``table`` if it has any: tells "empty" without counting every row (run only
+    when a database is prepared, so built on each call)."""
+    return Query(select(table).limit(1), {})
 
 
 def _check_window(*, offset: int, limit: int) -> None:

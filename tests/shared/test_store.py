@@ -1,5 +1,5 @@
 """The data layer against a real SQLite file: preparation, the seed, and the same answers through
-the sync engine (Flask) and the async one (Quart), checked against the seed itself."""
+the sync store (Flask) and the async one (Quart), checked against the seed itself."""
 
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ import asyncio
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from hypothesis import given, strategies as st
-from sqlalchemy import create_engine, insert
+from sqlalchemy import Engine, create_engine, event, insert
 from sqlalchemy.dialects.postgresql import psycopg
 from sqlalchemy.exc import StatementError
 from sqlalchemy.schema import CreateTable
@@ -22,7 +23,7 @@ from shared.edge.schema import (
     SEED_EPOCH,
     Doc,
     Item,
-    RowsQuery,
+    Query,
     docs,
     items,
     seed_docs,
@@ -33,7 +34,7 @@ from shared.edge.schema import (
     select_items_after,
     select_items_page,
 )
-from shared.edge.store import AsyncStore, SyncStore, async_url, default_database_url, prepare_database, sync_url
+from shared.edge.store import AsyncStore, SyncStore, default_database_url, prepare_database, sync_url
 
 ITEMS = 10_000  # prepare_database's default, what a first start creates
 DOCS = 100
@@ -58,7 +59,7 @@ def sync_store(database_url: str) -> Iterator[SyncStore]:
 
 class AsyncRunner:
     """An AsyncStore on one event loop of its own, so that sync (and hypothesis) tests can ask
-    it; its pooled aiosqlite connections stay on the loop that opened them."""
+    it, opened and closed on that loop as Quart does."""
 
     def __init__(self, database_url: str) -> None:
         self.runner = asyncio.Runner()
@@ -228,6 +229,51 @@ async def test_the_async_store_on_the_tests_own_event_loop(database_url: str) ->
     assert found == [*SEEDED_ITEMS[:20], ITEMS]
 
 
+@pytest.fixture
+def statement_threads() -> Iterator[list[threading.Thread]]:
+    """The thread that executes each statement, on any engine, while the test runs."""
+    seen: list[threading.Thread] = []
+
+    def record(*_: object) -> None:
+        seen.append(threading.current_thread())
+
+    event.listen(Engine, "before_cursor_execute", record)
+    yield seen
+    event.remove(Engine, "before_cursor_execute", record)
+
+
+async def test_the_async_store_never_queries_on_the_event_loop(
+    database_url: str, statement_threads: list[threading.Thread]
+) -> None:
+    # What "never blocks the loop" means: while the database works, the loop serves other requests.
+    store = AsyncStore(database_url, pool_size=3)
+    try:
+        pages = await asyncio.gather(*(store.items_page(offset, 10) for offset in range(0, 400, 10)))
+        found = await asyncio.gather(*(store.item(item_id) for item_id in range(1, 41)), store.count_items())
+    finally:
+        await store.close()
+    assert [item for page in pages for item in page] == SEEDED_ITEMS[:400]
+    assert found == [*SEEDED_ITEMS[:40], ITEMS]
+    assert len(statement_threads) == 81
+    assert threading.current_thread() not in statement_threads
+    assert 1 <= len(set(statement_threads)) <= 3  # bounded by pool_size, however many requests wait
+
+
+async def test_closing_the_async_store_stops_its_threads(
+    database_url: str, statement_threads: list[threading.Thread]
+) -> None:
+    store = AsyncStore(database_url, pool_size=4)
+    # Queries still under way when close() is called finish first, and their callers get rows.
+    reads = [asyncio.ensure_future(store.items_page(offset, 100)) for offset in range(0, 2000, 100)]
+    await asyncio.sleep(0)
+    await store.close()
+    assert [item for page in await asyncio.gather(*reads) for item in page] == SEEDED_ITEMS[:2000]
+    assert statement_threads
+    assert not [thread for thread in set(statement_threads) if thread.is_alive()]
+    with pytest.raises(RuntimeError):  # a closed store refuses, rather than starting a thread again
+        await store.item(1)
+
+
 def test_negative_windows_are_refused_the_same_on_every_backend() -> None:
     # SQLite would read LIMIT -1 as "no limit"; PostgreSQL would reject it.
     with pytest.raises(ValueError):
@@ -287,19 +333,23 @@ def test_times_are_stored_as_utc_and_come_back_aware(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("statement", "expected"),
+    ("query", "expected"),
     [
-        (select_item(42), "WHERE items.id = %(id_1)s::INTEGER"),
-        (select_doc(7), "FROM docs WHERE docs.id = %(id_1)s::INTEGER"),
-        (select_items_page(40, 20), "ORDER BY items.id LIMIT %(param_1)s::INTEGER OFFSET %(param_2)s::INTEGER"),
-        (select_items_after(40, 20), "WHERE items.id > %(id_1)s::INTEGER ORDER BY items.id LIMIT %(param_1)s::INTEGER"),
+        (select_item(42), "WHERE items.id = %(item_id)s::INTEGER"),
+        (select_doc(7), "FROM docs WHERE docs.id = %(doc_id)s::INTEGER"),
+        (select_items_page(40, 20), "ORDER BY items.id LIMIT %(limit)s::INTEGER OFFSET %(offset)s::INTEGER"),
+        (
+            select_items_after(40, 20),
+            "WHERE items.id > %(after_id)s::INTEGER ORDER BY items.id LIMIT %(limit)s::INTEGER",
+        ),
         (select_item_count(), "SELECT count(*) AS count FROM items"),
     ],
     ids=["item", "doc", "page", "after", "count"],
 )
-def test_statements_compile_for_postgresql(statement: RowsQuery, expected: str) -> None:
-    compiled = " ".join(str(statement.compile(dialect=POSTGRESQL)).split())
-    assert expected in compiled
+def test_statements_compile_for_postgresql(query: Query, expected: str) -> None:
+    compiled = query.statement.compile(dialect=POSTGRESQL)
+    assert expected in " ".join(str(compiled).split())
+    assert set(query.parameters) == set(compiled.params)  # every value this call binds, and no other
 
 
 def test_tables_are_portable_ddl() -> None:
@@ -313,28 +363,16 @@ def test_tables_are_portable_ddl() -> None:
 
 
 @pytest.mark.parametrize(
-    ("given_url", "sync", "asynchronous"),
+    ("given_url", "engine_url"),
     [
-        (
-            "sqlite:////srv/data/twinport.sqlite3",
-            "sqlite:////srv/data/twinport.sqlite3",
-            "sqlite+aiosqlite:////srv/data/twinport.sqlite3",
-        ),
-        ("sqlite+aiosqlite:///rel.db", "sqlite:///rel.db", "sqlite+aiosqlite:///rel.db"),
-        (
-            "postgresql://u:p%40ss@db:5432/app",
-            "postgresql+psycopg://u:p%40ss@db:5432/app",
-            "postgresql+psycopg://u:p%40ss@db:5432/app",
-        ),
-        (
-            "postgresql+psycopg://db/app?sslmode=require",
-            "postgresql+psycopg://db/app?sslmode=require",
-            "postgresql+psycopg://db/app?sslmode=require",
-        ),
+        ("sqlite:////srv/data/twinport.sqlite3", "sqlite:////srv/data/twinport.sqlite3"),
+        ("sqlite+aiosqlite:///rel.db", "sqlite:///rel.db"),  # accepted as before: the same file
+        ("postgresql://u:p%40ss@db:5432/app", "postgresql+psycopg://u:p%40ss@db:5432/app"),
+        ("postgresql+psycopg://db/app?sslmode=require", "postgresql+psycopg://db/app?sslmode=require"),
     ],
 )
-def test_urls_for_each_engine_keep_everything_but_the_driver(given_url: str, sync: str, asynchronous: str) -> None:
-    assert (sync_url(given_url), async_url(given_url)) == (sync, asynchronous)
+def test_urls_for_the_engine_keep_everything_but_the_driver(given_url: str, engine_url: str) -> None:
+    assert sync_url(given_url) == engine_url
 
 
 @pytest.mark.parametrize(
@@ -343,8 +381,6 @@ def test_urls_for_each_engine_keep_everything_but_the_driver(given_url: str, syn
 def test_other_urls_are_refused(bad: str) -> None:
     with pytest.raises(ValueError):
         sync_url(bad)
-    with pytest.raises(ValueError):
-        async_url(bad)
 
 
 def test_the_default_is_an_absolute_sqlite_file_in_the_data_dir(

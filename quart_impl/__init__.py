@@ -63,8 +63,8 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Quart:
     app.url_map.merge_slashes = False
     # In-process, so one per worker process: run one worker (README) or replace it with a broker.
     install_events(app, resolved)
-    # The items store: the async engine belongs to the serving event loop, so it is opened and
-    # closed with it.
+    # The items store: its thread pool and connections live as long as serving does, so they are
+    # opened and closed with it.
     database_url = database_url_for(resolved.database_url, resolved.state_dir)
 
     @app.before_serving

@@ -1,8 +1,8 @@
 """The items store and JSON representations: fetch rows, let ``shared`` decide the answer.
 
-The twin of flask_impl/_data.py: Flask uses the sync engine, Quart the async one
-(aiosqlite), so Quart never blocks its event loop on the database. The queries are the same
-(``shared.edge.schema``).
+The twin of flask_impl/_data.py: Flask queries on its request thread (``SyncStore``), Quart
+awaits the same statements run on the store's own bounded thread pool (``AsyncStore``), so Quart
+never blocks its event loop on the database. The queries are the same (``shared.edge.schema``).
 """
 
 from __future__ import annotations

@@ -9,12 +9,13 @@ import gc
 import json
 import threading
 import time
+from typing import Any
 
 import pytest
 from hypothesis import given, strategies as st
 
 from shared.compose import event_hub_for, stream_cap
-from shared.edge.events import DEFAULT_SUBSCRIBER_BACKLOG, EventHub, new_boot
+from shared.edge.events import DEFAULT_SUBSCRIBER_BACKLOG, AsyncHubSubscription, EventHub, new_boot
 from shared.protocol.representation import json_bytes
 from shared.service import events
 from shared.service.events import (
@@ -225,6 +226,137 @@ async def test_a_cancelled_async_waiter_leaves_the_subscription_usable() -> None
         event = hub.publish("tick", 1)
         assert await subscription.next_event(1) == event
     assert hub.subscriber_count() == 0
+
+
+def subscribed(hub: EventHub) -> AsyncHubSubscription:
+    subscription = hub.subscribe_async()
+    assert not isinstance(subscription, StreamsFull)
+    return subscription
+
+
+class CountingLoop(asyncio.SelectorEventLoop):
+    """A real event loop that counts the thread-safe calls made to it (each one a self-pipe write)."""
+
+    threadsafe_calls = 0
+
+    def call_soon_threadsafe(self, *args: Any, **kwargs: Any) -> asyncio.Handle:
+        self.threadsafe_calls += 1
+        return super().call_soon_threadsafe(*args, **kwargs)
+
+
+class LoopThread:
+    """A thread running its own event loop with ``count`` subscribers of ``hub``, each reading
+    until its stream ends; ``received`` holds what each one read, in order."""
+
+    def __init__(self, hub: EventHub, count: int) -> None:
+        self.loop = CountingLoop()
+        self.received: list[list[Event]] = [[] for _ in range(count)]
+        self.subscribed = threading.Event()
+        self._hub = hub
+        self._thread = threading.Thread(target=self.loop.run_until_complete, args=(self._read_all(),))
+
+    def __enter__(self) -> LoopThread:
+        self._thread.start()
+        assert self.subscribed.wait(5)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._thread.join(5)
+        assert not self._thread.is_alive()
+        self.loop.close()
+
+    async def _read_all(self) -> None:
+        subscriptions = [subscribed(self._hub) for _ in self.received]
+        readers = [self._read(each, into) for each, into in zip(subscriptions, self.received, strict=True)]
+        gathered = asyncio.gather(*readers)
+        await asyncio.sleep(0)  # every reader waits before the test publishes
+        self.subscribed.set()
+        await asyncio.wait_for(gathered, 10)
+
+    @staticmethod
+    async def _read(subscription: AsyncHubSubscription, into: list[Event]) -> None:
+        with subscription:
+            while isinstance(outcome := await subscription.next_event(10), Event):
+                into.append(outcome)
+
+
+def test_subscribers_on_two_loops_in_two_threads_each_get_every_event_in_order() -> None:
+    hub = EventHub()
+    with LoopThread(hub, 3) as first, LoopThread(hub, 2) as second:
+        events = published(hub, 50)
+        hub.close()
+    assert first.received == [events] * 3 and second.received == [events] * 2
+    assert hub.subscriber_count() == 0
+
+
+def test_a_publish_makes_one_threadsafe_call_per_loop_not_one_per_subscriber() -> None:
+    hub = EventHub()
+    with LoopThread(hub, 100) as looped:
+        published(hub, 1)
+        calls_for_one_event = looped.loop.threadsafe_calls
+        hub.close()
+    assert calls_for_one_event == 1
+    assert [len(each) for each in looped.received] == [1] * 100
+
+
+def test_a_publish_on_the_loops_own_thread_wakes_its_subscribers_without_a_threadsafe_call() -> None:
+    loop = CountingLoop()
+    hub = EventHub()
+
+    async def scenario() -> list[Event | Quiet]:
+        subscriptions = [subscribed(hub) for _ in range(10)]
+        readers = asyncio.gather(*(each.next_event(5) for each in subscriptions))
+        await asyncio.sleep(0)
+        event = hub.publish("tick", 1)
+        outcomes = await readers
+        assert outcomes == [event] * 10
+        for subscription in subscriptions:
+            subscription.close()
+        return outcomes
+
+    try:
+        assert len(loop.run_until_complete(scenario())) == 10
+        assert loop.threadsafe_calls == 0
+    finally:
+        loop.close()
+
+
+async def test_a_subscriber_closed_between_the_publish_and_its_wake_up_gets_the_event_then_ends() -> None:
+    hub = EventHub()
+    subscription = hub.subscribe_async()
+    assert not isinstance(subscription, StreamsFull)
+    waiter = asyncio.ensure_future(subscription.next_event(5))
+    await asyncio.sleep(0)
+    # Published on another thread: its wake-up is queued to this loop, which runs none of it until
+    # this coroutine awaits, so the close below comes between the two.
+    publisher = threading.Thread(target=hub.publish, args=("tick", 1))
+    publisher.start()
+    publisher.join(5)
+    subscription.close()
+    assert hub.subscriber_count() == 0
+    event = await asyncio.wait_for(waiter, 5)
+    assert isinstance(event, Event) and event.id == EventId(hub.boot, 1)
+    assert await subscription.next_event(5) is Quiet.ENDED
+
+
+def test_a_subscriber_whose_loop_closed_is_let_go_at_the_next_publish() -> None:
+    hub = EventHub()
+    gone = asyncio.new_event_loop()
+
+    async def subscribe() -> AsyncHubSubscription:
+        return subscribed(hub)
+
+    subscription = gone.run_until_complete(subscribe())
+    # Its coroutine, stepped by hand (no task: its loop will never run again), waits now.
+    waiting = subscription.next_event(60)
+    assert isinstance(waiting.send(None), asyncio.Future)
+    gone.close()
+    with hub.subscribe() as threaded:
+        assert hub.subscriber_count() == 2
+        event = hub.publish("tick", 1)  # the closed loop cannot be woken: its subscriber is let go
+        assert threaded.next_event(0) == event
+        assert hub.subscriber_count() == 1
+    waiting.close()
 
 
 def test_a_subscriber_too_far_behind_is_let_go_after_its_queued_events() -> None:

@@ -15,7 +15,11 @@ signal handlers and loaded the app, so it can put one step in front of gunicorn'
 close the app's event hub, which ends every stream after the events it has queued (each client
 then sees its response end and reconnects, with Last-Event-ID, after the ``retry`` it was given).
 
-The Quart twin has no counterpart: hypercorn cancels open requests after its own graceful timeout
+``post_worker_init`` is also where the worker, its app loaded, settles its heap
+(``shared.edge.lifecycle.settle_heap``, the ``gc_freeze`` setting), as hypercorn's worker does
+in ``quart_impl/hypercorn_worker.py``.
+
+The Quart twin has no counterpart to ending streams: hypercorn cancels open requests after its own graceful timeout
 (3 s), and a cancelled stream unsubscribes on the way out.
 
 Loaded by ``twinport serve`` as ``--config <path of this file>``; gunicorn reads only
@@ -30,6 +34,8 @@ import threading
 from pathlib import Path
 from types import FrameType
 from typing import Any
+
+from shared.edge.lifecycle import settle_heap
 
 __all__ = ["post_worker_init", "worker_class"]
 
@@ -52,6 +58,8 @@ EVENTS_EXTENSION = "twinport.events"
 
 
 def post_worker_init(worker: Any) -> None:
+    settings = getattr(worker.wsgi, "config", {}).get("TWINPORT")
+    settle_heap(settings is not None and settings.gc_freeze)
     hub = getattr(worker.wsgi, "extensions", {}).get(EVENTS_EXTENSION)
     stop = signal.getsignal(signal.SIGTERM)
     if hub is None or not callable(stop):

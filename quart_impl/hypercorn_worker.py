@@ -19,6 +19,8 @@ a worker can arrange its own life; the app itself is ``quart_impl.create_app``, 
   that is not "waiting for 100-continue" when the declared ``Content-Length`` is over
   ``publish_max_bytes``, and a ``TCPServer`` whose close half-closes, reads and discards up to
   ``shared.edge.lifecycle.LINGER_BYTES`` for up to ``client_timeout`` (RFC 9112 §9.6), then closes.
+- **Its heap is settled once the app is loaded** (``shared.edge.lifecycle.settle_heap``, the
+  ``gc_freeze`` setting), as gunicorn's ``post_worker_init`` does it for Flask.
 - **Open event streams end when the worker starts to stop**, as ``flask_impl/gunicorn_conf.py``
   makes them end in gunicorn: the app's event hub is closed the moment hypercorn's worker context
   is ``terminated``, so each stream ends after what it has queued, hypercorn closes the connection
@@ -47,7 +49,7 @@ from quart import Quart
 
 from shared.config import load_settings
 from shared.edge.access_log import AsgiAtoms
-from shared.edge.lifecycle import LINGER_BYTES, declared_length, exit_with_parent
+from shared.edge.lifecycle import LINGER_BYTES, declared_length, exit_with_parent, settle_heap
 from shared.settings import Settings
 
 __all__ = ["create_app"]
@@ -67,6 +69,7 @@ def create_app() -> Quart:
     # computes ~30 and copies os.environ per request). hypercorn's Config.logger_class would need
     # an importable class, and any module of quart_impl imports the whole app into the master.
     hypercorn.logging.Logger.atoms = _atoms  # type: ignore[method-assign]
+    settle_heap(settings.gc_freeze)  # last: what is loaded by now is frozen
     return app
 
 

@@ -58,6 +58,8 @@ class Setting:
         """The default as ``--help`` and the README say it: ``8000``, ``15`` (not ``15.0``), ``empty``."""
         if self.default_text is not None:
             return self.default_text
+        if isinstance(self.default, bool):
+            return "true" if self.default else "false"
         if self.default == "":
             return "empty"
         if isinstance(self.default, float) and self.default.is_integer():
@@ -128,6 +130,11 @@ _PASSWORD = re.compile(r"(://[^:/@]*:)[^@/]*@")
 _TOKENS = "comma-separated bearer tokens without spaces, or empty for none"
 
 
+# A switch is spelled as TOML spells it; "True" and "False" too, as str() writes them (as_environ).
+_SWITCH = _Rule("true or false", lambda value: isinstance(value, bool))
+_SWITCH_WORDS = {"true": True, "false": False}
+
+
 def _no_spaces(value: str) -> bool:
     return not any(character.isspace() for character in value)
 
@@ -174,6 +181,11 @@ class Settings:
         32,
         "threads per gunicorn gthread worker (concurrent requests per worker)",
         _within("an integer", 1, 1024),
+    )
+    gc_freeze: bool = _setting(
+        True,
+        "once a worker has loaded the app, gc.freeze() it and collect young objects less often",
+        _SWITCH,
     )
     data_dir: str = _setting(
         "data",
@@ -401,17 +413,19 @@ def _known(key: str, where: str, *, display: str | None = None) -> Setting:
 
 
 def _typed(setting: Setting, value: Any, where: str) -> Any:
-    # bool is an int in Python; a TOML ``port = true`` is still a type error. A whole number
-    # is a fine float (``stream_delay = 1``).
+    # bool is an int in Python; a TOML ``port = true`` is still a type error, and so is
+    # ``gc_freeze = 1`` (a switch is true or false). A whole number is a fine float (``stream_delay = 1``).
     if setting.kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
-    if isinstance(value, bool) or not isinstance(value, setting.kind):
+    if isinstance(value, bool) is not (setting.kind is bool) or not isinstance(value, setting.kind):
         raise ConfigError(f"{setting.name} = {value!r} in {where}: expected {setting.allowed}")
     return _checked(setting, value, where)
 
 
 def _from_text(setting: Setting, raw: str, where: str) -> Any:
     value: Any = raw.strip()
+    if setting.kind is bool:
+        value = _SWITCH_WORDS.get(value.lower() if value.isascii() else value, value)
     if setting.kind in (int, float):
         pattern = _INTEGER if setting.kind is int else _DECIMAL
         if pattern.fullmatch(value) is None:

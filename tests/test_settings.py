@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -58,10 +59,10 @@ def test_twinport_config_names_another_file(tmp_path: Path) -> None:
             {},
             {},
             "prot: unknown setting in twinport.toml; known settings: api_tokens, client_timeout, compress_min_bytes, "
-            "data_dir, database_url, export_rows, file_chunk_size, host, log_level, max_ranges, port, publish_burst, "
-            "publish_max_bytes, publish_rate, publish_tokens, rate_burst, rate_limit, runtime, seed_items, server, "
-            "sse_heartbeat, sse_max_streams, sse_replay, sse_replay_bytes, sse_thread_share, state_dir, stream_delay, "
-            "threads, total_count_ttl, trusted_proxy_hops, worker_class, workers",
+            "data_dir, database_url, export_rows, file_chunk_size, gc_freeze, host, log_level, max_ranges, port, "
+            "publish_burst, publish_max_bytes, publish_rate, publish_tokens, rate_burst, rate_limit, runtime, "
+            "seed_items, server, sse_heartbeat, sse_max_streams, sse_replay, sse_replay_bytes, sse_thread_share, "
+            "state_dir, stream_delay, threads, total_count_ttl, trusted_proxy_hops, worker_class, workers",
         ),
         ('port = "8000"\n', {}, {}, "port = '8000' in twinport.toml: expected an integer from 1 to 65535"),
         ("port = true\n", {}, {}, "port = True in twinport.toml: expected an integer from 1 to 65535"),
@@ -217,6 +218,32 @@ def test_a_whole_number_is_a_float_setting(tmp_path: Path) -> None:
 
 def test_test_suite_variables_are_not_settings(tmp_path: Path) -> None:
     assert load_settings(environ={"TWINPORT_TEST_REQUIRE": "nginx"}, cwd=tmp_path).settings.runtime == "flask"
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ({"files": [("twinport.toml", {"gc_freeze": False})]}, False),
+        ({"environ": {"TWINPORT_GC_FREEZE": "false"}}, False),
+        ({"environ": {"TWINPORT_GC_FREEZE": "False"}}, False),  # as str() writes it (as_environ)
+        ({"cli": {"gc_freeze": "TRUE"}}, True),
+        ({}, True),
+    ],
+)
+def test_a_switch_is_true_or_false_in_any_layer(source: dict[str, Any], expected: bool) -> None:
+    assert resolve_settings(**source).settings.gc_freeze is expected
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ({"files": [("twinport.toml", {"gc_freeze": 1})]}, "gc_freeze = 1 in twinport.toml: expected true or false"),
+        ({"environ": {"TWINPORT_GC_FREEZE": "yes"}}, "TWINPORT_GC_FREEZE='yes': expected true or false"),
+    ],
+)
+def test_a_switch_refuses_anything_else(source: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=f"^{re.escape(message)}$"):
+        resolve_settings(**source)
 
 
 def test_settings_round_trip_through_the_environment() -> None:

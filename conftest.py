@@ -1,8 +1,10 @@
 """Fixtures shared by tests/ and parity_tests/: both apps, a client per runtime, real servers.
 
 A test that takes ``client`` runs once per runtime (``[flask]`` and ``[quart]``), in-process;
-one that takes ``wire_client`` runs once per runtime against the real server. The test body is
-written once, in the synchronous ``Client`` interface of ``parity_tests.clients``.
+one that takes ``wire_client`` (or ``serving``) runs once per serving offered, each runtime on each
+of its servers (``parity_tests.servers.SERVINGS``: ``[flask-gunicorn-gthread]`` ...
+``[quart-granian-uvloop]``), against the real server. The test body is written once, in the
+synchronous ``Client`` interface of ``parity_tests.clients``.
 """
 
 from __future__ import annotations
@@ -16,9 +18,23 @@ import flask_impl
 import quart_impl
 from parity_tests.clients import Client, FlaskInProcess, QuartInProcess, WireClient
 from parity_tests.harness import parity_settings
-from parity_tests.servers import running_server
+from parity_tests.servers import DEFAULT_SERVINGS, SERVINGS, Serving, running_server
 
 RUNTIMES = ("flask", "quart")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``serving`` over every serving offered, grouped so that one server of each runs at a time;
+    else ``runtime`` over both runtimes (a test that has a serving has its runtime from it)."""
+    chosen = {
+        name.strip()
+        for marker in metafunc.definition.iter_markers("parametrize")
+        for name in (marker.args[0].split(",") if isinstance(marker.args[0], str) else marker.args[0])
+    }
+    if "serving" in metafunc.fixturenames and "serving" not in chosen:
+        metafunc.parametrize("serving", SERVINGS, ids=[each.id for each in SERVINGS], scope="session")
+    elif "runtime" in metafunc.fixturenames and not {"runtime", "serving"} & chosen:
+        metafunc.parametrize("runtime", RUNTIMES, indirect=True)
 
 
 @pytest.fixture(scope="session")
@@ -31,9 +47,12 @@ def settings(data_dir: Path) -> dict[str, object]:
     return parity_settings(data_dir)
 
 
-@pytest.fixture(params=RUNTIMES)
+@pytest.fixture
 def runtime(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+    if hasattr(request, "param"):
+        return str(request.param)
+    serving: Serving = request.getfixturevalue("serving")
+    return serving.runtime
 
 
 @pytest.fixture
@@ -52,7 +71,7 @@ def client(runtime: str, app: object) -> Iterator[Client]:
 
 @pytest.fixture(scope="session")
 def servers(settings: dict[str, object]) -> Iterator[dict[str, WireClient]]:
-    """One real server per runtime for the whole session (gunicorn+Flask, hypercorn+Quart).
+    """One real server per runtime for the whole session, each on its default serving.
 
     Never publish events through these: the parity cases read their hubs' ids back in a fixed
     order (parity_tests/cases/streams.py). A test that publishes starts servers of its own."""
@@ -63,6 +82,11 @@ def servers(settings: dict[str, object]) -> Iterator[dict[str, WireClient]]:
         }
 
 
-@pytest.fixture
-def wire_client(runtime: str, servers: dict[str, WireClient]) -> WireClient:
-    return servers[runtime]
+@pytest.fixture(scope="session")
+def wire_client(serving: Serving, settings: dict[str, object], servers: dict[str, WireClient]) -> Iterator[WireClient]:
+    """The serving's real server, shared by its tests (the session's own for a default serving)."""
+    if serving == DEFAULT_SERVINGS[serving.runtime]:
+        yield servers[serving.runtime]
+        return
+    with running_server(serving.runtime, settings, serving) as server:
+        yield WireClient(server.host, server.port, server.runtime)

@@ -22,7 +22,7 @@ from .cases import CASES, Case
 from .cases.files import prepare_file_fixtures
 from .clients import Client, FlaskInProcess, QuartInProcess, WireClient
 from .compare import diff_exchanges, with_boot, without_boot
-from .servers import running_server
+from .servers import DEFAULT_SERVINGS, Serving, running_server
 
 __all__ = [
     "MODES",
@@ -117,20 +117,26 @@ def run_cases(cases: Iterable[Case], pairs: Pairs) -> list[Finding]:
 
 class Pairs:
     """The Flask and Quart clients of one mode, per profile, started when first asked for and
-    stopped with the ``ExitStack``."""
+    stopped with the ``ExitStack``; over the wire, on the servings given (else the defaults)."""
 
     def __init__(
-        self, mode: str, settings: Mapping[str, Any], stack: ExitStack, **started: tuple[Client, Client]
+        self,
+        mode: str,
+        settings: Mapping[str, Any],
+        stack: ExitStack,
+        servings: tuple[Serving, Serving] | None = None,
+        **started: tuple[Client, Client],
     ) -> None:
         self.mode = mode
         self._settings = dict(settings)
         self._stack = stack
+        self._servings = servings or (DEFAULT_SERVINGS["flask"], DEFAULT_SERVINGS["quart"])
         self._pairs: dict[str, tuple[Client, Client]] = dict(started)
 
     def get(self, profile: str) -> tuple[Client, Client]:
         if profile not in self._pairs:
             settings = {**self._settings, **PROFILES[profile]}
-            pair = in_process_pair(settings) if self.mode == "in-process" else wire_pair(settings)
+            pair = in_process_pair(settings) if self.mode == "in-process" else wire_pair(settings, *self._servings)
             self._pairs[profile] = self._stack.enter_context(pair)
         return self._pairs[profile]
 
@@ -172,8 +178,13 @@ def in_process_pair(
 
 
 @contextmanager
-def wire_pair(settings: Mapping[str, Any]) -> Iterator[tuple[Client, Client]]:
-    with running_server("flask", settings) as flask_server, running_server("quart", settings) as quart_server:
+def wire_pair(
+    settings: Mapping[str, Any], flask: Serving | None = None, quart: Serving | None = None
+) -> Iterator[tuple[Client, Client]]:
+    with (
+        running_server("flask", settings, flask) as flask_server,
+        running_server("quart", settings, quart) as quart_server,
+    ):
         yield (
             WireClient(flask_server.host, flask_server.port, "flask"),
             WireClient(quart_server.host, quart_server.port, "quart"),

@@ -23,11 +23,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from shared.config import CONFIG_ENV
-from shared.settings import ENV_PREFIX
+from shared.settings import ENV_PREFIX, SERVERS
 
 __all__ = [
+    "DEFAULT_SERVINGS",
+    "PAIRINGS",
     "REPO_ROOT",
+    "SERVINGS",
     "RunningServer",
+    "Serving",
     "find_program",
     "free_port",
     "require_program",
@@ -39,6 +43,43 @@ __all__ = [
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STARTUP_SECONDS = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Serving:
+    """One runtime on one of its servers with one worker class: what ``twinport serve`` offers."""
+
+    runtime: str
+    server: str
+    worker_class: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.runtime}-{self.server}-{self.worker_class}"
+
+    def settings(self) -> dict[str, str]:
+        return {"server": self.server, "worker_class": self.worker_class}
+
+
+# Every serving offered (shared.settings.SERVERS), each runtime's default first.
+SERVINGS = tuple(
+    Serving(runtime, server, worker_class)
+    for runtime, servers in SERVERS.items()
+    for server, worker_classes in servers.items()
+    for worker_class in worker_classes
+)
+DEFAULT_SERVINGS = {runtime: next(each for each in SERVINGS if each.runtime == runtime) for runtime in SERVERS}
+# The Flask and Quart servings the parity suite compares over the wire: the two defaults, then every
+# other serving against the other runtime's default. Answers that equal one reference equal each
+# other, so every pair of servings (Flask on any, Quart on any) is proven without running all of them.
+PAIRINGS: tuple[tuple[Serving, Serving], ...] = (
+    (DEFAULT_SERVINGS["flask"], DEFAULT_SERVINGS["quart"]),
+    *(
+        (serving, DEFAULT_SERVINGS["quart"]) if serving.runtime == "flask" else (DEFAULT_SERVINGS["flask"], serving)
+        for serving in SERVINGS
+        if serving not in DEFAULT_SERVINGS.values()
+    ),
+)
 
 
 @dataclass
@@ -100,8 +141,14 @@ def running_command(
 
 
 @contextmanager
-def running_server(runtime: str, settings: Mapping[str, object] | None = None) -> Iterator[RunningServer]:
-    """``twinport serve --runtime RUNTIME`` on a free port, until the block ends."""
+def running_server(
+    runtime: str, settings: Mapping[str, object] | None = None, serving: Serving | None = None
+) -> Iterator[RunningServer]:
+    """``twinport serve --runtime RUNTIME`` on a free port, until the block ends; on the server
+    and worker class of ``serving`` if given (else the runtime's defaults, or ``settings``')."""
+    if serving is not None:
+        assert serving.runtime == runtime, (serving, runtime)
+        settings = {**(settings or {}), **serving.settings()}
     port = free_port()
     with tempfile.TemporaryDirectory(prefix=f"twinport-{runtime}-") as scratch:
         directory = Path(scratch)

@@ -10,18 +10,28 @@ import pytest
 from parity_tests.cases import CASES, Case
 from parity_tests.clients import WireClient
 from parity_tests.harness import PROFILES, Pairs, format_table, run_case
+from parity_tests.servers import PAIRINGS, Serving
+
+# In-process, then over the wire on every pairing of servers (parity_tests.servers.PAIRINGS).
+MODES: list[tuple[Serving, Serving] | None] = [None, *PAIRINGS]
 
 
-@pytest.fixture(scope="session", params=["in-process", "wire"])
+@pytest.fixture(
+    scope="session",
+    params=MODES,
+    ids=["in-process", *(f"wire-{flask.id}-vs-{quart.id}" for flask, quart in PAIRINGS)],
+)
 def pairs(request: pytest.FixtureRequest, settings: dict[str, object]) -> Iterator[Pairs]:
-    """Both runtimes per mode; the default profile over the wire is the session's servers."""
-    mode = str(request.param)
+    """Both runtimes per mode; the default profile over the default servers is the session's."""
+    servings: tuple[Serving, Serving] | None = request.param
     with ExitStack() as stack:
-        if mode == "wire":
+        if servings is None:
+            yield Pairs("in-process", settings, stack)
+        elif servings == PAIRINGS[0]:
             servers: dict[str, WireClient] = request.getfixturevalue("servers")
-            yield Pairs(mode, settings, stack, default=(servers["flask"], servers["quart"]))
+            yield Pairs("wire", settings, stack, servings, default=(servers["flask"], servers["quart"]))
         else:
-            yield Pairs(mode, settings, stack)
+            yield Pairs("wire", settings, stack, servings)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])

@@ -21,7 +21,7 @@ from urllib.parse import unquote_to_bytes
 
 from quart import Quart
 
-from shared.edge.access_log import BYTES_SENT
+from shared.edge.access_log import BYTES_SENT, RESPONSE_START
 from shared.protocol.gate import (
     Admitted,
     Answered,
@@ -213,12 +213,15 @@ async def _discard(receive: Receive, budget: int, deadline: float) -> None:
 
 def _counting(send: Send, scope: Scope) -> Send:
     """``send``, counting the body bytes the app writes into the server's scope, where the access
-    log finds them (``%(b)s``, as gunicorn logs the bytes it sent: shared.edge.access_log)."""
+    log finds them (``%(b)s``, as gunicorn logs the bytes it sent: shared.edge.access_log), and
+    keeping the response's start there for a log the server does not write."""
     scope[BYTES_SENT] = 0
 
     async def counted(message: Message) -> None:
         if message["type"] == "http.response.body":
             scope[BYTES_SENT] += len(message.get("body", b""))
+        elif message["type"] == "http.response.start":
+            scope[RESPONSE_START] = message
         await send(message)
 
     return counted

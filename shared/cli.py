@@ -55,7 +55,7 @@ Handler: TypeAlias = Callable[[argparse.Namespace], int]
 
 # What ``--version`` reports beside twinport itself, as ``flask --version`` names Python, Flask and
 # Werkzeug: the frameworks and servers twinport runs on, by their names on PyPI.
-_VERSIONS_OF = ("Flask", "Werkzeug", "gunicorn", "Quart", "hypercorn")
+_VERSIONS_OF = ("Flask", "Werkzeug", "gunicorn", "Quart", "hypercorn", "uvicorn", "granian", "gevent")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -158,42 +158,53 @@ def _parse(parser: _Parser, argv: Sequence[str]) -> argparse.Namespace:
 
 
 def server_command(settings: Settings, python: str = sys.executable) -> list[str]:
-    """The argv of the production server for these settings (pure: tested without running it)."""
+    """The argv of the production server for these settings (pure: tested without running it).
+    Each server is run as its users run it in production, with the settings README "Servers" names."""
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    return _SERVER_ARGV[settings.server](settings, python, host)
+
+
+def _gunicorn(settings: Settings, python: str, host: str) -> list[str]:
     bind = f"{host}:{settings.port}"
-    if settings.server == "gunicorn":
-        return [
-            python,
-            "-m",
-            "gunicorn",
-            "--bind",
-            bind,
-            "--workers",
-            str(settings.workers),
-            # gthread: each thread holds one request (or one open stream) at a time.
-            "--threads",
-            str(settings.threads),
-            # The config file's worker_class is twinport's gthread worker (a client has
-            # client_timeout to send its request); a stopping worker ends its event streams
-            # instead of waiting its graceful timeout for them.
-            "--config",
-            _server_conf("flask_impl", "gunicorn_conf.py"),
-            *(["--worker-class", settings.worker_class] if settings.worker_class != "gthread" else []),
-            # gunicorn by default believes X-Forwarded-Proto from 127.0.0.1 and ::1 and rewrites the
-            # scheme itself; only the trusted_proxy_hops setting decides that (ProxyFix in the app).
-            "--forwarded-allow-ips",
-            "",
-            "--log-level",
-            settings.log_level,
-            "--error-logfile",
-            "-",
-            "--access-logfile",
-            "/dev/stderr",
-            # gunicorn's own default, named so both servers write the same line (shared.edge.access_log).
-            "--access-logformat",
-            ACCESS_LOG_FORMAT,
-            "flask_impl:create_app()",
-        ]
+    return [
+        python,
+        "-m",
+        "gunicorn",
+        "--bind",
+        bind,
+        "--workers",
+        str(settings.workers),
+        # gthread: each thread holds one request (or one open stream) at a time.
+        "--threads",
+        str(settings.threads),
+        # The config file's worker_class is twinport's gthread worker (a client has
+        # client_timeout to send its request); a stopping worker ends its event streams
+        # instead of waiting its graceful timeout for them.
+        "--config",
+        _server_conf("flask_impl", "gunicorn_conf.py"),
+        *(["--worker-class", settings.worker_class] if settings.worker_class != "gthread" else []),
+        # gunicorn by default believes X-Forwarded-Proto from 127.0.0.1 and ::1 and rewrites the
+        # scheme itself; only the trusted_proxy_hops setting decides that (ProxyFix in the app).
+        "--forwarded-allow-ips",
+        "",
+        # gunicorn 27 listens on a control socket at one path per user (~/.gunicorn/gunicorn.ctl), so
+        # a second deployment on the machine would take it over from the first.
+        "--no-control-socket",
+        "--log-level",
+        settings.log_level,
+        "--error-logfile",
+        "-",
+        "--access-logfile",
+        "/dev/stderr",
+        # gunicorn's own default, named so both servers write the same line (shared.edge.access_log).
+        "--access-logformat",
+        ACCESS_LOG_FORMAT,
+        "flask_impl:create_app()",
+    ]
+
+
+def _hypercorn(settings: Settings, python: str, host: str) -> list[str]:
+    bind = f"{host}:{settings.port}"
     return [
         python,
         "-m",
@@ -216,6 +227,88 @@ def server_command(settings: Settings, python: str = sys.executable) -> list[str
         # Each worker exits with its master, and sends no 100 Continue to a body it will refuse.
         "quart_impl.hypercorn_worker:create_app()",
     ]
+
+
+def _uvicorn(settings: Settings, python: str, host: str) -> list[str]:
+    return [
+        python,
+        "-m",
+        "uvicorn",
+        "--host",
+        settings.host,
+        "--port",
+        str(settings.port),
+        "--workers",
+        str(settings.workers),
+        "--loop",
+        settings.worker_class,
+        # h11, not httptools: llhttp answers a method it does not know (BREW) with its own 400 before
+        # the app can answer 405 (parity case method-unknown).
+        "--http",
+        "h11",
+        # uvicorn believes X-Forwarded-* from loopback by default; only trusted_proxy_hops decides that.
+        "--no-proxy-headers",
+        # A request head has client_timeout to arrive, as on the other servers.
+        "--timeout-keep-alive",
+        str(max(1, round(settings.client_timeout))),
+        # hypercorn's graceful timeout: open requests get 3 s once the worker is told to stop.
+        "--timeout-graceful-shutdown",
+        "3",
+        "--backlog",
+        "2048",
+        "--log-level",
+        settings.log_level,
+        # The access log line is the app's (quart_impl/uvicorn_worker.py): uvicorn's own has no byte count.
+        "--no-access-log",
+        "--factory",
+        "quart_impl.uvicorn_worker:create_app",
+    ]
+
+
+def _granian(settings: Settings, python: str, host: str) -> list[str]:
+    flask = settings.runtime == "flask"
+    return [
+        python,
+        "-m",
+        "granian",
+        "--interface",
+        "wsgi" if flask else "asgi",
+        "--host",
+        settings.host,
+        "--port",
+        str(settings.port),
+        "--workers",
+        str(settings.workers),
+        # HTTP/1.1 only, as the other servers speak it on a plain port (no h2c).
+        "--http",
+        "1",
+        # WSGI: each request (and each open stream) holds one of these, as a gthread thread does.
+        *(["--blocking-threads", str(settings.threads)] if flask else ["--loop", settings.worker_class]),
+        # granian caps concurrent requests per worker at the backlog (1,024) by default, which would
+        # also cap open event streams below sse_max_streams.
+        "--backpressure",
+        str(max(settings.sse_max_streams, 1024) + 1024),
+        "--backlog",
+        "2048",
+        "--http1-header-read-timeout",
+        str(max(1, round(settings.client_timeout * 1000))),
+        "--workers-kill-timeout",
+        "3",
+        "--log-level",
+        settings.log_level,
+        # The access log line is the app's (granian_worker.py): granian's own has no byte count.
+        "--no-access-log",
+        "--factory",
+        f"{settings.runtime}_impl.granian_worker:create_app",
+    ]
+
+
+_SERVER_ARGV: dict[str, Callable[[Settings, str, str], list[str]]] = {
+    "gunicorn": _gunicorn,
+    "hypercorn": _hypercorn,
+    "uvicorn": _uvicorn,
+    "granian": _granian,
+}
 
 
 def _server_conf(package: str, name: str) -> str:

@@ -19,23 +19,27 @@ from .service.guard import BearerGuard
 from .service.items import ApiGuard
 from .settings import Settings
 
-__all__ = ["api_guard", "event_hub_for", "prepare_state", "publish_guard", "stream_cap"]
+__all__ = ["THREAD_PER_REQUEST", "api_guard", "event_hub_for", "prepare_state", "publish_guard", "stream_cap"]
+
+
+# The servings where each request, and each open stream, holds one thread of a fixed pool.
+THREAD_PER_REQUEST = frozenset({("gunicorn", "gthread"), ("granian", "threads")})
 
 
 def stream_cap(settings: Settings) -> int:
     """How many event streams one worker process may hold at once.
 
-    hypercorn (Quart): ``sse_max_streams``; a stream is a coroutine and requests keep being
-    answered beside any number of them. gunicorn (Flask): each stream holds a thread until its
-    client leaves, so streams may take at most ``floor(threads x sse_thread_share)`` of them (and
-    never more than ``sse_max_streams``), leaving the rest to /healthz and the API. A worker with
-    one thread (``worker_class = sync``; gunicorn runs ``sync`` with more threads as gthread) gets
-    none whatever the share: one stream would hold its only request slot until the client left, and
-    every other request would wait: the outage this cap exists to prevent. So there /events is
-    always 503; serve streams with gthread. Test: tests/test_hardening_events.py (the 503, and
-    /healthz meanwhile).
+    Quart (any server) and Flask on gunicorn's gevent worker: ``sse_max_streams``; a stream is a
+    coroutine (or a greenlet) and requests keep being answered beside any number of them. Flask on
+    gunicorn gthread or on granian's blocking threads: each stream holds a thread until its client
+    leaves, so streams may take at most ``floor(threads x sse_thread_share)`` of them (and never
+    more than ``sse_max_streams``), leaving the rest to /healthz and the API. A worker with one
+    thread gets none whatever the share: one stream would hold its only request slot until the
+    client left, and every other request would wait: the outage this cap exists to prevent. So
+    there /events is always 503. Test: tests/test_hardening_events.py (the 503, and /healthz
+    meanwhile), per serving.
     """
-    if settings.server != "gunicorn":
+    if (settings.server, settings.worker_class) not in THREAD_PER_REQUEST:
         return settings.sse_max_streams
     if settings.threads < 2:
         return 0

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, TypeVar, get_type_hints
 
-__all__ = ["ENV_PREFIX", "SETTINGS", "ConfigError", "Resolved", "Setting", "Settings", "resolve_settings"]
+__all__ = ["ENV_PREFIX", "SERVERS", "SETTINGS", "ConfigError", "Resolved", "Setting", "Settings", "resolve_settings"]
 
 ENV_PREFIX = "TWINPORT_"
 # Environment variables with our prefix that are not settings: the config file's name, and
@@ -161,16 +161,31 @@ class Settings:
     server: str = _setting(
         "",
         "production server; follows the runtime unless set",
-        _choices("gunicorn", "hypercorn", allowed="gunicorn (runtime flask) or hypercorn (runtime quart)"),
+        _choices(
+            "gunicorn",
+            "granian",
+            "hypercorn",
+            "uvicorn",
+            allowed="gunicorn or granian (runtime flask), hypercorn, uvicorn or granian (runtime quart)",
+        ),
         fold_case=True,
         default_text="follows the runtime",
     )
     # Case-sensitive, as gunicorn's and hypercorn's own --worker-class are (gunicorn.util.load_class, hypercorn.run).
+    # For uvicorn and granian serving Quart it is the event loop (their --loop), for granian serving Flask
+    # its pool of blocking threads (there is no other kind).
     worker_class: str = _setting(
         "",
-        "server worker class; gthread and asyncio keep serving while streams are open",
+        "server worker class; gthread, gevent and the event loops keep serving while streams are open",
         _choices(
-            "gthread", "sync", "asyncio", "uvloop", allowed="gthread or sync (gunicorn), asyncio or uvloop (hypercorn)"
+            "gthread",
+            "gevent",
+            "threads",
+            "sync",  # refused with its reason (_REFUSED_CLASSES), not as an unknown word
+            "asyncio",
+            "uvloop",
+            allowed="gthread or gevent (gunicorn), threads (granian serving flask), asyncio or uvloop "
+            "(hypercorn), uvloop (uvicorn, granian serving quart)",
         ),
         default_text="follows the server",
     )
@@ -330,8 +345,25 @@ def _described(name: str, kind: type, default: Any, meaning: _Meaning) -> Settin
 
 SETTINGS: tuple[Setting, ...] = _schema()
 _BY_NAME = {setting.name: setting for setting in SETTINGS}
-_SERVER_FOR_RUNTIME = {"flask": "gunicorn", "quart": "hypercorn"}
-_WORKER_CLASS_FOR_SERVER = {"gunicorn": ("gthread", "sync"), "hypercorn": ("asyncio", "uvloop")}
+# The servers each runtime is offered on, the runtime's default first; each with its worker classes,
+# the server's default first. Every one is a pairing of the parity suite over the wire (README "Servers").
+SERVERS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
+    "flask": {"gunicorn": ("gthread", "gevent"), "granian": ("threads",)},
+    "quart": {"hypercorn": ("asyncio", "uvloop"), "uvicorn": ("uvloop",), "granian": ("uvloop",)},
+}
+# The pairings that are not offered, and why (a user who asks for one is told).
+_REFUSED = {
+    ("flask", "hypercorn"): "hypercorn answers 500 to HEAD and 304 for WSGI apps (hypercorn issue 331)",
+    ("flask", "uvicorn"): "uvicorn serves WSGI only through its deprecated WSGIMiddleware, which buffers every body",
+    ("quart", "gunicorn"): "gunicorn 27's own asgi worker is new and not yet proven by the parity suite",
+}
+# Worker classes that are not offered, and why.
+_REFUSED_CLASSES = {
+    "sync": "a sync worker serves one connection at a time, so one slow client (a head or a body that "
+    "trickles in) or one event stream stops the whole worker, and with threads > 1 gunicorn runs its own "
+    "gthread worker instead, without twinport's deadlines; use gthread (threads = 1 serves one request "
+    "at a time) or gevent",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -374,23 +406,24 @@ def resolve_settings(
 def _complete(values: dict[str, Any], sources: dict[str, str]) -> Resolved:
     defaults = Settings()
     runtime = values.get("runtime", defaults.runtime)
-    server = values.setdefault("server", _SERVER_FOR_RUNTIME[runtime])
-    if server != _SERVER_FOR_RUNTIME[runtime]:
-        why = (
-            "hypercorn answers 500 to HEAD and 304 for WSGI apps (hypercorn issue 331)"
-            if runtime == "flask"
-            else "the Quart app is ASGI and gunicorn serves it only through an extra worker package"
-        )
+    offered = SERVERS[runtime]
+    server = values.setdefault("server", next(iter(offered)))
+    if server not in offered:
         raise ConfigError(
             f"server: {server!r} ({sources.get('server', 'default')}) is not offered for runtime {runtime!r}: "
-            f"{why}; use {_SERVER_FOR_RUNTIME[runtime]}"
+            f"{_REFUSED[runtime, server]}; use {' or '.join(offered)}"
         )
-    allowed_classes = _WORKER_CLASS_FOR_SERVER[server]
+    allowed_classes = offered[server]
     worker_class = values.setdefault("worker_class", allowed_classes[0])
+    if worker_class in _REFUSED_CLASSES:
+        raise ConfigError(
+            f"worker_class: {worker_class!r} ({sources.get('worker_class')}) is not offered: "
+            f"{_REFUSED_CLASSES[worker_class]}"
+        )
     if worker_class not in allowed_classes:
         raise ConfigError(
-            f"worker_class: {worker_class!r} ({sources.get('worker_class')}) does not fit server {server!r}; "
-            f"allowed: {' or '.join(allowed_classes)}"
+            f"worker_class: {worker_class!r} ({sources.get('worker_class')}) does not fit server {server!r} "
+            f"serving {runtime}; allowed: {' or '.join(allowed_classes)}"
         )
     if "server" not in sources:
         sources["server"] = "default (follows runtime)"

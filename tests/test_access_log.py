@@ -8,10 +8,8 @@ import base64
 import re
 import time
 
-import pytest
-
 from parity_tests.clients import WireClient
-from parity_tests.servers import RunningServer, running_server
+from parity_tests.servers import RunningServer, Serving, running_server
 
 TIME = r"\[\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}\]"
 BASIC = "Basic " + base64.b64encode(b"alice:secret").decode()
@@ -38,10 +36,11 @@ def _access_lines(server: RunningServer, count: int) -> list[str]:
         time.sleep(0.05)
 
 
-@pytest.mark.parametrize("runtime", ["flask", "quart"])
-def test_both_servers_write_the_combined_log_line_gunicorn_writes(runtime: str, settings: dict[str, object]) -> None:
-    with running_server(runtime, {**settings, "stream_delay": 0.01}) as server:
-        client = WireClient(server.host, server.port, runtime)
+def test_every_server_writes_the_combined_log_line_gunicorn_writes(
+    serving: Serving, settings: dict[str, object]
+) -> None:
+    with running_server(serving.runtime, {**settings, "stream_delay": 0.01}, serving) as server:
+        client = WireClient(server.host, server.port, serving.runtime)
         answers = [client.request(method, target, headers) for method, target, headers, _ in EXCHANGES]
         lines = _access_lines(server, len(EXCHANGES))
     assert len(lines) == len(EXCHANGES), lines

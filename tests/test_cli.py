@@ -76,7 +76,9 @@ def test_version_names_twinport_python_and_the_packages_it_runs_on(tmp_path: Pat
     assert (result.returncode, result.stderr) == (0, "")
     lines = result.stdout.splitlines()
     assert lines[:2] == [f"twinport {importlib.metadata.version('twinport')}", f"Python {platform.python_version()}"]
-    assert [line.split()[0] for line in lines[2:]] == ["Flask", "Werkzeug", "gunicorn", "Quart", "hypercorn"]
+    assert [line.split()[0] for line in lines[2:]] == [
+        *("Flask", "Werkzeug", "gunicorn", "Quart", "hypercorn", "uvicorn", "granian", "gevent")
+    ]
 
 
 def test_a_reader_that_closes_the_pipe_ends_the_command_quietly(tmp_path: Path) -> None:
@@ -335,6 +337,29 @@ def test_server_command_is_gunicorn_gthread_for_flask_and_hypercorn_for_quart() 
     assert quart[:3] == ["py", "-m", "hypercorn"]
     assert quart[quart.index("--bind") + 1] == "[::1]:8000"
     assert quart[-1] == "quart_impl.hypercorn_worker:create_app()"
+
+
+@pytest.mark.parametrize(
+    ("chosen", "program", "factory"),
+    [
+        ({"runtime": "quart", "server": "uvicorn"}, "uvicorn", "quart_impl.uvicorn_worker:create_app"),
+        ({"runtime": "quart", "server": "granian"}, "granian", "quart_impl.granian_worker:create_app"),
+        ({"runtime": "flask", "server": "granian"}, "granian", "flask_impl.granian_worker:create_app"),
+    ],
+)
+def test_server_command_runs_uvicorn_and_granian_as_production_does(
+    chosen: dict[str, str], program: str, factory: str
+) -> None:
+    argv = server_command(resolve_settings(cli={**chosen, "sse_max_streams": "10000"}).settings, python="py")
+    assert argv[:3] == ["py", "-m", program]
+    assert argv[-2:] == ["--factory", factory]
+    if program == "uvicorn":
+        assert "--no-proxy-headers" in argv  # uvicorn trusts loopback's X-Forwarded-* by default
+        assert argv[argv.index("--http") + 1] == "h11"  # httptools answers an unknown method 400 itself
+    else:
+        # granian's default backpressure (the backlog) would cap open event streams.
+        assert int(argv[argv.index("--backpressure") + 1]) > 10_000
+        assert argv[argv.index("--interface") + 1] == ("wsgi" if chosen["runtime"] == "flask" else "asgi")
 
 
 SEED_ENDPOINTS = {

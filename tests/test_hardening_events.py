@@ -18,7 +18,8 @@ import pytest
 
 from parity_tests.clients import HOST, WireClient
 from parity_tests.compare import diff_exchanges, without_boot
-from parity_tests.servers import RunningServer, running_server
+from parity_tests.servers import RunningServer, Serving, running_server
+from shared.compose import THREAD_PER_REQUEST
 from shared.service.events import OPENING
 
 JSON = (("Content-Type", "application/json"),)
@@ -95,10 +96,11 @@ def open_streams() -> Iterator[list[RawStream]]:
 
 
 def test_many_large_publishes_keep_the_servers_memory_bounded(
-    runtime: str, settings: dict[str, object], open_streams: list[RawStream]
+    serving: Serving, settings: dict[str, object], open_streams: list[RawStream]
 ) -> None:
+    runtime = serving.runtime
     limits = {"publish_max_bytes": MiB, "publish_rate": 100_000.0, "publish_burst": 100_000, "sse_replay": 1000}
-    with running_server(runtime, {**settings, **limits}) as server:
+    with running_server(runtime, {**settings, **limits}, serving) as server:
         client = WireClient(server.host, server.port, runtime, timeout=30)
         body = publish_body("x" * (MiB - 100))
         for _ in range(8):  # warm up: the allocator's first large blocks are not growth
@@ -193,16 +195,19 @@ def test_an_id_of_the_previous_process_replays_everything_the_new_one_kept(
 
 
 def test_streams_beyond_the_cap_get_503_and_healthz_keeps_answering(
-    runtime: str, settings: dict[str, object], open_streams: list[RawStream]
+    serving: Serving, settings: dict[str, object], open_streams: list[RawStream]
 ) -> None:
-    # Flask: 4 threads x 0.5 = 2 streams. Quart: sse_max_streams = 2 (the thread settings do not apply).
+    # A thread per request (gthread, granian's WSGI): 4 threads x 0.5 = 2 streams. Quart and gevent:
+    # sse_max_streams = 2 (the thread settings do not apply).
+    runtime = serving.runtime
+    threaded = (serving.server, serving.worker_class) in THREAD_PER_REQUEST
     capped = {
         "threads": 4,
         "sse_thread_share": 0.5,
-        "sse_max_streams": 2 if runtime == "quart" else 10_000,
+        "sse_max_streams": 10_000 if threaded else 2,
         "sse_heartbeat": 0.5,
     }
-    with running_server(runtime, {**settings, **capped}) as server:
+    with running_server(runtime, {**settings, **capped}, serving) as server:
         client = WireClient(server.host, server.port, runtime)
         for _ in range(2):
             open_streams.append(RawStream(server))
@@ -249,8 +254,8 @@ def test_the_503_is_the_same_answer_in_both_runtimes(
     assert diff_exchanges(*exchanges) == []
 
 
-def test_a_sync_worker_never_holds_a_stream(settings: dict[str, object]) -> None:
-    with running_server("flask", {**settings, "worker_class": "sync", "threads": 1}) as server:
+def test_a_single_thread_worker_never_holds_a_stream(settings: dict[str, object]) -> None:
+    with running_server("flask", {**settings, "threads": 1}) as server:
         client = WireClient(server.host, server.port, "flask")
         assert client.request("GET", "/events").status == 503
         assert client.request("GET", "/healthz").status == 200

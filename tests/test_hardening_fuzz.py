@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from parity_tests.servers import free_port, running_server
+from parity_tests.servers import Serving, free_port, running_server
 from shared.protocol.dates import format_http_date
 
 TOKEN = "fuzz-token-1"
@@ -262,15 +262,15 @@ class KeepAliveClient:
         return Answered(response.status)
 
 
-@pytest.fixture(scope="module")
-def fuzz_servers() -> Iterator[dict[str, tuple[str, int]]]:
-    with running_server("flask", SETTINGS) as flask_server, running_server("quart", SETTINGS) as quart_server:
-        yield {server.runtime: (server.host, server.port) for server in (flask_server, quart_server)}
+@pytest.fixture(scope="session")
+def fuzz_server(serving: Serving) -> Iterator[tuple[str, int]]:
+    with running_server(serving.runtime, SETTINGS, serving) as server:
+        yield server.host, server.port
 
 
 @pytest.fixture
-def keep_alive(runtime: str, fuzz_servers: dict[str, tuple[str, int]]) -> Iterator[KeepAliveClient]:
-    client = KeepAliveClient(*fuzz_servers[runtime])
+def keep_alive(fuzz_server: tuple[str, int]) -> Iterator[KeepAliveClient]:
+    client = KeepAliveClient(*fuzz_server)
     try:
         yield client
     finally:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pytest
 
 from parity_tests.clients import WireClient
-from parity_tests.servers import running_server
+from parity_tests.servers import Serving, running_server
 from shared.protocol.gate import is_valid_host
 
 TIMEOUT = 20.0
@@ -191,20 +191,17 @@ def test_body_over_the_limit_is_413(wire_client: WireClient, framing: str) -> No
     assert problem(answer)["status"] == 413
 
 
-@pytest.fixture(scope="module")
-def publishing_servers(settings: dict[str, object]) -> Iterator[dict[str, WireClient]]:
-    """Servers of this module's own: an event published to the session's servers would shift the
+@pytest.fixture(scope="session")
+def publishing_server(serving: Serving, settings: dict[str, object]) -> Iterator[WireClient]:
+    """A server of this module's own: an event published to the session's servers would shift the
     ids the parity cases read back from their hubs (parity_tests/cases/streams.py)."""
-    with running_server("flask", settings) as flask_server, running_server("quart", settings) as quart_server:
-        yield {
-            server.runtime: WireClient(server.host, server.port, server.runtime)
-            for server in (flask_server, quart_server)
-        }
+    with running_server(serving.runtime, settings, serving) as server:
+        yield WireClient(server.host, server.port, server.runtime)
 
 
-def test_chunked_body_under_the_limit_is_published(runtime: str, publishing_servers: dict[str, WireClient]) -> None:
+def test_chunked_body_under_the_limit_is_published(publishing_server: WireClient) -> None:
     answer = exchange(
-        publishing_servers[runtime], publish("Transfer-Encoding: chunked\r\n"), body=chunked(_publication(100), size=7)
+        publishing_server, publish("Transfer-Encoding: chunked\r\n"), body=chunked(_publication(100), size=7)
     )
     assert answer.status == 202
 

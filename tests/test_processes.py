@@ -8,9 +8,7 @@ import socket
 import time
 from pathlib import Path
 
-import pytest
-
-from parity_tests.servers import RunningServer, running_server
+from parity_tests.servers import RunningServer, Serving, running_server
 
 EXIT_SECONDS = 5.0
 
@@ -48,9 +46,9 @@ def _port_is_free(port: int) -> bool:
         return True
 
 
-@pytest.mark.parametrize("runtime", ["flask", "quart"])
-def test_workers_exit_when_the_master_is_killed(runtime: str, settings: dict[str, object]) -> None:
-    with running_server(runtime, settings) as server:
+def test_workers_exit_when_the_master_is_killed(serving: Serving, settings: dict[str, object]) -> None:
+    # workers = 2: uvicorn runs a single worker in its own process, with no master to outlive.
+    with running_server(serving.runtime, {**settings, "workers": 2}, serving) as server:
         workers = _descendants(server.process.pid)
         assert workers, "the master has no worker"
         server.process.kill()
@@ -70,11 +68,10 @@ def _open(server: RunningServer, request: bytes) -> socket.socket:
     return sock
 
 
-@pytest.mark.parametrize("runtime", ["flask", "quart"])
 def test_sigterm_with_a_stream_and_a_download_open_exits_0_without_a_traceback(
-    runtime: str, settings: dict[str, object]
+    serving: Serving, settings: dict[str, object]
 ) -> None:
-    with running_server(runtime, settings) as server:
+    with running_server(serving.runtime, settings, serving) as server:
         stream = _open(server, b"GET /events HTTP/1.1\r\nHost: t\r\nAccept: text/event-stream\r\n\r\n")
         download = _open(server, b"GET /files/large.bin HTTP/1.1\r\nHost: t\r\n\r\n")
         try:

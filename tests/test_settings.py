@@ -81,7 +81,33 @@ def test_twinport_config_names_another_file(tmp_path: Path) -> None:
             "",
             {},
             {"runtime": "quart", "worker_class": "gthread"},
-            "worker_class: 'gthread' (--worker-class) does not fit server 'hypercorn'; allowed: asyncio or uvloop",
+            "worker_class: 'gthread' (--worker-class) does not fit server 'hypercorn' serving quart; "
+            "allowed: asyncio or uvloop",
+        ),
+        (
+            "",
+            {},
+            {"runtime": "flask", "server": "granian", "worker_class": "uvloop"},
+            "worker_class: 'uvloop' (--worker-class) does not fit server 'granian' serving flask; allowed: threads",
+        ),
+        (
+            "",
+            {"TWINPORT_SERVER": "uvicorn"},
+            {},
+            "server: 'uvicorn' (env TWINPORT_SERVER) is not offered for runtime 'flask': uvicorn serves WSGI only "
+            "through its deprecated WSGIMiddleware, which buffers every body; use gunicorn or granian",
+        ),
+        (
+            "",
+            {"TWINPORT_WORKER_CLASS": "sync"},
+            {},
+            "worker_class: 'sync' (env TWINPORT_WORKER_CLASS) is not offered: a sync worker serves one connection",
+        ),
+        (
+            "",
+            {},
+            {"runtime": "quart", "server": "gunicorn"},
+            "server: 'gunicorn' (--server) is not offered for runtime 'quart': gunicorn 27's own asgi worker",
         ),
         ("port = [\n", {}, {}, "not valid TOML"),
         ("", {"TWINPORT_STREAM_DELAY": "nan"}, {}, "TWINPORT_STREAM_DELAY='nan': expected seconds from 0 to 60"),
@@ -338,7 +364,7 @@ def test_choices_that_ignore_case_are_kept_in_lower_case(
         (
             "",
             {"TWINPORT_WORKER_CLASS": "Gthread"},
-            "TWINPORT_WORKER_CLASS='Gthread': expected gthread or sync (gunicorn)",
+            "TWINPORT_WORKER_CLASS='Gthread': expected gthread or gevent (gunicorn)",
         ),
         # Folding is ASCII only: str.lower() would turn the Kelvin sign into a "k".
         ("", {"TWINPORT_RUNTIME": "FLAS\u212a"}, "TWINPORT_RUNTIME='FLAS\u212a': expected flask or quart"),

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from parity_tests.nginx import running_nginx, shipped_server
-from parity_tests.servers import RunningServer, require_program, running_server
+from parity_tests.servers import SERVINGS, RunningServer, Serving, require_program, running_server
 
 CLIENT_TIMEOUT = 2.0
 MARGIN = 3.0  # a loaded 2-core machine: the servers check deadlines about once a second
@@ -28,10 +28,11 @@ SLOW_CLIENTS = 40  # more than gunicorn's 32 threads
 LIMIT = 4096
 
 
-@pytest.fixture(scope="module", params=["flask", "quart"])
+@pytest.fixture(scope="module", params=SERVINGS, ids=[each.id for each in SERVINGS])
 def server(request: pytest.FixtureRequest, settings: dict[str, object]) -> Iterator[RunningServer]:
+    serving: Serving = request.param
     overrides = {**settings, "client_timeout": CLIENT_TIMEOUT, "publish_max_bytes": LIMIT}
-    with running_server(request.param, overrides) as running:
+    with running_server(serving.runtime, overrides, serving) as running:
         yield running
 
 

@@ -1,7 +1,7 @@
 """The streams (seed §2.2) and the cookie (§2.5.2) in both runtimes, in-process and over the wire.
 
 Each body is written once and runs as ``[flask]`` and ``[quart]``. The server-sent-event tests that
-publish run against their own pair of servers (``stream_servers``): a short heartbeat, four gunicorn
+publish run against their own server per serving (``stream_server``): a short heartbeat, four gunicorn
 threads, and a hub the parity cases never read, so what they publish cannot shift the ids those
 cases compare.
 """
@@ -22,7 +22,7 @@ import pytest
 import flask_impl
 import quart_impl
 from parity_tests.clients import HOST, Client, QuartInProcess, WireClient
-from parity_tests.servers import running_server, stop_process
+from parity_tests.servers import Serving, running_server, stop_process
 from shared.service.events import HEARTBEAT, OPENING
 
 HEARTBEAT_SECONDS = 0.4
@@ -39,19 +39,11 @@ STREAM_SETTINGS = {
 JSON = (("Content-Type", "application/json"),)
 
 
-@pytest.fixture(scope="module")
-def stream_servers(settings: dict[str, object]) -> Iterator[dict[str, WireClient]]:
-    merged = {**settings, **STREAM_SETTINGS}
-    with running_server("flask", merged) as flask_server, running_server("quart", merged) as quart_server:
-        yield {
-            server.runtime: WireClient(server.host, server.port, server.runtime)
-            for server in (flask_server, quart_server)
-        }
-
-
-@pytest.fixture
-def stream_server(runtime: str, stream_servers: dict[str, WireClient]) -> WireClient:
-    return stream_servers[runtime]
+@pytest.fixture(scope="session")
+def stream_server(serving: Serving, settings: dict[str, object]) -> Iterator[WireClient]:
+    """The serving's own server for this module, with the stream settings above."""
+    with running_server(serving.runtime, {**settings, **STREAM_SETTINGS}, serving) as server:
+        yield WireClient(server.host, server.port, server.runtime)
 
 
 class EventReader:

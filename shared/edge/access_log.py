@@ -13,17 +13,21 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import os
+import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
-__all__ = ["ACCESS_LOG_FORMAT", "BYTES_SENT", "AsgiAtoms"]
+__all__ = ["ACCESS_LOG_FORMAT", "BYTES_SENT", "RESPONSE_START", "AsgiAccessLog", "AsgiAtoms"]
 
 # gunicorn's default access_log_format: passed to it explicitly, so this is the one definition.
 ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"'
 # Where the ASGI gate (quart_impl/_gate.py) counts the body bytes the app sent, in the request's scope.
 BYTES_SENT = "twinport.bytes_sent"
+# And where it keeps the response's ``http.response.start`` message, for a log written by the app.
+RESPONSE_START = "twinport.response_start"
 _ATOMS = ("h", "l", "u", "t", "r", "s", "m", "U", "q", "H", "b", "B", "f", "a", "T", "D", "M", "L", "p")
 _NO_BODY = (204, 304)  # and HEAD: a server sends no body whatever the app wrote (RFC 9110 §9.3.2, §15.4.5)
 
@@ -105,6 +109,35 @@ class AsgiAtoms(Mapping[str, Any]):
             return 0
         sent = self._scope.get(BYTES_SENT)
         return sent if isinstance(sent, int) else None
+
+
+class AsgiAccessLog:
+    """ASGI middleware that writes the access log line itself, for servers whose own access log
+    cannot write gunicorn's (uvicorn's has no byte count and a fixed format; granian's no byte
+    count): one line per HTTP request on stderr, in ``ACCESS_LOG_FORMAT``, when the request ends.
+    It sits outside the app's gate (``quart_impl/_gate.py``), which counts the bytes sent and keeps
+    the response's start in the scope, so this wrapper adds no step to each message sent."""
+
+    def __init__(self, app: Callable[..., Awaitable[None]]) -> None:
+        self.app = app
+        self.logger = logging.getLogger("twinport.access")
+        if not self.logger.handlers:
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(logging.Formatter("%(message)s"))
+            self.logger.addHandler(handler)
+            self.logger.setLevel(logging.INFO)
+            self.logger.propagate = False
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            atoms = AsgiAtoms(scope, scope.get(RESPONSE_START), time.perf_counter() - start)
+            self.logger.info(ACCESS_LOG_FORMAT, atoms)
 
 
 _last_time: tuple[int, str] = (0, "")

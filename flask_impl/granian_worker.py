@@ -1,0 +1,31 @@
+"""granian's app factory, as twinport runs it: ``--interface wsgi --factory flask_impl.granian_worker:create_app``.
+
+granian runs this in each worker process; the app is ``flask_impl.create_app``, unchanged. What
+the worker arranges around it:
+
+- **It exits when its master dies** (``shared.edge.lifecycle.exit_with_parent``).
+- **Its heap is settled once the app is loaded** (``settle_heap``, the ``gc_freeze`` setting).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+
+from flask import Flask
+
+from shared.config import load_settings
+from shared.edge.lifecycle import exit_with_parent, settle_heap
+
+__all__ = ["create_app"]
+
+
+def create_app() -> Flask:
+    parent = multiprocessing.parent_process()
+    if parent is not None and parent.pid is not None:
+        exit_with_parent(parent.pid)
+    settings = load_settings().settings
+    from flask_impl import create_app as create_flask_app
+
+    app = create_flask_app(settings)
+    settle_heap(settings.gc_freeze)  # last: what is loaded by now is frozen
+    return app

@@ -1,0 +1,34 @@
+"""granian's app factory, as twinport runs it: ``--interface asgi --factory quart_impl.granian_worker:create_app``.
+
+granian runs this in each worker process (in its only process when ``workers`` is 1); the app is
+``quart_impl.create_app``, unchanged. What the worker arranges around it:
+
+- **It exits when its master dies** (``shared.edge.lifecycle.exit_with_parent``), when there is one.
+- **It writes the access log line gunicorn writes** (``AsgiAccessLog``): the server's own is off.
+- **Its heap is settled once the app is loaded** (``settle_heap``, the ``gc_freeze`` setting).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+
+from quart import Quart
+
+from shared.config import load_settings
+from shared.edge.access_log import AsgiAccessLog
+from shared.edge.lifecycle import exit_with_parent, settle_heap
+
+__all__ = ["create_app"]
+
+
+def create_app() -> Quart:
+    parent = multiprocessing.parent_process()
+    if parent is not None and parent.pid is not None:
+        exit_with_parent(parent.pid)
+    settings = load_settings().settings
+    from quart_impl import create_app as create_quart_app
+
+    app = create_quart_app(settings)
+    app.asgi_app = AsgiAccessLog(app.asgi_app)  # type: ignore[method-assign,assignment]
+    settle_heap(settings.gc_freeze)  # last: what is loaded by now is frozen
+    return app

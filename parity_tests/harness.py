@@ -38,6 +38,7 @@ __all__ = [
 ]
 
 MODES = ("in-process", "wire")
+BY_ID = {case.id: case for case in CASES}
 # Settings a case can ask for on top of ``parity_settings`` (Case.profile).
 PROFILES: dict[str, dict[str, Any]] = {
     "default": {},
@@ -110,8 +111,7 @@ def event_boot(client: Client) -> str:
 def run_cases(cases: Iterable[Case], pairs: Pairs) -> list[Finding]:
     findings: list[Finding] = []
     for case in cases:
-        flask, quart = pairs.get(case.profile)
-        findings += run_case(case, flask, quart, pairs.mode)
+        findings += pairs.run(case)
     return findings
 
 
@@ -132,6 +132,18 @@ class Pairs:
         self._stack = stack
         self._servings = servings or (DEFAULT_SERVINGS["flask"], DEFAULT_SERVINGS["quart"])
         self._pairs: dict[str, tuple[Client, Client]] = dict(started)
+        self._sent: dict[str, set[str]] = {}
+
+    def run(self, case: Case) -> list[Finding]:
+        """The case's findings, sent to this mode's pair for its profile; the cases it comes
+        ``after`` are sent first if this pair has not had them (their findings count too)."""
+        sent = self._sent.setdefault(case.profile, set())
+        findings: list[Finding] = []
+        for earlier in (BY_ID[case_id] for case_id in case.after if case_id not in sent):
+            findings += self.run(earlier)
+        flask, quart = self.get(case.profile)
+        sent.add(case.id)
+        return findings + run_case(case, flask, quart, self.mode)
 
     def get(self, profile: str) -> tuple[Client, Client]:
         if profile not in self._pairs:

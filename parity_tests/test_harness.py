@@ -115,3 +115,22 @@ def test_twinport_parity_command_passes_on_the_real_apps() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no differences" in result.stdout
+
+
+def test_a_replay_case_selected_alone_first_publishes_what_it_reads(tmp_path: Path) -> None:
+    # `pytest -k replay` once hung: the replay cases waited for events only the deselected publish
+    # cases would have published. Pairs.run sends a case's ``after`` cases first, once per pair.
+    from contextlib import ExitStack
+
+    from parity_tests.harness import BY_ID, Pairs, event_boot, parity_settings
+
+    with ExitStack() as stack:
+        pairs = Pairs("in-process", parity_settings(tmp_path / "data"), stack)
+        assert pairs.run(BY_ID["events-replay-all-kept"]) == []
+        flask, _ = pairs.get("default")
+        # Exactly the four publications, once: a second replay case publishes nothing more.
+        assert pairs.run(BY_ID["events-replay-newer"]) == []
+        boot = event_boot(flask)
+        answer = flask.request("GET", "/events", (("Last-Event-ID", f"{boot}-0"),), events=4)
+        ids = [line for line in answer.body.split(b"\n") if line.startswith(b"id: ")]
+        assert ids == [f"id: {boot}-{n}".encode() for n in (2, 3, 4)]  # sse_replay keeps three of four

@@ -9,7 +9,7 @@ import pytest
 
 from parity_tests.cases import CASES, Case
 from parity_tests.clients import WireClient
-from parity_tests.harness import PROFILES, Pairs, format_table, run_case
+from parity_tests.harness import PROFILES, Pairs, format_table
 from parity_tests.servers import PAIRINGS, Serving
 
 # In-process, then over the wire on every pairing of servers (parity_tests.servers.PAIRINGS).
@@ -36,8 +36,7 @@ def pairs(request: pytest.FixtureRequest, settings: dict[str, object]) -> Iterat
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
 def test_runtimes_answer_alike(case: Case, pairs: Pairs) -> None:
-    flask, quart = pairs.get(case.profile)
-    findings = run_case(case, flask, quart, pairs.mode)
+    findings = pairs.run(case)
     assert not findings, "the runtimes differ:\n" + format_table(findings)
 
 

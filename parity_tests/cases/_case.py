@@ -15,7 +15,10 @@ class Case:
     does not send twice to learn noise. ``profile`` names the app settings the case needs
     (``harness.PROFILES``: e.g. "guarded", with bearer tokens and a tiny rate limit), and
     ``prelude`` sends the same request that many times first, uncompared (to empty a token
-    bucket before the request that must get 429)."""
+    bucket before the request that must get 429). ``after`` names the cases with side effects
+    whose state this one reads (the replay cases read what the publish cases published): the
+    harness sends those first, to the same pair, if they have not been sent yet, so a case
+    selected alone (``pytest -k replay``) answers as it does in the whole run."""
 
     id: str
     target: str
@@ -27,6 +30,7 @@ class Case:
     repeatable: bool = True
     profile: str = "default"
     prelude: int = 0
+    after: tuple[str, ...] = ()
 
 
 def get_and_head(case_id: str, target: str, headers: tuple[tuple[str, str], ...] = ()) -> list[Case]:

@@ -33,6 +33,7 @@ PUBLISHED = (
 
 
 _OK_BODY = b'{"event": "x", "data": 1}'
+_PUBLISHES = tuple(f"publish-event-{index + 1}" for index in range(len(PUBLISHED)))
 
 
 def _publish(index: int, event_type: str, data: object) -> Case:
@@ -73,20 +74,33 @@ STREAM_CASES: tuple[Case, ...] = (
     Case("events-last-id-garbage", "/events", headers=(("Last-Event-ID", "not-an-id"),), events=1),
     # Publishing, then reading back from the replay buffer.
     *(_publish(index, event_type, data) for index, (event_type, data) in enumerate(PUBLISHED)),
-    Case("events-replay-all-kept", "/events", headers=(("Last-Event-ID", "<boot>-0"),), events=4),
-    Case("events-replay-newer", "/events", headers=(("Last-Event-ID", "<boot>-3"),), events=2),
+    Case("events-replay-all-kept", "/events", headers=(("Last-Event-ID", "<boot>-0"),), events=4, after=_PUBLISHES),
+    Case("events-replay-newer", "/events", headers=(("Last-Event-ID", "<boot>-3"),), events=2, after=_PUBLISHES),
     # Up to date: the opening, then the first heartbeat (nothing replayed before it).
     Case(
         "events-replay-up-to-date",
         "/events",
         headers=(("Last-Event-ID", "<boot>-4"),),
         read_limit=len(OPENING) + len(HEARTBEAT),
+        after=_PUBLISHES,
     ),
     # An id of an earlier process (another boot), of before ids carried a boot (a bare integer),
     # or of this boot but never issued: that client missed everything kept.
-    Case("events-replay-after-restart", "/events", headers=(("Last-Event-ID", "0000000001-2"),), events=4),
-    Case("events-replay-bare-integer", "/events", headers=(("Last-Event-ID", "999"),), events=4),
-    Case("events-replay-not-issued-yet", "/events", headers=(("Last-Event-ID", "<boot>-999"),), events=4),
+    Case(
+        "events-replay-after-restart",
+        "/events",
+        headers=(("Last-Event-ID", "0000000001-2"),),
+        events=4,
+        after=_PUBLISHES,
+    ),
+    Case("events-replay-bare-integer", "/events", headers=(("Last-Event-ID", "999"),), events=4, after=_PUBLISHES),
+    Case(
+        "events-replay-not-issued-yet",
+        "/events",
+        headers=(("Last-Event-ID", "<boot>-999"),),
+        events=4,
+        after=_PUBLISHES,
+    ),
     # Bodies that cannot be published: 400 (or 415), the same problem document in both.
     _bad_publish("malformed-json", b'{"event": "x", "data": '),
     _bad_publish("empty-body", b""),

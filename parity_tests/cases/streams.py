@@ -41,6 +41,12 @@ def _publish(index: int, event_type: str, data: object) -> Case:
     return Case(f"publish-event-{index + 1}", "/events", method="POST", headers=JSON, body=body, repeatable=False)
 
 
+def _replay(name: str, last_event_id: str, events: int = 4) -> Case:
+    """A reconnection with ``Last-Event-ID``, read back after the publish cases."""
+    headers = (("Last-Event-ID", last_event_id),)
+    return Case(f"events-replay-{name}", "/events", headers=headers, events=events, after=_PUBLISHES)
+
+
 def _bad_publish(case_id: str, body: bytes, headers: tuple[tuple[str, str], ...] = JSON) -> Case:
     return Case(f"publish-event-{case_id}", "/events", method="POST", headers=headers, body=body)
 
@@ -74,8 +80,8 @@ STREAM_CASES: tuple[Case, ...] = (
     Case("events-last-id-garbage", "/events", headers=(("Last-Event-ID", "not-an-id"),), events=1),
     # Publishing, then reading back from the replay buffer.
     *(_publish(index, event_type, data) for index, (event_type, data) in enumerate(PUBLISHED)),
-    Case("events-replay-all-kept", "/events", headers=(("Last-Event-ID", "<boot>-0"),), events=4, after=_PUBLISHES),
-    Case("events-replay-newer", "/events", headers=(("Last-Event-ID", "<boot>-3"),), events=2, after=_PUBLISHES),
+    _replay("all-kept", "<boot>-0"),
+    _replay("newer", "<boot>-3", events=2),
     # Up to date: the opening, then the first heartbeat (nothing replayed before it).
     Case(
         "events-replay-up-to-date",
@@ -86,21 +92,9 @@ STREAM_CASES: tuple[Case, ...] = (
     ),
     # An id of an earlier process (another boot), of before ids carried a boot (a bare integer),
     # or of this boot but never issued: that client missed everything kept.
-    Case(
-        "events-replay-after-restart",
-        "/events",
-        headers=(("Last-Event-ID", "0000000001-2"),),
-        events=4,
-        after=_PUBLISHES,
-    ),
-    Case("events-replay-bare-integer", "/events", headers=(("Last-Event-ID", "999"),), events=4, after=_PUBLISHES),
-    Case(
-        "events-replay-not-issued-yet",
-        "/events",
-        headers=(("Last-Event-ID", "<boot>-999"),),
-        events=4,
-        after=_PUBLISHES,
-    ),
+    _replay("after-restart", "0000000001-2"),
+    _replay("bare-integer", "999"),
+    _replay("not-issued-yet", "<boot>-999"),
     # Bodies that cannot be published: 400 (or 415), the same problem document in both.
     _bad_publish("malformed-json", b'{"event": "x", "data": '),
     _bad_publish("empty-body", b""),

@@ -12,7 +12,7 @@ import json
 import sys
 import tempfile
 import weakref
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,6 +131,8 @@ class Pairs:
         self._settings = dict(settings)
         self._stack = stack
         self._servings = servings or (DEFAULT_SERVINGS["flask"], DEFAULT_SERVINGS["quart"])
+        # What a finding's "mode" column says: over the wire, on which servers.
+        self.label = mode if mode == "in-process" else f"wire {self._servings[0].id} / {self._servings[1].id}"
         self._pairs: dict[str, tuple[Client, Client]] = dict(started)
         self._sent: dict[str, set[str]] = {}
 
@@ -143,7 +145,7 @@ class Pairs:
             findings += self.run(earlier)
         flask, quart = self.get(case.profile)
         sent.add(case.id)
-        return findings + run_case(case, flask, quart, self.mode)
+        return findings + run_case(case, flask, quart, self.label)
 
     def get(self, profile: str) -> tuple[Client, Client]:
         if profile not in self._pairs:
@@ -216,19 +218,30 @@ def _clip(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def main(mode: str = "both", cases: Iterable[Case] = CASES) -> int:
-    """``twinport parity``: every case, both runtimes, the chosen modes; exit 1 on any finding."""
+def main(
+    mode: str = "both", cases: Iterable[Case] = CASES, pairings: Sequence[tuple[Serving, Serving]] | None = None
+) -> int:
+    """``twinport parity``: every case, both runtimes, the chosen modes (over the wire on each of
+    ``pairings``, else on the default servers); exit 1 on any finding."""
     cases = tuple(cases)
-    modes = MODES if mode == "both" else (mode,)
+    chosen: list[tuple[str, tuple[Serving, Serving] | None]] = []
+    if mode in ("both", "in-process"):
+        chosen.append(("in-process", None))
+    if mode in ("both", "wire"):
+        wire: Sequence[tuple[Serving, Serving] | None] = pairings or [None]
+        chosen += [("wire", pairing) for pairing in wire]
     findings: list[Finding] = []
-    with tempfile.TemporaryDirectory(prefix="twinport-parity-") as scratch, ExitStack() as stack:
+    with tempfile.TemporaryDirectory(prefix="twinport-parity-") as scratch:
         settings = parity_settings(Path(scratch) / "data")
-        for current in modes:
-            findings += run_cases(cases, Pairs(current, settings, stack))
-            print(f"{current}: {len(cases)} cases sent to both runtimes", file=sys.stderr)
+        for current, servings in chosen:
+            # Each pairing on servers of its own, stopped before the next starts.
+            with ExitStack() as servers:
+                pairs = Pairs(current, settings, servers, servings)
+                findings += run_cases(cases, pairs)
+            print(f"{pairs.label}: {len(cases)} cases sent to both runtimes", file=sys.stderr)
     if findings:
         print(format_table(findings))
         print(f"\n{len(findings)} finding(s): the runtimes do not answer alike.")
         return 1
-    print(f"no differences: {len(cases)} cases x {len(modes)} mode(s), each sent twice to each runtime.")
+    print(f"no differences: {len(cases)} cases x {len(chosen)} run(s), each sent twice to each runtime.")
     return 0

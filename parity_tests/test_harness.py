@@ -117,6 +117,18 @@ def test_twinport_parity_command_passes_on_the_real_apps() -> None:
     assert "no differences" in result.stdout
 
 
+def test_twinport_parity_runs_over_the_servers_asked_for_and_names_them() -> None:
+    argv = [sys.executable, "-m", "shared.cli", "parity", "--mode", "wire", "--quart-server", "granian"]
+    result = subprocess.run(argv, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "wire flask-gunicorn-gthread / quart-granian-uvloop: " in result.stderr
+    refused = subprocess.run([*argv[:-1], "gunicorn"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+    assert (refused.returncode, refused.stderr) == (
+        2,
+        "twinport: error: --quart-server 'gunicorn': quart is offered on hypercorn, uvicorn, granian\n",
+    )
+
+
 def test_a_replay_case_selected_alone_first_publishes_what_it_reads(tmp_path: Path) -> None:
     # `pytest -k replay` once hung: the replay cases waited for events only the deselected publish
     # cases would have published. Pairs.run sends a case's ``after`` cases first, once per pair.

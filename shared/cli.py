@@ -243,17 +243,21 @@ def _uvicorn(settings: Settings, python: str, host: str) -> list[str]:
         "--loop",
         settings.worker_class,
         # h11, not httptools: llhttp answers a method it does not know (BREW) with its own 400 before
-        # the app can answer 405 (parity case method-unknown).
+        # the app can answer 405 (parity case method-unknown). twinport's subclass of uvicorn's h11
+        # protocol gives a request head client_timeout to arrive, answers an unparsable request as
+        # hypercorn does, and stops gracefully (quart_impl/uvicorn_worker.py).
         "--http",
-        "h11",
+        "quart_impl.uvicorn_worker:H11Protocol",
         # uvicorn believes X-Forwarded-* from loopback by default; only trusted_proxy_hops decides that.
         "--no-proxy-headers",
-        # A request head has client_timeout to arrive, as on the other servers.
+        # An idle keep-alive connection closes after client_timeout (whole seconds: uvicorn's flag is
+        # an int); a head that has begun has client_timeout exactly, by the protocol above.
         "--timeout-keep-alive",
         str(max(1, round(settings.client_timeout))),
-        # hypercorn's graceful timeout: open requests get 3 s once the worker is told to stop.
+        # Only a backstop: the worker closes what is still open 3 s after the stop (hypercorn's
+        # graceful timeout); at this one uvicorn cancels the tasks left, each logged with a traceback.
         "--timeout-graceful-shutdown",
-        "3",
+        "5",
         "--backlog",
         "2048",
         "--log-level",

@@ -355,7 +355,8 @@ def test_server_command_runs_uvicorn_and_granian_as_production_does(
     assert argv[-2:] == ["--factory", factory]
     if program == "uvicorn":
         assert "--no-proxy-headers" in argv  # uvicorn trusts loopback's X-Forwarded-* by default
-        assert argv[argv.index("--http") + 1] == "h11"  # httptools answers an unknown method 400 itself
+        # uvicorn's h11 protocol, subclassed (httptools answers an unknown method 400 itself).
+        assert argv[argv.index("--http") + 1] == "quart_impl.uvicorn_worker:H11Protocol"
     else:
         # granian's default backpressure (the backlog) would cap open event streams.
         assert int(argv[argv.index("--backpressure") + 1]) > 10_000

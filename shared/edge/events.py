@@ -25,6 +25,14 @@ any (none when it already runs on that loop's thread: it wakes them directly), a
 wakes every due subscriber of the loop. Before, each subscriber cost its own thread-safe call (a
 handle and a self-pipe write each): at 10,000 subscribers, 10,000 of them per event.
 
+Heartbeats cost one timer per loop, not one per wait. A coroutine's wait ends at its deadline (the
+heartbeat after its last frame); the loop's ``_LoopWaker`` keeps those deadlines in one heap and
+arms ONE ``call_at``, for the earliest. A subscriber woken by an event before its deadline leaves
+its entry where it is (no cancel, no new timer); when that entry comes up, it is moved to the
+subscriber's current deadline. So a publish touches no timer at all, and each subscriber costs the
+heap one push per heartbeat interval, however many events it gets. Before, every wait armed a
+timer and every event cancelled one: 10,000 of each per event at 10,000 subscribers.
+
 The hub implements ``shared.service.events.EventBackend``, the whole surface the views use; the
 thread's subscription and the coroutine's (``HubSubscription``, ``AsyncHubSubscription``) are the
 sync/async twin, side by side. The hub is in-process (one per app, so one per worker process).
@@ -33,6 +41,8 @@ sync/async twin, side by side. The hub is in-process (one per app, so one per wo
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import threading
 import time
 import weakref
@@ -155,16 +165,51 @@ class _LoopWaker:
     """The async subscribers of one event loop that a publish (or a close) has to wake, and the one
     callback on that loop that wakes them all.
 
-    ``due`` and ``scheduled`` change under the hub's lock; ``run`` runs on the loop's thread.
+    ``due`` and ``scheduled`` change under the hub's lock; ``run`` runs on the loop's thread. So do
+    the deadlines of the loop's waits (``expire_at``), the loop's one timer for all of them.
     """
 
-    __slots__ = ("__weakref__", "_lock", "due", "loop", "scheduled")
+    __slots__ = ("__weakref__", "_deadlines", "_lock", "_order", "_timer", "due", "loop", "scheduled")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, lock: threading.Lock) -> None:
         self.loop = loop
         self._lock = lock
         self.due: list[AsyncHubSubscription] = []
         self.scheduled = False
+        # A heap of (deadline, order, subscription): at most one live entry per subscription, the
+        # one at its ``_expires``; ``order`` breaks ties without comparing subscriptions.
+        self._deadlines: list[tuple[float, int, AsyncHubSubscription]] = []
+        self._order = itertools.count()
+        self._timer: asyncio.TimerHandle | None = None
+
+    def expire_at(self, subscription: AsyncHubSubscription, deadline: float) -> None:
+        """End the subscription's wait at ``deadline`` (loop time) if nothing wakes it first."""
+        if subscription._expires is not None and subscription._expires <= deadline:
+            return  # its entry comes up first, and is moved on to this deadline then
+        subscription._expires = deadline
+        heapq.heappush(self._deadlines, (deadline, next(self._order), subscription))
+        if self._timer is None or deadline < self._timer.when():
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = self.loop.call_at(deadline, self._expire_due)
+
+    def _expire_due(self) -> None:
+        self._timer = None
+        heap, now = self._deadlines, self.loop.time()
+        while heap and heap[0][0] <= now:
+            deadline, _, subscription = heapq.heappop(heap)
+            if subscription._expires != deadline:
+                continue  # an entry it no longer has (an earlier one replaced it)
+            subscription._expires = None
+            waiter = subscription._waiter
+            if waiter is None or waiter.done() or subscription._ended:
+                continue  # not waiting now: its next wait makes a new entry
+            if subscription._deadline <= now:
+                waiter.set_result(None)  # it sees its deadline has passed: a heartbeat
+            else:
+                self.expire_at(subscription, subscription._deadline)  # it had an event since
+        if heap and self._timer is None:
+            self._timer = self.loop.call_at(heap[0][0], self._expire_due)
 
     def fire(self, running: asyncio.AbstractEventLoop | None) -> None:
         """Wake the due subscribers: at once on the loop's own thread (``running`` is the caller's
@@ -193,11 +238,6 @@ class _LoopWaker:
                 waiter.set_result(None)
 
 
-def _expire(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_result(None)
-
-
 class AsyncHubSubscription(_Subscriber):
     """The same subscription for a coroutine on one event loop.
 
@@ -214,6 +254,9 @@ class AsyncHubSubscription(_Subscriber):
         # whether the waker already has it in ``due``.
         self._waiter: asyncio.Future[None] | None = None
         self._due = False
+        # The current wait's deadline, and that of its entry in the waker's heap (None: no entry).
+        self._deadline = 0.0
+        self._expires: float | None = None
 
     def __enter__(self) -> AsyncHubSubscription:
         return self
@@ -236,11 +279,11 @@ class AsyncHubSubscription(_Subscriber):
                     return Quiet.IDLE
                 # Made under the lock: a publish after this point queues first, then wakes it.
                 waiter = self._waiter = self._loop.create_future()
-            timer = self._loop.call_at(deadline, _expire, waiter)
+            self._deadline = deadline
+            self._waker.expire_at(self, deadline)
             try:
                 await waiter
             finally:
-                timer.cancel()
                 self._waiter = None
 
     # Called by the hub with its lock held.

@@ -228,6 +228,35 @@ async def test_a_cancelled_async_waiter_leaves_the_subscription_usable() -> None
     assert hub.subscriber_count() == 0
 
 
+async def test_a_heartbeat_comes_one_timeout_after_the_last_event_with_one_timer_for_every_waiter() -> None:
+    # Each wait ends at its own deadline (the heartbeat after the subscriber's last frame), but the
+    # loop holds one timer for all of them, and a publish arms or cancels none.
+    loop = asyncio.get_running_loop()
+    hub = EventHub()
+    subscriptions = [subscribed(hub) for _ in range(50)]
+    timeout = 0.3
+    baseline = len(loop._scheduled)  # type: ignore[attr-defined]
+    waits = [asyncio.ensure_future(each.next_event(timeout)) for each in subscriptions]
+    await asyncio.sleep(0.05)
+    assert len(loop._scheduled) == baseline + 1  # type: ignore[attr-defined]  # not one per waiter
+    event = hub.publish("tick", 1)
+    assert [await wait for wait in waits] == [event] * 50
+    assert len(loop._scheduled) == baseline + 1  # type: ignore[attr-defined]  # the publish armed nothing
+    # The first subscriber waits on from now: nothing for a timeout, then IDLE; not at the
+    # deadline of its first wait, which comes 0.25 s sooner.
+    started = loop.time()
+    assert await subscriptions[0].next_event(timeout) is Quiet.IDLE
+    assert loop.time() - started >= timeout
+    # And a waiter with a shorter timeout than those already waiting is not held to theirs.
+    longer = asyncio.ensure_future(subscriptions[1].next_event(30))
+    await asyncio.sleep(0)
+    started = loop.time()
+    assert await asyncio.wait_for(subscriptions[2].next_event(0.05), 2) is Quiet.IDLE
+    assert loop.time() - started < 5
+    hub.close()
+    assert await longer is Quiet.ENDED
+
+
 def subscribed(hub: EventHub) -> AsyncHubSubscription:
     subscription = hub.subscribe_async()
     assert not isinstance(subscription, StreamsFull)

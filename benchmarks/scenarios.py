@@ -22,7 +22,7 @@ from shared.settings import Settings
 
 from .csv_memory import peak_rss_kib, process_tree
 from .direct_apps import AS_JSON_BODY, IO_WAIT_BODY, IO_WAIT_SECONDS
-from .probes import download, hold_event_streams, percentile, time_to_first_body_byte
+from .probes import download, fetch, hold_event_streams, percentile, publish, time_to_first_body_byte
 from .system import children_cpu_seconds, tree_cpu_seconds, tree_rss_kib
 from .targets import Target
 from .wrk import WrkResult, run_wrk
@@ -135,11 +135,13 @@ def _wrk_repeats(
     config = context.config
     if config.warmup:
         context.note("warm-up")
+        _settle(context)
         run_wrk(url, connections=connections, seconds=config.warmup, headers=headers)
     values: list[float] = []
     repeats: list[dict[str, Any]] = []
     for index in range(config.repeats):
         context.note(f"repeat {index + 1}/{config.repeats}")
+        _settle(context)
         server_before, client_before = tree_cpu_seconds(context.server.process.pid), children_cpu_seconds()
         result = run_wrk(url, connections=connections, seconds=config.duration, headers=headers)
         server_cpu = tree_cpu_seconds(context.server.process.pid) - server_before
@@ -161,6 +163,19 @@ def _wrk_repeats(
             }
         )
     return Measured(values, repeats)
+
+
+SETTLE_SECONDS = 60.0
+
+
+def _settle(context: Context) -> None:
+    """Wait until the server answers ``/healthz``: the requests of a load that has ended may still be
+    queued (a thread pool serves the requests of connections wrk has closed: at 512 connections
+    each waiting 50 ms, 32 threads take 0.8 s to drain them, measured as a repeat of 150 req/s after
+    one of 600), and would take the next repeat's first second."""
+    fetching = fetch(context.server.host, context.server.port, "/healthz")
+    answer = asyncio.run(asyncio.wait_for(fetching, SETTLE_SECONDS))
+    _expect(answer.status == 200, f"/healthz answered {answer.status} between two loads")
 
 
 def _requests_per_second(result: WrkResult) -> float:
@@ -350,14 +365,19 @@ def sse_ceiling(argv: Sequence[str]) -> Ceiling | None:
 
 
 def _wait_until_no_subscribers(context: Context) -> None:
-    """A thread-per-stream server may let a gone client go only at its next heartbeat write: wait up
-    to a heartbeat and then some, so one level's clients do not take the next level's threads."""
+    """Let one level's streams go before the next level connects, so they take none of its threads
+    and get none of its events. A thread (or greenlet) per stream sees a gone client only when a
+    write to it fails, at its next heartbeat: so while any remain, an event named ``settle`` (not a
+    measured ``bench-<n>``) is published every half second, and the second write to a closed
+    connection fails (the first draws the peer's RST). Bounded by a heartbeat and then some."""
+    host, port = context.server.host, context.server.port
     deadline = time.monotonic() + float(str(context.overrides.get("sse_heartbeat", SSE_HEARTBEAT))) + 5.0
     while time.monotonic() < deadline:
-        answer = download(context.server.host, context.server.port, "/ops/stats", keep_body=True)
+        answer = download(host, port, "/ops/stats", keep_body=True)
         if json.loads(answer.body)["sse_subscribers"] == 0:
             return
-        time.sleep(0.2)
+        asyncio.run(publish(host, port, "settle", {}))
+        time.sleep(0.5)
 
 
 def _sse_fanout(context: Context) -> Measured:

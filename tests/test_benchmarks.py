@@ -114,6 +114,8 @@ def test_quick_run_writes_every_scenario_with_repeats_median_and_spread(quick_ru
         levels = results["sse-fanout"]["extra"]["levels"]
         assert [level["clients"] for level in levels] == list(document["config"]["sse_levels"]), target
         assert all(level["held"] == level["clients"] and level["delivered"] == level["expected"] for level in levels)
+        # The server counts this level's streams only: the level before had let go of all of its own.
+        assert [level["subscribers_seen"] for level in levels] == list(document["config"]["sse_levels"]), target
 
 
 def test_every_target_runs_twinport_serves_argv_with_only_its_app_swapped() -> None:

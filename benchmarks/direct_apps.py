@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-__all__ = ["AS_JSON_BODY", "IO_WAIT_BODY", "IO_WAIT_SECONDS", "flask_app", "floor_app", "quart_app"]
+__all__ = ["AS_JSON_BODY", "IO_WAIT_BODY", "IO_WAIT_SECONDS", "flask_app", "floor_app", "floor_factory", "quart_app"]
 
 AS_JSON_BODY = b'{"items":[1,2,3],"ok":true}\n'
 _HEALTHZ_BODY = b'{"status":"ok"}\n'
@@ -97,3 +97,8 @@ async def floor_app(
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def floor_factory() -> Callable[[Scope, Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]], Any]:
+    """``floor_app`` as a factory, as every target names its app (``module:function``)."""
+    return floor_app

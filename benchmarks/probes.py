@@ -22,6 +22,7 @@ __all__ = [
     "fetch",
     "hold_event_streams",
     "percentile",
+    "publish",
     "time_to_first_body_byte",
 ]
 
@@ -206,7 +207,12 @@ async def _subscriber_count(host: str, port: int) -> int:
 
 
 async def _publish(host: str, port: int, sequence: int) -> None:
-    body = json.dumps({"event": f"bench-{sequence}", "data": {"sequence": sequence}}).encode()
+    await publish(host, port, f"bench-{sequence}", {"sequence": sequence})
+
+
+async def publish(host: str, port: int, event: str, data: object) -> None:
+    """POST one event to ``/events``, for every open stream."""
+    body = json.dumps({"event": event, "data": data}).encode()
     answer = await fetch(
         host, port, "/events", method="POST", headers=[("Content-Type", "application/json")], body=body
     )

@@ -19,11 +19,20 @@ matplotlib.use("Agg")  # files only, no display: CI and servers have none
 
 import matplotlib.pyplot as plt  # only after matplotlib.use: the backend must be chosen first
 
-from .goals import evaluate_goals, runtime_defaults, runtime_of
+from .goals import BEST_SCENARIOS, evaluate_goals, pairings, runtime_defaults, runtime_of
 
-__all__ = ["SMOKE_BANNER", "WRK_SCENARIOS", "write_report"]
+__all__ = ["COMPARED_SCENARIOS", "SMOKE_BANNER", "WRK_SCENARIOS", "write_report"]
 
 WRK_SCENARIOS = ("tiny-json", "revalidate-304", "paging", "file-1mb", "range-64k", "io-wait-64", "io-wait-512")
+# The columns of the Quart-vs-Flask table, each with its heading.
+COMPARED_SCENARIOS = {
+    "tiny-json": "tiny JSON",
+    "revalidate-304": "304",
+    "paging": "paging",
+    "file-1mb": "1 MB file",
+    "range-64k": "64 KB Range",
+    "io-wait-512": "I/O wait, 512 conn.",
+}
 _FAMILIES = {"flask": "Blues", "quart": "Oranges"}
 SMOKE_BANNER = (
     "> **Smoke run (`--quick`), not a measurement.** Seconds of load at tiny counts: it checks that the "
@@ -157,10 +166,35 @@ def _goals_table(document: Mapping[str, Any]) -> str:
     )
 
 
+def _comparison_section(document: Mapping[str, Any]) -> str:
+    """Quart / Flask on each scenario, for the three pairings (the README's Results table)."""
+    ok = _ok(document)
+    rows = []
+    for pairing in pairings(document):
+        cells = []
+        for scenario in COMPARED_SCENARIOS:
+            quart, flask = ok.get((pairing.quart, scenario)), ok.get((pairing.flask, scenario))
+            if quart is None or flask is None or not flask["median"]:
+                cells.append("—")
+                continue
+            ratio = quart["median"] / flask["median"]
+            cells.append(f"{ratio:.2f}x ({quart['median']:.4g} / {flask['median']:.4g})")
+        rows.append([pairing.label, f"`{pairing.quart}` vs `{pairing.flask}`", *cells])
+    best = pairings(document)[1]
+    return (
+        "## Quart vs Flask (median of Quart / median of Flask; above 1 Quart is ahead on every column)\n\n"
+        f"Each runtime's best in this run: Quart `{best.quart}`, Flask `{best.flask}` (the highest geometric "
+        f"mean of the medians of {', '.join(BEST_SCENARIOS)}).\n\n"
+        + _table(["comparison", "targets", *COMPARED_SCENARIOS.values()], rows)
+        + "\n"
+    )
+
+
 def _goals_section(document: Mapping[str, Any]) -> str:
     defaults = runtime_defaults(document)
     named = ", ".join(f"{runtime.capitalize()} `{target}`" for runtime, target in sorted(defaults.items()))
-    heading = f"## Goals (the issue's targets); each runtime's default: {named}\n\n"
+    best = pairings(document)[1].quart
+    heading = f"## Goals (the issue's targets); each runtime's default: {named}; Quart's best in this run: `{best}`\n\n"
     if document["config"].get("quick"):
         heading += (
             "**Not graded: this is a smoke run.** The goals are listed with the targets each would read; "
@@ -353,8 +387,9 @@ def _preamble(document: Mapping[str, Any], source: Path) -> str:
   {config["connections"]} connections for small answers and {config["file_connections"]} for files; an asyncio client for time to first byte and SSE.
 - **Servers**: every target on its own fresh data directory and database, started by the benchmark with
   {", ".join(f"{key}={value}" for key, value in document["pinned_settings"].items())} (rate limit lifted so the paging API is measured, not its 429);
-  gunicorn and hypercorn otherwise at their defaults (hypercorn: backlog 100, keep-alive 5 s, `keep_alive_max_requests=1000`;
-  gunicorn sync: one request at a time, no keep-alive), access logs on. The SSE server runs with `sse_heartbeat={_sse_heartbeat(document)}` s;
+  each with the argv `twinport serve` execs for its server and worker class (recorded per target as `argv`), so the servers
+  are otherwise as twinport ships them (hypercorn: backlog 100, keep-alive 5 s, `keep_alive_max_requests=1000`), access logs on.
+  The SSE server runs with `sse_heartbeat={_sse_heartbeat(document)}` s;
   it is asked to hold {", ".join(f"{level:,}" for level in config["sse_levels"])} clients.
 - **Reading it**: `±` is half the range of the repeats relative to the median. Medians only count as different
   where the ranges do not overlap (`twinport bench compare`).
@@ -379,6 +414,7 @@ def write_report(document: Mapping[str, Any], out_dir: Path, *, source: Path) ->
     sections = [
         _preamble(document, source),
         f"## Targets\n\n{target_lines}\n",
+        _comparison_section(document),
         _goals_section(document),
         "## Headline figure per scenario (median ± half-range of the repeats)\n\n"
         f"{_headline_table(document, targets)}\n",

@@ -29,8 +29,10 @@ from .wrk import wrk_available, wrk_version
 __all__ = ["SCHEMA", "Progress", "run_benchmarks", "summarize"]
 
 # 2: records each target's runtime and server, each scenario's server settings and app, the wrk
-# version, the code's commit, and the cores this process may use (what compare checks).
-SCHEMA = 2
+# version, the code's commit, and the cores this process may use (what compare checks). 3: a
+# target's server is twinport's server setting (gunicorn, hypercorn, uvicorn, granian), no longer
+# "twinport" or "uvicorn"; the SSE scenario records its ceiling's reason.
+SCHEMA = 3
 
 
 class Progress:
@@ -143,7 +145,7 @@ def _run_group(
                 progress.begin(f"{target.name} {scenario.name}")
                 if server.process.poll() is not None:
                     raise RuntimeError(f"the server exited with {server.process.returncode}:\n{server.log()[-1500:]}")
-                context = Context(target, server, config, overrides, progress.note)
+                context = Context(target, server, config, overrides, argv, progress.note)
                 try:
                     entry = _result(target, scenario, "ok", measured=scenario.measure(context))
                     progress.finish(f"{entry['median']:.4g} {scenario.unit} (spread {entry['spread']['relative']:.0%})")

@@ -22,14 +22,15 @@ from shared.settings import Settings
 
 from .csv_memory import peak_rss_kib, process_tree
 from .direct_apps import AS_JSON_BODY, IO_WAIT_BODY, IO_WAIT_SECONDS
-from .probes import download, hold_event_streams, percentile, time_to_first_body_byte
+from .probes import download, fetch, hold_event_streams, percentile, publish, time_to_first_body_byte
 from .system import children_cpu_seconds, tree_cpu_seconds, tree_rss_kib
-from .targets import PINNED_SETTINGS, Target
+from .targets import Target
 from .wrk import WrkResult, run_wrk
 
 __all__ = [
     "SCENARIOS",
     "BenchConfig",
+    "Ceiling",
     "Context",
     "Measured",
     "Scenario",
@@ -95,6 +96,7 @@ class Context:
     server: RunningServer
     config: BenchConfig
     overrides: Mapping[str, object] = field(default_factory=dict)  # the server settings of its group
+    argv: Sequence[str] = ()  # the server's command line
     note: Callable[[str], None] = lambda text: None
 
     def url(self, path: str) -> str:
@@ -133,11 +135,13 @@ def _wrk_repeats(
     config = context.config
     if config.warmup:
         context.note("warm-up")
+        _settle(context)
         run_wrk(url, connections=connections, seconds=config.warmup, headers=headers)
     values: list[float] = []
     repeats: list[dict[str, Any]] = []
     for index in range(config.repeats):
         context.note(f"repeat {index + 1}/{config.repeats}")
+        _settle(context)
         server_before, client_before = tree_cpu_seconds(context.server.process.pid), children_cpu_seconds()
         result = run_wrk(url, connections=connections, seconds=config.duration, headers=headers)
         server_cpu = tree_cpu_seconds(context.server.process.pid) - server_before
@@ -159,6 +163,19 @@ def _wrk_repeats(
             }
         )
     return Measured(values, repeats)
+
+
+SETTLE_SECONDS = 60.0
+
+
+def _settle(context: Context) -> None:
+    """Wait until the server answers ``/healthz``: the requests of a load that has ended may still be
+    queued (a thread pool serves the requests of connections wrk has closed: at 512 connections
+    each waiting 50 ms, 32 threads take 0.8 s to drain them, measured as a repeat of 150 req/s after
+    one of 600), and would take the next repeat's first second."""
+    fetching = fetch(context.server.host, context.server.port, "/healthz")
+    answer = asyncio.run(asyncio.wait_for(fetching, SETTLE_SECONDS))
+    _expect(answer.status == 200, f"/healthz answered {answer.status} between two loads")
 
 
 def _requests_per_second(result: WrkResult) -> float:
@@ -306,38 +323,67 @@ def _io_wait(connections: int) -> Callable[[Context], Measured]:
     return measure
 
 
-def sse_ceiling(target: Target) -> int | None:
-    """How many streams a target can hold while it still answers the publish: a gunicorn thread or
-    sync worker holds one stream for as long as it is open, and one must stay free for the POST
-    that publishes (and the count on /ops/stats). None: no fixed ceiling (an event loop)."""
-    settings = {**PINNED_SETTINGS, **target.settings}
-    workers = int(str(settings["workers"]))
-    if target.worker_class == "gthread":
-        return workers * int(str(settings["threads"])) - 1
-    if target.worker_class == "sync":
-        return workers - 1
+# gunicorn's worker_connections when its argv does not set it (gunicorn.config.WorkerConnections): the
+# size of a gevent worker's pool of greenlets, one per connection.
+GUNICORN_WORKER_CONNECTIONS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Ceiling:
+    """How many event streams a server can hold while it still answers the publish (one request
+    must stay free for the POST, and for the count on /ops/stats), and what bounds it."""
+
+    streams: int
+    reason: str
+
+
+def sse_ceiling(argv: Sequence[str]) -> Ceiling | None:
+    """The ceiling of the server ``argv`` starts, read from that argv (what the server was told),
+    or None where an event loop holds any number of streams. A gunicorn gthread thread, and a
+    granian WSGI blocking thread, holds one stream for as long as it is open; a gevent worker holds
+    one greenlet per connection, up to its pool of worker_connections (gunicorn/workers/ggevent.py:
+    ``Pool(self.worker_connections)``)."""
+
+    def flag(name: str, default: int | None = None) -> int:
+        if name in argv:
+            return int(argv[list(argv).index(name) + 1])
+        if default is None:
+            raise ValueError(f"{name} is not in the server's argv {list(argv)!r}")
+        return default
+
+    workers = flag("--workers", 1)
+    if "gunicorn" in argv:
+        if "--worker-class" in argv and argv[list(argv).index("--worker-class") + 1] == "gevent":
+            connections = flag("--worker-connections", GUNICORN_WORKER_CONNECTIONS)
+            return Ceiling(workers * connections - 1, f"workers x worker_connections ({workers} x {connections})")
+        threads = flag("--threads")
+        return Ceiling(workers * threads - 1, f"workers x threads ({workers} x {threads})")
+    if "granian" in argv and "--blocking-threads" in argv and "wsgi" in argv:
+        threads = flag("--blocking-threads")
+        return Ceiling(workers * threads - 1, f"workers x blocking threads ({workers} x {threads})")
     return None
 
 
 def _wait_until_no_subscribers(context: Context) -> None:
-    """A thread-per-stream server may let a gone client go only at its next heartbeat write: wait up
-    to a heartbeat and then some, so one level's clients do not take the next level's threads."""
+    """Let one level's streams go before the next level connects, so they take none of its threads
+    and get none of its events. A thread (or greenlet) per stream sees a gone client only when a
+    write to it fails, at its next heartbeat: so while any remain, an event named ``settle`` (not a
+    measured ``bench-<n>``) is published every half second, and the second write to a closed
+    connection fails (the first draws the peer's RST). Bounded by a heartbeat and then some."""
+    host, port = context.server.host, context.server.port
     deadline = time.monotonic() + float(str(context.overrides.get("sse_heartbeat", SSE_HEARTBEAT))) + 5.0
     while time.monotonic() < deadline:
-        answer = download(context.server.host, context.server.port, "/ops/stats", keep_body=True)
+        answer = download(host, port, "/ops/stats", keep_body=True)
         if json.loads(answer.body)["sse_subscribers"] == 0:
             return
-        time.sleep(0.2)
+        asyncio.run(publish(host, port, "settle", {}))
+        time.sleep(0.5)
 
 
 def _sse_fanout(context: Context) -> Measured:
-    ceiling = sse_ceiling(context.target)
-    if ceiling is not None and ceiling < 1:
-        raise SkipScenario(
-            "one sync worker holds one request: a held stream leaves nothing to answer the publish "
-            "(ceiling: workers x 1)"
-        )
-    levels = sorted({level if ceiling is None else min(level, ceiling) for level in context.config.sse_levels})
+    ceiling = sse_ceiling(context.argv)
+    limit = None if ceiling is None else ceiling.streams
+    levels = sorted({level if limit is None else min(level, limit) for level in context.config.sse_levels})
     pid = context.server.process.pid
     results = []
     for clients in levels:
@@ -376,7 +422,11 @@ def _sse_fanout(context: Context) -> Measured:
     return Measured(
         [top.latency_ms["p99"]],
         [{"value": top.latency_ms["p99"], **levels_out[-1]}],
-        {"levels": levels_out, "ceiling": ceiling},
+        {
+            "levels": levels_out,
+            "ceiling": limit,
+            "ceiling_reason": None if ceiling is None else f"{ceiling.reason}, one kept for the publish",
+        },
     )
 
 

@@ -1,10 +1,14 @@
-"""What is benchmarked: each target is one app on one server with pinned settings.
+"""What is benchmarked: each target is one app on one serving (runtime, server, worker class) with
+pinned settings.
 
-Every target is configured as its users would run it in production with the project's shipped
-defaults: one worker process (the event hub of ``/events`` is in-process), 32 threads for gunicorn
-gthread, hypercorn's own defaults (backlog 100, keep-alive 5 s, ``keep_alive_max_requests=1000``, so
-wrk reconnects every 1,000 requests), access logs on (written to a file), ``log_level=info``. The
-paging API's rate limit is lifted, as in the parity suite, or every target would measure its 429.
+Every target's server runs with the very argv ``twinport serve`` execs for its settings
+(``shared.cli.server_command``), so the figures are of what users run: one worker process (the event
+hub of ``/events`` is in-process), 32 threads for gunicorn gthread and for granian's blocking threads
+(WSGI), hypercorn's own defaults (backlog 100, keep-alive 5 s, ``keep_alive_max_requests=1000``, so wrk
+reconnects every 1,000 requests), uvicorn on h11, access logs on (written to a file), ``log_level=info``.
+The paging API's rate limit is lifted, as in the parity suite, or every target would measure its 429.
+Only the app may differ from twinport's (the direct and floor targets, and the io-wait scenarios' own
+apps), swapped in that argv in the server's own spelling (``with_app``).
 
 A target whose server or loop is not installed is reported as skipped, never measured on
 something else.
@@ -14,7 +18,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import sys
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -23,7 +26,7 @@ from pathlib import Path
 
 from parity_tests.servers import RunningServer, free_port, running_command, twinport_environment
 from shared.cli import server_command
-from shared.settings import Settings, resolve_settings
+from shared.settings import SERVERS, Settings, resolve_settings
 
 __all__ = [
     "BASELINE_TARGET",
@@ -38,6 +41,7 @@ __all__ = [
     "resolve_targets",
     "server_argv",
     "started",
+    "with_app",
 ]
 
 # Settings every target runs with (besides its worker class). Written out, not left to defaults,
@@ -51,7 +55,7 @@ PINNED_SETTINGS: Mapping[str, object] = {
     "rate_burst": 100_000,
     # The SSE scenario measures how many streams a server can hold, so the caps that protect a
     # production worker (issue 8: half of gunicorn's threads, 10,000 streams) are lifted, and so is
-    # the publish bucket; sse_ceiling still keeps one gunicorn thread free for the publish.
+    # the publish bucket; sse_ceiling still keeps one thread (or greenlet) free for the publish.
     "sse_thread_share": 1.0,
     "sse_max_streams": 1_000_000,
     "publish_rate": 100_000.0,
@@ -61,16 +65,18 @@ PINNED_SETTINGS: Mapping[str, object] = {
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """One app on one server. ``app`` replaces twinport's app in the server's argv (the direct and
-    floor apps); ``server="uvicorn"`` runs Quart on uvicorn instead of hypercorn."""
+    """One app on one serving: ``runtime``, ``server`` and ``worker_class`` are twinport's settings of
+    the same names, so the server runs with the argv ``twinport serve`` builds for them
+    (``shared.cli.server_command``). ``app`` (a factory, ``module:function``) replaces twinport's app in
+    that argv: the direct and floor apps."""
 
     name: str
     description: str
-    runtime: str  # flask or quart: which twinport settings (and therefore server) it starts from
+    runtime: str  # flask or quart
+    server: str  # gunicorn, hypercorn, uvicorn or granian (shared.settings.SERVERS)
     worker_class: str
     needs: tuple[str, ...] = ()  # modules that must be importable, else the target is skipped
     app: str | None = None
-    server: str = "twinport"
     scenarios: tuple[str, ...] | None = None  # None: every scenario
     settings: Mapping[str, object] = field(default_factory=dict)
 
@@ -81,40 +87,78 @@ class Target:
 _SHARED_CORE_PAIR = ("tiny-json",)
 
 TARGETS: tuple[Target, ...] = (
-    Target("flask-gthread", "Flask on gunicorn, gthread worker (32 threads): the default runtime", "flask", "gthread"),
-    Target("flask-sync", "Flask on gunicorn, sync worker: one request at a time, no keep-alive", "flask", "sync"),
-    Target("quart-asyncio", "Quart on hypercorn, asyncio worker: the default for runtime quart", "quart", "asyncio"),
-    Target("quart-uvloop", "Quart on hypercorn, uvloop worker", "quart", "uvloop", needs=("uvloop",)),
+    Target(
+        "flask-gthread",
+        "Flask on gunicorn, twinport's gthread worker (32 threads): the default of runtime flask",
+        "flask",
+        "gunicorn",
+        "gthread",
+    ),
+    Target(
+        "flask-gevent",
+        "Flask on gunicorn, gevent worker (one greenlet per connection, up to gunicorn's worker_connections)",
+        "flask",
+        "gunicorn",
+        "gevent",
+        needs=("gevent",),
+    ),
+    Target(
+        "flask-granian",
+        "Flask on granian (WSGI, 32 blocking threads)",
+        "flask",
+        "granian",
+        "threads",
+        needs=("granian",),
+    ),
+    Target(
+        "quart-asyncio",
+        "Quart on hypercorn, asyncio worker: the default of runtime quart",
+        "quart",
+        "hypercorn",
+        "asyncio",
+    ),
+    Target("quart-uvloop", "Quart on hypercorn, uvloop worker", "quart", "hypercorn", "uvloop", needs=("uvloop",)),
     Target(
         "quart-uvicorn",
-        "Quart on uvicorn (its defaults: uvloop and httptools when installed): server cost apart from framework cost",
+        "Quart on uvicorn (uvloop, h11), as twinport serves it",
         "quart",
-        "asyncio",
-        needs=("uvicorn",),
-        server="uvicorn",
+        "uvicorn",
+        "uvloop",
+        needs=("uvicorn", "uvloop"),
+    ),
+    Target(
+        "quart-granian",
+        "Quart on granian (ASGI, uvloop)",
+        "quart",
+        "granian",
+        "uvloop",
+        needs=("granian", "uvloop"),
     ),
     Target(
         "flask-direct",
         "/as-json written directly on Flask (jsonify), gunicorn gthread: prices the shared core",
         "flask",
+        "gunicorn",
         "gthread",
-        app="benchmarks.direct_apps:flask_app()",
+        app="benchmarks.direct_apps:flask_app",
         scenarios=_SHARED_CORE_PAIR,
     ),
     Target(
         "quart-direct",
         "/as-json written directly on Quart (jsonify), hypercorn asyncio: prices the shared core",
         "quart",
+        "hypercorn",
         "asyncio",
-        app="benchmarks.direct_apps:quart_app()",
+        app="benchmarks.direct_apps:quart_app",
         scenarios=_SHARED_CORE_PAIR,
     ),
     Target(
         "asgi-floor",
         "a bare ASGI callable on hypercorn asyncio, no framework: the floor for tiny JSON",
         "quart",
+        "hypercorn",
         "asyncio",
-        app="benchmarks.direct_apps:floor_app",
+        app="benchmarks.direct_apps:floor_factory",
         scenarios=_SHARED_CORE_PAIR,
     ),
 )
@@ -126,11 +170,12 @@ BASELINE_TARGET = "flask-gthread"
 
 def is_runtime_default(target: Target) -> bool:
     """Whether the target is what ``twinport serve --runtime <its runtime>`` runs with no other
-    setting: twinport's own app on the server and worker class the settings default to."""
-    if target.app is not None or target.server != "twinport":
+    setting: twinport's own app on the runtime's first server and that server's first worker class
+    (``shared.settings.SERVERS``)."""
+    if target.app is not None:
         return False
-    default = resolve_settings(cli={"runtime": target.runtime}).settings
-    return target.worker_class == default.worker_class
+    server, worker_classes = next(iter(SERVERS[target.runtime].items()))
+    return (target.server, target.worker_class) == (server, worker_classes[0])
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +217,7 @@ def effective_settings(target: Target, overrides: Mapping[str, object], port: in
         **target.settings,
         **overrides,
         "runtime": target.runtime,
+        "server": target.server,
         "worker_class": target.worker_class,
         "host": "127.0.0.1",
         "port": port,
@@ -181,31 +227,25 @@ def effective_settings(target: Target, overrides: Mapping[str, object], port: in
 
 
 def server_argv(target: Target, settings: Settings, factory: str | None = None) -> list[str]:
-    """The server's command line: what ``twinport serve`` execs, with the app or server swapped where
-    the target says so, or with the app made by ``factory`` (``module:function``, a scenario's own
-    app) instead of either."""
-    if target.server == "uvicorn":
-        return [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            factory or "quart_impl:create_app",
-            "--host",
-            settings.host,
-            "--port",
-            str(settings.port),
-            "--workers",
-            str(settings.workers),
-            "--log-level",
-            settings.log_level,
-        ]
+    """The server's command line: what ``twinport serve`` execs (``server_command``), with the app made
+    by ``factory`` (``module:function``: a scenario's own app) or else by the target's ``app`` instead of
+    twinport's."""
     argv = server_command(settings)
-    if factory is not None:
-        argv[-1] = f"{factory}()"
-    elif target.app is not None:
-        argv[-1] = target.app
-    return argv
+    replacement = factory or target.app
+    return argv if replacement is None else with_app(argv, replacement)
+
+
+def with_app(argv: Sequence[str], factory: str) -> list[str]:
+    """``argv`` with its app's factory replaced by ``factory`` (``module:function``), in the server's
+    own spelling: uvicorn and granian take ``--factory module:function`` (the server calls it),
+    gunicorn and hypercorn the call itself, ``module:function()``."""
+    if "(" in factory or ":" not in factory:
+        raise ValueError(f"an app factory is module:function, not {factory!r}")
+    if len(argv) >= 2 and argv[-2] == "--factory":
+        return [*argv[:-1], factory]
+    if argv[-1].endswith("()"):
+        return [*argv[:-1], f"{factory}()"]
+    raise ValueError(f"no app factory at the end of {list(argv)!r}")
 
 
 @contextmanager

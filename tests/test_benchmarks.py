@@ -1,15 +1,18 @@
 """The benchmarks run and report; their numbers are for people, not assertions.
 
-One ``twinport bench run --quick`` (seconds, tiny counts, one target, every scenario) keeps the
-benchmark code working: these tests check what it writes, the report made from it (a smoke run's
-banner, no goal graded), that ``compare`` catches a planted regression and refuses two runs
-measured with different settings, and that each goal names the targets it reads. No test here
-asserts a speed.
+One ``twinport bench run --quick`` (seconds, tiny counts, every scenario) over two targets, one per
+runtime, each on a server other than its runtime's default (Flask on gunicorn's gevent worker,
+Quart on granian: the two spellings of an app in a server's argv), keeps the benchmark code
+working: these tests check what it writes, the report made from it (a smoke run's banner, no goal
+graded, the Quart-vs-Flask table), that ``compare`` catches a planted regression and refuses two
+runs measured with different settings, and that each goal names the targets it reads. No test
+here asserts a speed.
 """
 
 from __future__ import annotations
 
 import copy
+import io
 import json
 import os
 from pathlib import Path
@@ -18,15 +21,18 @@ from typing import Any
 import pytest
 
 from benchmarks import csv_memory
-from benchmarks.goals import NOT_GRADED, evaluate_goals
+from benchmarks.goals import NOT_GRADED, evaluate_goals, pairings
 from benchmarks.report import SMOKE_BANNER
-from benchmarks.run import summarize
-from benchmarks.scenarios import SCENARIOS
-from benchmarks.wrk import parse_wrk_output
-from parity_tests.servers import require_program
+from benchmarks.run import run_benchmarks, summarize
+from benchmarks.scenarios import SCENARIOS, BenchConfig, sse_ceiling
+from benchmarks.targets import TARGETS, Placement, Target, effective_settings, resolve_targets, server_argv
+from benchmarks.wrk import parse_wrk_output, wrk_available
+from parity_tests.servers import SERVINGS, require_program
 from shared import cli
+from shared.cli import server_command
 
-QUICK_TARGET = "quart-asyncio"
+QUICK_TARGETS = ("flask-gevent", "quart-granian")
+QUICK_TARGET = QUICK_TARGETS[1]  # the one the compare tests read
 WRK_SCENARIOS = ("tiny-json", "revalidate-304", "paging", "file-1mb", "range-64k", "io-wait-64", "io-wait-512")
 
 
@@ -48,7 +54,7 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not os.path.isdir("/proc/self"):
         pytest.skip("the benchmarks read CPU and memory from Linux /proc")
     out = tmp_path_factory.mktemp("bench") / "quick.json"
-    assert cli.main(["bench", "run", "--quick", "--targets", QUICK_TARGET, "--out", str(out)]) == 0
+    assert cli.main(["bench", "run", "--quick", "--targets", *QUICK_TARGETS, "--out", str(out)]) == 0
     return out
 
 
@@ -68,31 +74,88 @@ def test_quick_run_writes_every_scenario_with_repeats_median_and_spread(quick_ru
         "load_average_at_start",
         "load_average_at_end",
     } <= document["machine"].keys()
-    assert document["versions"]["quart"] and document["versions"]["hypercorn"]
+    assert all(document["versions"][package] for package in ("flask", "quart", "gunicorn", "gevent", "granian"))
     assert document["config"]["quick"] is True and document["placement"]["mode"] == "pinned"
-    assert document["targets"][QUICK_TARGET]["argv"][1:3] == ["-m", "hypercorn"]
-    results = {entry["scenario"]: entry for entry in document["results"]}
-    assert set(results) == {scenario.name for scenario in SCENARIOS}
-    assert [name for name, entry in results.items() if entry["status"] != "ok"] == []
-    for name, entry in results.items():
-        assert entry["target"] == QUICK_TARGET and entry["values"] and len(entry["repeats"]) == len(entry["values"])
-        assert entry["spread"]["min"] <= entry["median"] <= entry["spread"]["max"], name
-    for name in WRK_SCENARIOS:
-        repeats = results[name]["repeats"]
-        assert len(repeats) == document["config"]["repeats"]
-        assert {"p50", "p99", "p99.9"} <= repeats[0]["latency_ms"].keys() and {
-            "server_cpu",
-            "client_cpu",
-            "errors",
-        } <= repeats[0].keys()
-    assert results["range-64k"]["extra"]["byte_exact"] is True
-    assert [results[name]["repeats"][0]["connections"] for name in ("io-wait-64", "io-wait-512")] == [64, 512]
-    assert document["targets"][QUICK_TARGET]["apps"] == {"io-wait": "benchmarks.direct_apps:quart_app"}
+    flask, quart = (document["targets"][name] for name in QUICK_TARGETS)
+    assert (flask["server"], flask["worker_class"], quart["server"], quart["worker_class"]) == (
+        "gunicorn",
+        "gevent",
+        "granian",
+        "uvloop",
+    )
+    assert flask["argv"][1:3] == ["-m", "gunicorn"] and flask["argv"][-1] == "flask_impl:create_app()"
+    assert quart["argv"][1:3] == ["-m", "granian"] and quart["argv"][-2:] == [
+        "--factory",
+        "quart_impl.granian_worker:create_app",
+    ]
+    assert (flask["apps"], quart["apps"]) == (
+        {"io-wait": "benchmarks.direct_apps:flask_app"},
+        {"io-wait": "benchmarks.direct_apps:quart_app"},
+    )
     assert document["scenarios"]["sse-fanout"]["server_settings"] == {"sse_heartbeat": 15.0}
-    assert results["csv-export-10x"]["extra"]["rows"] == 10 * results["csv-export"]["extra"]["rows"]
-    levels = results["sse-fanout"]["extra"]["levels"]
-    assert [level["clients"] for level in levels] == list(document["config"]["sse_levels"])
-    assert all(level["held"] == level["clients"] and level["delivered"] == level["expected"] for level in levels)
+    for target in QUICK_TARGETS:
+        results = {entry["scenario"]: entry for entry in document["results"] if entry["target"] == target}
+        assert set(results) == {scenario.name for scenario in SCENARIOS}, target
+        assert [name for name, entry in results.items() if entry["status"] != "ok"] == [], target
+        for name, entry in results.items():
+            assert entry["values"] and len(entry["repeats"]) == len(entry["values"]), (target, name)
+            assert entry["spread"]["min"] <= entry["median"] <= entry["spread"]["max"], (target, name)
+        for name in WRK_SCENARIOS:
+            repeats = results[name]["repeats"]
+            assert len(repeats) == document["config"]["repeats"]
+            assert {"p50", "p99", "p99.9"} <= repeats[0]["latency_ms"].keys() and {
+                "server_cpu",
+                "client_cpu",
+                "errors",
+            } <= repeats[0].keys()
+        assert results["range-64k"]["extra"]["byte_exact"] is True
+        assert [results[name]["repeats"][0]["connections"] for name in ("io-wait-64", "io-wait-512")] == [64, 512]
+        assert results["csv-export-10x"]["extra"]["rows"] == 10 * results["csv-export"]["extra"]["rows"]
+        levels = results["sse-fanout"]["extra"]["levels"]
+        assert [level["clients"] for level in levels] == list(document["config"]["sse_levels"]), target
+        assert all(level["held"] == level["clients"] and level["delivered"] == level["expected"] for level in levels)
+        # The server counts this level's streams only: the level before had let go of all of its own.
+        assert [level["subscribers_seen"] for level in levels] == list(document["config"]["sse_levels"]), target
+
+
+def test_every_target_runs_twinport_serves_argv_with_only_its_app_swapped() -> None:
+    """Each target's server is started with the argv ``twinport serve`` builds for its settings; a
+    direct app or a scenario's own app replaces only the app, in the server's own spelling."""
+    offered = {(serving.runtime, serving.server, serving.worker_class) for serving in SERVINGS}
+    assert {(target.runtime, target.server, target.worker_class) for target in TARGETS} == offered
+    for target in TARGETS:
+        settings = effective_settings(target, {}, 8123, "/tmp/twinport-bench-data")
+        assert (settings.server, settings.worker_class) == (target.server, target.worker_class)
+        served, swapped = server_argv(target, settings), server_argv(target, settings, "benchmarks.direct_apps:x")
+        assert served[:-1] == swapped[:-1] == server_command(settings)[:-1], target.name
+        app = (target.app or "").removesuffix("()")
+        if served[-2] == "--factory":  # uvicorn, granian: the server calls the factory
+            assert target.server in ("uvicorn", "granian") and swapped[-1] == "benchmarks.direct_apps:x"
+            assert served[-1] == (app or server_command(settings)[-1])
+        else:  # gunicorn, hypercorn: the call, module:function()
+            assert target.server in ("gunicorn", "hypercorn") and swapped[-1] == "benchmarks.direct_apps:x()"
+            assert served[-1] == (f"{app}()" if app else server_command(settings)[-1])
+
+
+def test_each_flask_targets_sse_ceiling_is_read_from_its_servers_argv() -> None:
+    ceilings = {}
+    for target in resolve_targets(["flask-gthread", "flask-gevent", "flask-granian", "quart-granian"]):
+        ceiling = sse_ceiling(server_argv(target, effective_settings(target, {}, 8123, "/tmp/twinport-bench-data")))
+        ceilings[target.name] = None if ceiling is None else ceiling.streams
+    # One thread (or greenlet) of the one worker is kept for the publish; an event loop has no ceiling.
+    assert ceilings == {"flask-gthread": 31, "flask-gevent": 999, "flask-granian": 31, "quart-granian": None}
+
+
+def test_a_target_whose_server_is_not_installed_is_skipped_not_measured_elsewhere() -> None:
+    if not wrk_available():
+        pytest.skip("wrk is not installed")
+    absent = Target("quart-absent", "not installed", "quart", "granian", "uvloop", needs=("no_such_server_xyz",))
+    progress = io.StringIO()
+    document = run_benchmarks([absent], SCENARIOS[:2], BenchConfig.quick_config(), Placement("shared"), ["x"], progress)
+    assert document["targets"]["quart-absent"]["status"] == "skipped"
+    assert {(entry["scenario"], entry["status"], entry["reason"]) for entry in document["results"]} == {
+        (scenario.name, "skipped", "not installed: no_such_server_xyz") for scenario in SCENARIOS[:2]
+    }
 
 
 def test_report_writes_markdown_tables_and_charts(quick_run: Path, tmp_path: Path) -> None:
@@ -111,6 +174,13 @@ def test_report_writes_markdown_tables_and_charts(quick_run: Path, tmp_path: Pat
     assert title.endswith("(smoke run)") and banner == SMOKE_BANNER
     goals = markdown.split("## Goals", 1)[1].split("\n## ", 1)[0]
     assert "Not graded: this is a smoke run" in goals and NOT_GRADED in goals
+    versus = markdown.split("## Quart vs Flask", 1)[1].split("\n## ", 1)[0]
+    table = [line.split("|")[1:3] for line in versus.splitlines() if line.startswith("| ")][1:]
+    assert [(label.strip(), pair.strip()) for label, pair in table] == [
+        ("default vs default", "`quart-asyncio` vs `flask-gthread`"),
+        ("best vs best", "`quart-granian` vs `flask-gevent`"),
+        ("granian vs granian", "`quart-granian` vs `flask-granian`"),
+    ]
     rows = [line for line in goals.splitlines() if line.startswith("| ")][1:]
     assert rows and {row.split("|")[-2].strip() for row in rows} == {"—"}
     for chart in ("throughput.png", "latency.png", "sse.png", "csv_memory.png"):
@@ -224,40 +294,84 @@ def test_compare_flags_different_settings_loudly_when_allowed(
 
 
 def test_each_goal_names_the_targets_it_reads() -> None:
-    def entry(target: str, scenario: str, median: float, p99: float) -> dict[str, Any]:
+    def entry(target: str, scenario: str, median: float, p99: float = 10, extra: Any = None) -> dict[str, Any]:
         return {
             "target": target,
             "scenario": scenario,
             "status": "ok",
             "median": median,
             "repeats": [{"latency_ms": {"p99": p99}}],
+            "extra": extra or {},
         }
 
-    def record(runtime: str, worker_class: str, default: bool) -> dict[str, Any]:
-        return {"runtime": runtime, "worker_class": worker_class, "app": "twinport", "runtime_default": default}
+    def record(runtime: str, server: str, worker_class: str, default: bool = False) -> dict[str, Any]:
+        return {
+            "runtime": runtime,
+            "server": server,
+            "worker_class": worker_class,
+            "app": "twinport",
+            "runtime_default": default,
+        }
 
+    def sse(held: int, p99: float, ceiling: int | None) -> dict[str, Any]:
+        level = {"clients": 1000, "held": held, "kib_per_client": 20.0, "latency_ms": {"p99": p99}}
+        return {"levels": [level], "ceiling": ceiling, "ceiling_reason": "workers x worker_connections (1 x 1000)"}
+
+    # quart-granian is the better Quart target on the four scenarios together (geometric mean), though
+    # quart-uvicorn is ahead on tiny JSON alone: the best goals all read quart-granian.
+    medians = {
+        "flask-gthread": (1000, 500, 400, 1000),
+        "flask-gevent": (900, 450, 350, 800),
+        "flask-granian": (1100, 600, 450, 900),
+        "quart-asyncio": (800, 300, 250, 400),
+        "quart-uvicorn": (1400, 400, 300, 500),
+        "quart-granian": (1300, 700, 500, 1400),
+    }
+    scenarios = ("tiny-json", "revalidate-304", "paging", "range-64k")
     document = {
         "config": {"quick": False},
         "targets": {
-            "flask-gthread": record("flask", "gthread", True),
-            "quart-asyncio": record("quart", "asyncio", True),
-            "quart-uvicorn": record("quart", "asyncio", False),
+            "flask-gthread": record("flask", "gunicorn", "gthread", default=True),
+            "flask-gevent": record("flask", "gunicorn", "gevent"),
+            "flask-granian": record("flask", "granian", "threads"),
+            "quart-asyncio": record("quart", "hypercorn", "asyncio", default=True),
+            "quart-uvicorn": record("quart", "uvicorn", "uvloop"),
+            "quart-granian": record("quart", "granian", "uvloop"),
         },
         "results": [
-            entry("flask-gthread", "tiny-json", 1000, 10),
-            entry("quart-asyncio", "tiny-json", 800, 20),
-            entry("quart-uvicorn", "tiny-json", 1400, 8),
-            entry("flask-gthread", "io-wait-512", 600, 900),
-            entry("quart-asyncio", "io-wait-512", 6600, 80),
+            *(
+                entry(target, scenario, median)
+                for target, values in medians.items()
+                for scenario, median in zip(scenarios, values, strict=True)
+            ),
+            entry("flask-gthread", "io-wait-512", 600),
+            entry("flask-gevent", "io-wait-512", 6000),
+            entry("quart-asyncio", "io-wait-512", 6600),
+            entry("flask-gevent", "sse-fanout", 40, extra=sse(999, 40, 999)),
         ],
     }
     goals = {(goal.goal, goal.pair): goal for goal in evaluate_goals(document)}
     default = goals[("tiny JSON, default vs default: median", "quart-asyncio vs flask-gthread")]
     assert (default.measured, default.gap, default.met) == ("0.80x (800 / 1000)", "-20%", False)
-    best = goals[("tiny JSON, Quart's best vs Flask's default: median", "quart-uvicorn vs flask-gthread")]
-    assert (best.wanted, best.measured, best.met) == (">= 1.3x", "1.40x (1400 / 1000)", True)
+    best = {goal.goal: goal for goal in goals.values() if "Quart's best vs Flask's default" in goal.goal}
+    assert {goal.pair for goal in best.values()} == {"quart-granian vs flask-gthread"} and len(best) == 5
+    tiny = best["tiny JSON, Quart's best vs Flask's default: median"]
+    assert (tiny.wanted, tiny.measured, tiny.met) == (">= 1.3x", "1.30x (1300 / 1000)", True)
     io_wait = goals[("I/O-bound (50 ms wait), 512 connections: req/s", "quart-asyncio vs flask-gthread")]
     assert (io_wait.measured, io_wait.met) == ("11.00x (6600 / 600)", True)
+    gevent = goals[("I/O-bound (50 ms wait), 512 connections: Flask gevent beside it", "flask-gevent vs flask-gthread")]
+    assert (gevent.measured, gevent.met) == ("10.00x (6000 / 600)", None)
+    same = goals[("tiny JSON, same server (granian): median", "quart-granian vs flask-granian")]
+    assert (same.wanted, same.measured, same.met) == ("reported", "1.18x (1300 / 1100)", None)
+    beside = goals[("SSE on one Flask process, beside: its ceiling, held streams and p99 there", "flask-gevent")]
+    assert beside.measured == (
+        "ceiling 999 streams (workers x worker_connections (1 x 1000)); 999 of 1,000 held, p99 40 ms"
+    )
+    assert [(pairing.label, pairing.quart, pairing.flask) for pairing in pairings(document)] == [
+        ("default vs default", "quart-asyncio", "flask-gthread"),
+        ("best vs best", "quart-granian", "flask-granian"),
+        ("granian vs granian", "quart-granian", "flask-granian"),
+    ]
     assert all(goal.pair for goal in goals.values())
     assert all(goal.met is None for goal in evaluate_goals({**document, "config": {"quick": True}}))
 

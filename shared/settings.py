@@ -194,7 +194,7 @@ class Settings:
     workers: int = _setting(1, "server worker processes", _within("an integer", 1, 64))
     threads: int = _setting(
         32,
-        "threads per gunicorn gthread worker (concurrent requests per worker)",
+        "threads per gunicorn gthread worker, or granian's blocking threads for Flask (concurrent requests per worker)",
         _within("an integer", 1, 1024),
     )
     gc_freeze: bool = _setting(
@@ -251,7 +251,7 @@ class Settings:
     )
     sse_thread_share: float = _setting(
         0.5,
-        "share of a gunicorn worker's threads that event streams may hold (the rest keep answering requests)",
+        "share of a thread-per-request worker's threads (gthread, granian for Flask) that event streams may hold",
         _within("a fraction", 0, 1),
     )
     publish_max_bytes: int = _setting(

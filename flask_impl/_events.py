@@ -3,6 +3,7 @@ that need them."""
 
 from __future__ import annotations
 
+import _socket
 import os
 import socket
 from collections.abc import Callable
@@ -52,11 +53,20 @@ def client_gone_check() -> Callable[[], bool]:
 def _peer_closed(connection: socket.socket) -> bool:
     # Peek one byte without waiting: b"" is the client's FIN, a reset is gone too, no data yet (or
     # a pipelined request) is a live client. On a duplicate of the descriptor, because a TLS
-    # socket refuses recv flags and must not have its records read here.
+    # socket refuses recv flags and must not have its records read here. The duplicate is
+    # ``_socket.socket``, the C socket, which gevent's monkey-patching leaves alone: gevent's
+    # ``socket.recv`` treats the EAGAIN of ``MSG_DONTWAIT`` as "wait until readable"
+    # (gevent/_socketcommon.py, ``recv``), so on gunicorn's gevent worker the stream would sleep
+    # there until the client sent something, and never write its next heartbeat or event.
     try:
-        with socket.socket(fileno=os.dup(connection.fileno())) as raw:
-            return raw.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        raw = _socket.socket(fileno=os.dup(connection.fileno()))
+    except OSError:
+        return True
+    try:
+        return raw.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
     except BlockingIOError:
         return False
     except OSError:
         return True
+    finally:
+        raw.close()

@@ -28,6 +28,11 @@ client; ``keepalive`` only the idle time between requests). This worker changes 
 
 Loaded by ``gunicorn_conf.py`` from this file's path (``import flask_impl`` would load Flask into
 the master); gunicorn's own threads, keep-alive and shutdown are unchanged.
+
+``gevent_worker()`` builds the counterpart on gunicorn's gevent worker (``worker_class = "gevent"``),
+with the same four features; see its docstring. It is built only when chosen: importing gevent
+costs the master (and each forked worker) 5 MiB (measured), which a gthread deployment would pay
+for nothing.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ import selectors
 import socket
 import time
 from collections import deque
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -48,7 +54,7 @@ from gunicorn.workers import gthread  # type: ignore[import-untyped]
 
 from shared.edge.lifecycle import LINGER_BYTES, declared_length, head_complete
 
-__all__ = ["ThreadWorker"]
+__all__ = ["ThreadWorker", "gevent_worker"]
 
 _RECV = 64 * 1024
 
@@ -207,10 +213,7 @@ class ThreadWorker(gthread.ThreadWorker):  # type: ignore[misc]
     def handle_request(self, req: Any, conn: _Conn) -> bool:
         conn.deadline = time.monotonic() + self.client_timeout
         conn.in_body = True
-        length = declared_length((name, value) for name, value in req.headers)
-        if length is not None and length > self.body_limit:
-            # RFC 9110 §10.1.1: the final status instead of 100; the app answers 413.
-            req._expected_100_continue = False
+        _no_continue_over(req, self.body_limit)
         try:
             return bool(super().handle_request(req, conn))
         finally:
@@ -249,6 +252,148 @@ class ThreadWorker(gthread.ThreadWorker):  # type: ignore[misc]
         with contextlib.suppress(KeyError, ValueError, OSError):
             self.poller.unregister(sock)
         sock.close()
+
+
+def gevent_worker() -> type:
+    """twinport's worker on gunicorn's gevent worker: one greenlet per connection, so the deadlines
+    are the connection's own, not the main loop's.
+
+    gunicorn 27's gevent worker (``gunicorn/workers/ggevent.py``, ``base_async.py``) bounds a
+    request head by ``keepalive`` (2 s) and a body not at all: a client that declares a body and
+    stalls holds its greenlet (and its place in ``worker_connections``) for ever, and the gate,
+    whose deadline is checked between reads, never gets to answer its 408. It also writes ``100
+    Continue`` before the app runs, and closes a connection at once, with no lingering close. So:
+
+    - **Every read of the client socket has a deadline** (``_ClientSocket.recv``): a head has
+      ``client_timeout`` from the connection's start or from the previous response, and a
+      kept-alive connection gunicorn's ``keepalive`` for the next request's first byte, as in the
+      gthread worker; past it the connection closes without an answer (``NoMoreData``, which
+      gunicorn logs at debug). A body has ``client_timeout`` from the head's arrival, as a total,
+      so a byte a second is cut off too: the read raises ``TimeoutError``, the gate's 408, and
+      gunicorn closes the connection after a body it failed to read (``Body.failed``).
+    - **No ``100 Continue`` for a body that will be refused** (RFC 9110 §10.1.1), as above.
+    - **A lingering close** (RFC 9112 §9.6): ``_ClientSocket.close`` half-closes and drains up to
+      ``LINGER_BYTES`` or ``client_timeout`` in a greenlet outside the worker's pool, so the
+      client reads its 413 (or 408) instead of a reset, and a stop does not wait for it.
+    - **SIGTERM's end of the event streams runs in a greenlet** (``spawn_from_signal``): a Python
+      signal handler may run inside gevent's hub, where a thread's start (which waits for the
+      thread) raises ``BlockingSwitchOutError`` (measured, with the gthread worker's thread).
+
+    gunicorn monkey-patches in ``init_process`` (``monkey.patch_all()``), after the fork and
+    before it loads the app, so the app, the hub's locks and SQLAlchemy's pool get gevent's
+    threading; this function runs in the master, unpatched, and names gevent's socket class
+    itself. A TLS socket (``certfile``, which twinport never sets: TLS is the proxy's) keeps
+    gunicorn's own handling.
+    """
+    import gevent  # type: ignore[import-untyped]
+    from gevent import socket as gsocket
+    from gunicorn.workers import ggevent
+
+    class _ClientSocket(gsocket.socket):  # type: ignore[misc]  # an untyped base
+        __slots__ = ("deadline", "idle_until", "in_body", "linger_for")
+
+        def __init__(self, fileno: int, timeout: float) -> None:
+            super().__init__(fileno=fileno)
+            self.deadline = time.monotonic() + timeout
+            self.idle_until = float("inf")
+            self.in_body = False
+            self.linger_for = timeout  # 0 once the client has closed its end: nothing to wait for
+
+        def recv(self, *args: Any) -> bytes:
+            remaining = min(self.deadline, self.idle_until) - time.monotonic()
+            prior = self.gettimeout()
+            try:
+                if remaining <= 0:
+                    raise TimeoutError
+                # finish_body (gunicorn's keep-alive drain) may set a shorter timeout of its own.
+                self.settimeout(remaining if prior is None else min(prior, remaining))
+                data = bytes(super().recv(*args))
+            except TimeoutError:
+                if self.in_body:
+                    raise
+                # An unfinished head (or none on a kept-alive connection): a quiet close.
+                raise http.errors.NoMoreData(b"") from None
+            finally:
+                self.settimeout(prior)
+            if data:
+                self.idle_until = float("inf")
+            else:
+                self.linger_for = 0
+            return data
+
+        def close(self) -> None:
+            linger_for, self.linger_for = self.linger_for, 0
+            if linger_for > 0 and not self.closed:
+                try:
+                    self.shutdown(socket.SHUT_WR)
+                except OSError:
+                    pass
+                else:
+                    gevent.spawn(self._drain_then_close, time.monotonic() + linger_for)
+                    return
+            super().close()
+
+        def _drain_then_close(self, deadline: float) -> None:
+            drained = 0
+            try:
+                while drained < LINGER_BYTES and (remaining := deadline - time.monotonic()) > 0:
+                    self.settimeout(remaining)
+                    data = gsocket.socket.recv(self, _RECV)
+                    if not data:
+                        break
+                    drained += len(data)
+            except OSError:  # a reset, or the deadline (TimeoutError)
+                pass
+            finally:
+                gsocket.socket.close(self)
+
+    class GeventWorker(ggevent.GeventWorker):  # type: ignore[misc]  # an untyped base
+        def patch(self) -> None:
+            super().patch()  # monkey.patch_all(): from here on, imports get gevent's threading
+            from shared.config import load_settings
+
+            settings = load_settings().settings
+            self.client_timeout = settings.client_timeout
+            self.body_limit = settings.publish_max_bytes
+
+        def spawn_from_signal(self, step: Callable[[], None]) -> None:
+            """Run ``step`` outside the signal handler that calls this (``gunicorn_conf.py``), in a
+            greenlet: not on a thread as for gthread, whose start waits, which the hub refuses."""
+            gevent.spawn(step)
+
+        def timeout_ctx(self) -> contextlib.nullcontext[None]:
+            # The head's deadlines are the socket's (_ClientSocket.recv), not one Timeout of
+            # keepalive seconds around the whole head.
+            return contextlib.nullcontext()
+
+        def handle(self, listener: socket.socket, client: Any, addr: Any) -> None:
+            if type(client) is gsocket.socket:
+                client = _ClientSocket(client.detach(), self.client_timeout)
+            super().handle(listener, client, addr)
+
+        def handle_request(self, listener_name: Any, req: Any, sock: Any, addr: Any) -> Any:
+            if not isinstance(sock, _ClientSocket):
+                return super().handle_request(listener_name, req, sock, addr)
+            sock.deadline = time.monotonic() + self.client_timeout
+            sock.in_body = True
+            _no_continue_over(req, self.body_limit)
+            try:
+                return super().handle_request(listener_name, req, sock, addr)
+            finally:
+                sock.in_body = False
+                now = time.monotonic()
+                sock.deadline = now + self.client_timeout
+                sock.idle_until = now + self.cfg.keepalive
+
+    return GeventWorker
+
+
+def _no_continue_over(req: Any, limit: int) -> None:
+    """RFC 9110 §10.1.1: no ``100 Continue`` (gunicorn writes it in ``wsgi.create``, before the app
+    runs) for a declared body over ``limit``; the app answers the final status, its 413, instead."""
+    length = declared_length((name, value) for name, value in req.headers)
+    if length is not None and length > limit:
+        req._expected_100_continue = False
 
 
 def _max_head(cfg: Any) -> int:

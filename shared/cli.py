@@ -174,15 +174,17 @@ def _gunicorn(settings: Settings, python: str, host: str) -> list[str]:
         bind,
         "--workers",
         str(settings.workers),
-        # gthread: each thread holds one request (or one open stream) at a time.
+        # gthread: each thread holds one request (or one open stream) at a time. gevent: the
+        # size of the database pool its greenlets share (flask_impl's SyncStore).
         "--threads",
         str(settings.threads),
-        # The config file's worker_class is twinport's gthread worker (a client has
-        # client_timeout to send its request); a stopping worker ends its event streams
-        # instead of waiting its graceful timeout for them.
+        # The config file's worker_class is twinport's gthread or gevent worker, as the exported
+        # TWINPORT_WORKER_CLASS says (a client has client_timeout to send its request; no
+        # --worker-class here, which would win with gunicorn's own); a stopping worker ends its
+        # event streams instead of waiting its graceful timeout for them.
         "--config",
         _server_conf("flask_impl", "gunicorn_conf.py"),
-        *(["--worker-class", settings.worker_class] if settings.worker_class != "gthread" else []),
+        *(_gevent_connections(settings) if settings.worker_class == "gevent" else []),
         # gunicorn by default believes X-Forwarded-Proto from 127.0.0.1 and ::1 and rewrites the
         # scheme itself; only the trusted_proxy_hops setting decides that (ProxyFix in the app).
         "--forwarded-allow-ips",
@@ -201,6 +203,18 @@ def _gunicorn(settings: Settings, python: str, host: str) -> list[str]:
         ACCESS_LOG_FORMAT,
         "flask_impl:create_app()",
     ]
+
+
+# gunicorn's default worker_connections: what a gevent worker keeps for requests beside its streams.
+_GEVENT_REQUEST_CONNECTIONS = 1000
+
+
+def _gevent_connections(settings: Settings) -> list[str]:
+    """A gevent worker serves at most ``worker_connections`` connections (its greenlet pool), and
+    an open stream is one of them: with gunicorn's 1000, the 1000th stream stopped the worker
+    accepting, and /healthz waited in the backlog (measured) while ``sse_max_streams`` (10,000)
+    would still have let more streams in. So the pool is the stream cap plus gunicorn's 1000."""
+    return ["--worker-connections", str(settings.sse_max_streams + _GEVENT_REQUEST_CONNECTIONS)]
 
 
 def _hypercorn(settings: Settings, python: str, host: str) -> list[str]:

@@ -339,6 +339,18 @@ def test_server_command_is_gunicorn_gthread_for_flask_and_hypercorn_for_quart() 
     assert quart[-1] == "quart_impl.hypercorn_worker:create_app()"
 
 
+def test_server_command_gives_gunicorn_gevent_twinports_worker_and_a_place_beside_every_stream() -> None:
+    from flask_impl import gunicorn_conf
+
+    settings = resolve_settings(cli={"worker_class": "gevent", "sse_max_streams": "2000"}).settings
+    flask = server_command(settings, python="py")
+    # A --worker-class would win over gunicorn_conf.py's, which it picks from the exported setting.
+    assert "--worker-class" not in flask
+    assert settings.as_environ()[gunicorn_conf.WORKER_CLASS_ENV] == "gevent"
+    # Each stream is one of the worker's connections: gunicorn's 1000 are left for requests.
+    assert flask[flask.index("--worker-connections") + 1] == "3000"
+
+
 @pytest.mark.parametrize(
     ("chosen", "program", "factory"),
     [

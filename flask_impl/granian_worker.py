@@ -4,6 +4,7 @@ granian runs this in each worker process; the app is ``flask_impl.create_app``, 
 the worker arranges around it:
 
 - **It exits when its master dies** (``shared.edge.lifecycle.exit_with_parent``).
+- **It writes the access log line gunicorn writes** (``WsgiAccessLog``): the server's own is off.
 - **Its heap is settled once the app is loaded** (``settle_heap``, the ``gc_freeze`` setting).
 """
 
@@ -14,6 +15,7 @@ import multiprocessing
 from flask import Flask
 
 from shared.config import load_settings
+from shared.edge.access_log import WsgiAccessLog
 from shared.edge.lifecycle import exit_with_parent, settle_heap
 
 __all__ = ["create_app"]
@@ -27,5 +29,6 @@ def create_app() -> Flask:
     from flask_impl import create_app as create_flask_app
 
     app = create_flask_app(settings)
+    app.wsgi_app = WsgiAccessLog(app.wsgi_app)  # type: ignore[method-assign]
     settle_heap(settings.gc_freeze)  # last: what is loaded by now is frozen
     return app

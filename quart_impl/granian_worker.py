@@ -3,7 +3,11 @@
 granian runs this in each worker process (in its only process when ``workers`` is 1); the app is
 ``quart_impl.create_app``, unchanged. What the worker arranges around it:
 
-- **It exits when its master dies** (``shared.edge.lifecycle.exit_with_parent``), when there is one.
+- **It exits when its master dies** (``shared.edge.lifecycle.exit_with_parent``), when there is
+  one, also while it is still loading: granian forks its workers with the master's SIGTERM
+  handler in place (``granian/server/common.py``, ``signal_handler_interrupt``), which swallows
+  the signal in a worker until granian installs the worker's own, after this factory. SIGTERM is
+  set back to its default action here, so a worker told to stop before it serves simply ends.
 - **It writes the access log line gunicorn writes** (``AsgiAccessLog``): the server's own is off.
 - **Its heap is settled once the app is loaded** (``settle_heap``, the ``gc_freeze`` setting).
 """
@@ -11,6 +15,7 @@ granian runs this in each worker process (in its only process when ``workers`` i
 from __future__ import annotations
 
 import multiprocessing
+import signal
 
 from quart import Quart
 
@@ -22,6 +27,7 @@ __all__ = ["create_app"]
 
 
 def create_app() -> Quart:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     parent = multiprocessing.parent_process()
     if parent is not None and parent.pid is not None:
         exit_with_parent(parent.pid)

@@ -148,14 +148,31 @@ def test_http10_without_host_is_served(wire_client: WireClient) -> None:
     assert answer.status == 200
 
 
-def test_absolute_form_target_authority_is_used(wire_client: WireClient) -> None:
+# A server difference no app can undo: granian hands the app only an absolute-form target's path
+# and query (src/wsgi/callbacks.rs, build_wsgi: ``uri.path_and_query()``; src/asgi/utils.rs,
+# build_scope_common: ``uri.path()``, ``uri.query()``) and the Host field as sent, so the target's
+# authority is nowhere in the environ or the scope. Strict: the day granian passes it, this fails.
+GRANIAN_DROPS_THE_AUTHORITY = pytest.mark.xfail(
+    strict=True, reason="granian passes neither the absolute-form target nor its authority to the app"
+)
+
+
+def test_absolute_form_target_authority_is_used(
+    wire_client: WireClient, serving: Serving, request: pytest.FixtureRequest
+) -> None:
     # RFC 9112 §3.2.2: the target's authority, not Host's.
+    if serving.server == "granian":
+        request.applymarker(GRANIAN_DROPS_THE_AUTHORITY)
     answer = exchange(wire_client, get("http://example.com:9999/abs?x=1"))
     assert answer.status == 200
     assert json.loads(answer.body) == {"self": "http://example.com:9999/abs", "doc": "https://example.com:9999/docs/10"}
 
 
-def test_absolute_form_with_an_invalid_authority_is_400(wire_client: WireClient) -> None:
+def test_absolute_form_with_an_invalid_authority_is_400(
+    wire_client: WireClient, serving: Serving, request: pytest.FixtureRequest
+) -> None:
+    if serving.server == "granian":
+        request.applymarker(GRANIAN_DROPS_THE_AUTHORITY)
     answer = exchange(wire_client, get(f"http://{'a' * 64}.com/abs"))
     assert answer.status == 400
 

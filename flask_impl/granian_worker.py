@@ -63,7 +63,10 @@ class GranianEnviron:
       an HTTP/1.0 request without Host, and the log writes.
     - ``HTTP_HOST``: removed when empty, which is what granian writes for a request with no Host
       field and no authority in its target, so that RFC 9112 §3.2's 400 is answered (and HTTP/1.0
-      served). A client that sends an empty Host gets the same 400: granian's environ is the same.
+      served). A client that sends an empty Host gets the same 400, and so does one whose Host is
+      not visible ASCII (``bücher.example`` in latin-1), which granian blanks as it blanks any
+      such field value (``to_str().unwrap_or_default()``): granian's environ is the same for
+      all three (parity case ``host-non-ascii``, a listed server difference).
     """
 
     def __init__(self, wsgi_app: WSGIApp) -> None:

@@ -361,19 +361,18 @@ class Pairing:
 
 
 def pairings(document: Mapping[str, Any]) -> list[Pairing]:
-    """The three comparisons the README's Results table shows: each runtime's default, each one's
-    best in this run (``_Results.best``), and both on the one server that serves both."""
+    """The comparisons the README's Results table shows: each runtime's default, each one's best in
+    this run (``_Results.best``), and both on the one server that serves both, when the run has both
+    (granian would; twinport offers Flask only on gunicorn, shared/settings.py says why)."""
     results = _Results(document)
     same = results.same_server
-    return [
+    rows = [
         Pairing("default vs default", results.quart, results.flask),
         Pairing("best vs best", results.best("quart"), results.best("flask")),
-        Pairing(
-            f"{SAME_SERVER} vs {SAME_SERVER}",
-            same.get("quart", f"quart-{SAME_SERVER}"),
-            same.get("flask", f"flask-{SAME_SERVER}"),
-        ),
     ]
+    if "quart" in same and "flask" in same:
+        rows.append(Pairing(f"{SAME_SERVER} vs {SAME_SERVER}", same["quart"], same["flask"]))
+    return rows
 
 
 def evaluate_goals(document: Mapping[str, Any]) -> list[Goal]:

@@ -323,11 +323,6 @@ def _io_wait(connections: int) -> Callable[[Context], Measured]:
     return measure
 
 
-# gunicorn's worker_connections when its argv does not set it (gunicorn.config.WorkerConnections): the
-# size of a gevent worker's pool of greenlets, one per connection.
-GUNICORN_WORKER_CONNECTIONS = 1000
-
-
 @dataclass(frozen=True, slots=True)
 class Ceiling:
     """How many event streams a server can hold while it still answers the publish (one request
@@ -339,10 +334,9 @@ class Ceiling:
 
 def sse_ceiling(argv: Sequence[str]) -> Ceiling | None:
     """The ceiling of the server ``argv`` starts, read from that argv (what the server was told),
-    or None where an event loop holds any number of streams. A gunicorn gthread thread, and a
-    granian WSGI blocking thread, holds one stream for as long as it is open; a gevent worker holds
-    one greenlet per connection, up to its pool of worker_connections (gunicorn/workers/ggevent.py:
-    ``Pool(self.worker_connections)``)."""
+    or None where an event loop holds any number of streams. A gunicorn gthread thread holds one
+    stream for as long as it is open; a gevent worker holds one greenlet per connection, up to its
+    pool of worker_connections (gunicorn/workers/ggevent.py: ``Pool(self.worker_connections)``)."""
 
     def flag(name: str, default: int | None = None) -> int:
         if name in argv:
@@ -353,14 +347,13 @@ def sse_ceiling(argv: Sequence[str]) -> Ceiling | None:
 
     workers = flag("--workers", 1)
     if "gunicorn" in argv:
-        if "--worker-class" in argv and argv[list(argv).index("--worker-class") + 1] == "gevent":
-            connections = flag("--worker-connections", GUNICORN_WORKER_CONNECTIONS)
+        # twinport's gevent worker comes from gunicorn_conf.py (no --worker-class in the argv), and
+        # only it is given --worker-connections (shared/cli.py, _gevent_connections).
+        if "--worker-connections" in argv:
+            connections = flag("--worker-connections")
             return Ceiling(workers * connections - 1, f"workers x worker_connections ({workers} x {connections})")
         threads = flag("--threads")
         return Ceiling(workers * threads - 1, f"workers x threads ({workers} x {threads})")
-    if "granian" in argv and "--blocking-threads" in argv and "wsgi" in argv:
-        threads = flag("--blocking-threads")
-        return Ceiling(workers * threads - 1, f"workers x blocking threads ({workers} x {threads})")
     return None
 
 

@@ -3,7 +3,7 @@ pinned settings.
 
 Every target's server runs with the very argv ``twinport serve`` execs for its settings
 (``shared.cli.server_command``), so the figures are of what users run: one worker process (the event
-hub of ``/events`` is in-process), 32 threads for gunicorn gthread and for granian's blocking threads
+hub of ``/events`` is in-process), 32 threads for gunicorn gthread
 (WSGI), hypercorn's own defaults (backlog 100, keep-alive 5 s, ``keep_alive_max_requests=1000``, so wrk
 reconnects every 1,000 requests), uvicorn on h11, access logs on (written to a file), ``log_level=info``.
 The paging API's rate limit is lifted, as in the parity suite, or every target would measure its 429.
@@ -101,14 +101,6 @@ TARGETS: tuple[Target, ...] = (
         "gunicorn",
         "gevent",
         needs=("gevent",),
-    ),
-    Target(
-        "flask-granian",
-        "Flask on granian (WSGI, 32 blocking threads)",
-        "flask",
-        "granian",
-        "threads",
-        needs=("granian",),
     ),
     Target(
         "quart-asyncio",

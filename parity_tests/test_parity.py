@@ -34,24 +34,8 @@ def pairs(request: pytest.FixtureRequest, settings: dict[str, object]) -> Iterat
             yield Pairs("wire", settings, stack, servings)
 
 
-# Server differences no app can undo, by (serving, case), each with its cause; strict, so each
-# fails the day the server changes. Anything else that differs is fixed, not listed here.
-SERVER_DIFFERENCES = {
-    ("flask-granian-threads", "host-non-ascii"): (
-        "granian's WSGI blanks a header value that is not visible ASCII (src/wsgi/callbacks.rs, "
-        "build_wsgi: to_str().unwrap_or_default()), so a non-ASCII Host is the empty Host it also "
-        "writes for none: the empty missing-Host 400, not the invalid-Host problem 400"
-    ),
-}
-
-
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
-def test_runtimes_answer_alike(case: Case, pairs: Pairs, request: pytest.FixtureRequest) -> None:
-    servings: tuple[Serving, Serving] | None = request.node.callspec.params["pairs"]
-    for serving in servings or ():
-        reason = SERVER_DIFFERENCES.get((serving.id, case.id))
-        if reason is not None:
-            request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
+def test_runtimes_answer_alike(case: Case, pairs: Pairs) -> None:
     findings = pairs.run(case)
     assert not findings, "the runtimes differ:\n" + format_table(findings)
 

@@ -284,13 +284,13 @@ def _uvicorn(settings: Settings, python: str, host: str) -> list[str]:
 
 
 def _granian(settings: Settings, python: str, host: str) -> list[str]:
-    flask = settings.runtime == "flask"
+    # ASGI only: Flask on granian's WSGI is refused (shared/settings.py _REFUSED says why).
     return [
         python,
         "-m",
         "granian",
         "--interface",
-        "wsgi" if flask else "asgi",
+        "asgi",
         "--host",
         settings.host,
         "--port",
@@ -300,8 +300,8 @@ def _granian(settings: Settings, python: str, host: str) -> list[str]:
         # HTTP/1.1 only, as the other servers speak it on a plain port (no h2c).
         "--http",
         "1",
-        # WSGI: each request (and each open stream) holds one of these, as a gthread thread does.
-        *(["--blocking-threads", str(settings.threads)] if flask else ["--loop", settings.worker_class]),
+        "--loop",
+        settings.worker_class,
         # granian caps concurrent requests per worker at the backlog (1,024) by default, which would
         # also cap open event streams below sse_max_streams.
         "--backpressure",
@@ -317,7 +317,7 @@ def _granian(settings: Settings, python: str, host: str) -> list[str]:
         # The access log line is the app's (granian_worker.py): granian's own has no byte count.
         "--no-access-log",
         "--factory",
-        f"{settings.runtime}_impl.granian_worker:create_app",
+        "quart_impl.granian_worker:create_app",
     ]
 
 

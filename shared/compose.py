@@ -23,7 +23,7 @@ __all__ = ["THREAD_PER_REQUEST", "api_guard", "event_hub_for", "prepare_state", 
 
 
 # The servings where each request, and each open stream, holds one thread of a fixed pool.
-THREAD_PER_REQUEST = frozenset({("gunicorn", "gthread"), ("granian", "threads")})
+THREAD_PER_REQUEST = frozenset({("gunicorn", "gthread")})
 
 
 def stream_cap(settings: Settings) -> int:
@@ -31,7 +31,7 @@ def stream_cap(settings: Settings) -> int:
 
     Quart (any server) and Flask on gunicorn's gevent worker: ``sse_max_streams``; a stream is a
     coroutine (or a greenlet) and requests keep being answered beside any number of them. Flask on
-    gunicorn gthread or on granian's blocking threads: each stream holds a thread until its client
+    gunicorn gthread: each stream holds a thread until its client
     leaves, so streams may take at most ``floor(threads x sse_thread_share)`` of them (and never
     more than ``sse_max_streams``), leaving the rest to /healthz and the API. A worker with one
     thread gets none whatever the share: one stream would hold its only request slot until the

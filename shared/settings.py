@@ -163,29 +163,26 @@ class Settings:
         "production server; follows the runtime unless set",
         _choices(
             "gunicorn",
-            "granian",
             "hypercorn",
             "uvicorn",
-            allowed="gunicorn or granian (runtime flask), hypercorn, uvicorn or granian (runtime quart)",
+            "granian",
+            allowed="gunicorn (runtime flask), hypercorn, uvicorn or granian (runtime quart)",
         ),
         fold_case=True,
         default_text="follows the runtime",
     )
     # Case-sensitive, as gunicorn's and hypercorn's own --worker-class are (gunicorn.util.load_class, hypercorn.run).
-    # For uvicorn and granian serving Quart it is the event loop (their --loop), for granian serving Flask
-    # its pool of blocking threads (there is no other kind).
+    # For uvicorn and granian it is the event loop (their --loop).
     worker_class: str = _setting(
         "",
         "server worker class; gthread, gevent and the event loops keep serving while streams are open",
         _choices(
             "gthread",
             "gevent",
-            "threads",
             "sync",  # refused with its reason (_REFUSED_CLASSES), not as an unknown word
             "asyncio",
             "uvloop",
-            allowed="gthread or gevent (gunicorn), threads (granian serving flask), asyncio or uvloop "
-            "(hypercorn), uvloop (uvicorn, granian serving quart)",
+            allowed="gthread or gevent (gunicorn), asyncio or uvloop (hypercorn), uvloop (uvicorn, granian)",
         ),
         default_text="follows the server",
     )
@@ -194,7 +191,7 @@ class Settings:
     workers: int = _setting(1, "server worker processes", _within("an integer", 1, 64))
     threads: int = _setting(
         32,
-        "threads per gunicorn gthread worker, or granian's blocking threads for Flask (concurrent requests per worker)",
+        "threads per gunicorn gthread worker (concurrent requests per worker); with gevent, the database pool",
         _within("an integer", 1, 1024),
     )
     gc_freeze: bool = _setting(
@@ -251,7 +248,7 @@ class Settings:
     )
     sse_thread_share: float = _setting(
         0.5,
-        "share of a thread-per-request worker's threads (gthread, granian for Flask) that event streams may hold",
+        "share of a gthread worker's threads that event streams may hold (the rest keep answering requests)",
         _within("a fraction", 0, 1),
     )
     publish_max_bytes: int = _setting(
@@ -348,12 +345,15 @@ _BY_NAME = {setting.name: setting for setting in SETTINGS}
 # The servers each runtime is offered on, the runtime's default first; each with its worker classes,
 # the server's default first. Every one is a pairing of the parity suite over the wire (README "Servers").
 SERVERS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
-    "flask": {"gunicorn": ("gthread", "gevent"), "granian": ("threads",)},
+    "flask": {"gunicorn": ("gthread", "gevent")},
     "quart": {"hypercorn": ("asyncio", "uvloop"), "uvicorn": ("uvloop",), "granian": ("uvloop",)},
 }
 # The pairings that are not offered, and why (a user who asks for one is told).
 _REFUSED = {
     ("flask", "hypercorn"): "hypercorn answers 500 to HEAD and 304 for WSGI apps (hypercorn issue 331)",
+    ("flask", "granian"): "granian's WSGI has no deadline on a request body (granian issue 728: a client "
+    "that stalls its body holds a thread for ever), ends a malformed chunked body silently so the app reads "
+    'it truncated, and blanks header values that are not ASCII (README "Servers")',
     ("flask", "uvicorn"): "uvicorn serves WSGI only through its deprecated WSGIMiddleware, which buffers every body",
     ("quart", "gunicorn"): "gunicorn 27's own asgi worker is new and not yet proven by the parity suite",
 }

@@ -7,13 +7,9 @@ from __future__ import annotations
 import base64
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator
-
-import pytest
 
 from parity_tests.clients import WireClient
 from parity_tests.servers import RunningServer, Serving, running_server
-from shared.edge.access_log import WsgiAccessLog
 
 TIME = r"\[\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}\]"
 BASIC = "Basic " + base64.b64encode(b"alice:secret").decode()
@@ -53,38 +49,3 @@ def test_every_server_writes_the_combined_log_line_gunicorn_writes(
         # %(b)s: the body bytes sent (a HEAD's none, a stream's all of them), as the client counted them.
         rest = f'"{method} {target} HTTP/1.1" {answer.status} {len(answer.body)} "{referer}" "{agent}"'
         assert re.fullmatch(rf"127\.0\.0\.1 - {user} {TIME} " + re.escape(rest), line), line
-
-
-def test_the_wsgi_log_passes_a_stream_on_chunk_by_chunk_and_logs_it_when_it_closes(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    # granian's WSGI (flask_impl/granian_worker.py): the log must not buffer a stream to count it.
-    produced: list[bytes] = []
-    closed: list[bool] = []
-
-    def stream() -> Iterator[bytes]:
-        try:
-            for chunk in (b"data: 1\n\n", b"data: 22\n\n"):
-                produced.append(chunk)
-                yield chunk
-        finally:
-            closed.append(True)
-
-    def app(environ: dict[str, object], start_response: Callable[..., object]) -> Iterable[bytes]:
-        start_response("200 OK", [("Content-Type", "text/event-stream")])
-        return stream()
-
-    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/stream/gen", "SERVER_PROTOCOL": "HTTP/1.1"}
-    logged = WsgiAccessLog(app)
-    logged.logger.addHandler(caplog.handler)  # the access logger does not propagate to the root
-    try:
-        body = logged(dict(environ, REMOTE_ADDR="127.0.0.1"), lambda status, headers, exc_info=None: None)
-        chunks = iter(body)
-        assert (next(chunks), produced) == (b"data: 1\n\n", [b"data: 1\n\n"])
-        assert not caplog.records  # written when the response ends, not before
-        assert list(chunks) == [b"data: 22\n\n"]
-        body.close()  # type: ignore[attr-defined]  # PEP 3333: the server calls it
-    finally:
-        logged.logger.removeHandler(caplog.handler)
-    assert closed == [True]
-    assert caplog.records[0].getMessage().endswith('"GET /stream/gen HTTP/1.1" 200 19 "-" "-"')

@@ -356,7 +356,6 @@ def test_server_command_gives_gunicorn_gevent_twinports_worker_and_a_place_besid
     [
         ({"runtime": "quart", "server": "uvicorn"}, "uvicorn", "quart_impl.uvicorn_worker:create_app"),
         ({"runtime": "quart", "server": "granian"}, "granian", "quart_impl.granian_worker:create_app"),
-        ({"runtime": "flask", "server": "granian"}, "granian", "flask_impl.granian_worker:create_app"),
     ],
 )
 def test_server_command_runs_uvicorn_and_granian_as_production_does(
@@ -372,7 +371,7 @@ def test_server_command_runs_uvicorn_and_granian_as_production_does(
     else:
         # granian's default backpressure (the backlog) would cap open event streams.
         assert int(argv[argv.index("--backpressure") + 1]) > 10_000
-        assert argv[argv.index("--interface") + 1] == ("wsgi" if chosen["runtime"] == "flask" else "asgi")
+        assert argv[argv.index("--interface") + 1] == "asgi"
 
 
 SEED_ENDPOINTS = {

@@ -87,15 +87,16 @@ def test_twinport_config_names_another_file(tmp_path: Path) -> None:
         (
             "",
             {},
-            {"runtime": "flask", "server": "granian", "worker_class": "uvloop"},
-            "worker_class: 'uvloop' (--worker-class) does not fit server 'granian' serving flask; allowed: threads",
+            {"runtime": "flask", "server": "granian"},
+            "server: 'granian' (--server) is not offered for runtime 'flask': granian's WSGI has no deadline on a "
+            "request body (granian issue 728",
         ),
         (
             "",
             {"TWINPORT_SERVER": "uvicorn"},
             {},
             "server: 'uvicorn' (env TWINPORT_SERVER) is not offered for runtime 'flask': uvicorn serves WSGI only "
-            "through its deprecated WSGIMiddleware, which buffers every body; use gunicorn or granian",
+            "through its deprecated WSGIMiddleware, which buffers every body; use gunicorn",
         ),
         (
             "",

@@ -104,17 +104,7 @@ def test_slow_heads_hold_no_thread_and_are_dropped(server: RunningServer) -> Non
 STALLED_BODY = b"POST /events HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"
 
 
-# granian's WSGI body read blocks in Rust with no deadline (src/wsgi/types.rs, WSGIBody.read;
-# granian issue 728, wontfix), and reading it in another thread to time it out stops the worker
-# (flask_impl/granian_worker.py). Strict: the day granian bounds the read, this fails.
-GRANIAN_WSGI_HAS_NO_BODY_DEADLINE = pytest.mark.xfail(
-    strict=True, reason="granian's wsgi.input has no read deadline (granian issue 728)"
-)
-
-
-def test_stalled_bodies_get_408_within_the_deadline(server: RunningServer, request: pytest.FixtureRequest) -> None:
-    if request.node.callspec.params["server"] == Serving("flask", "granian", "threads"):
-        request.applymarker(GRANIAN_WSGI_HAS_NO_BODY_DEADLINE)
+def test_stalled_bodies_get_408_within_the_deadline(server: RunningServer) -> None:
     with ExitStack() as stack:
         # A body on its way holds a gunicorn thread (up to its deadline); a head does not.
         started, stalled = _trickle(server, STALLED_BODY, b" ", CLIENT_TIMEOUT + MARGIN, stack)

@@ -6,8 +6,7 @@ quotes unescaped (so a client can break the line's fields), a ``[date] [pid] [IN
 Content-Length header rather than the bytes sent in ``%(b)s``. It also computes some thirty atoms for
 every request, copying ``os.environ`` each time (``hypercorn.logging.AccessLogAtoms``): about a fifth of
 a tiny request's time in issue 10's profile. ``AsgiAtoms`` computes, from an ASGI scope, only the atoms
-the format asks for, when it asks, with gunicorn's meaning and escaping; ``WsgiAtoms`` the same from a
-WSGI environ, for granian's WSGI, whose own line has no byte count. Test: tests/test_access_log.py.
+the format asks for, when it asks, with gunicorn's meaning and escaping. Test: tests/test_access_log.py.
 """
 
 from __future__ import annotations
@@ -18,9 +17,8 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any
-from urllib.parse import quote
 
 __all__ = [
     "ACCESS_LOG_FORMAT",
@@ -28,8 +26,6 @@ __all__ = [
     "RESPONSE_START",
     "AsgiAccessLog",
     "AsgiAtoms",
-    "WsgiAccessLog",
-    "WsgiAtoms",
 ]
 
 # gunicorn's default access_log_format: passed to it explicitly, so this is the one definition.
@@ -165,135 +161,6 @@ class AsgiAccessLog:
             self.logger.info(ACCESS_LOG_FORMAT, atoms)
 
 
-class WsgiAtoms(_Atoms):
-    """gunicorn's atoms for one WSGI request, from its environ as gunicorn's ``glogging.Logger.atoms``
-    reads it, each computed when the format asks for it: for a WSGI server that writes no such line
-    (granian). ``status`` and ``headers`` are what the app passed to ``start_response`` (None
-    before it did); ``sent``: the body bytes it handed over."""
-
-    __slots__ = ("_environ", "_headers", "_sent", "_status")
-
-    def __init__(
-        self,
-        environ: Mapping[str, Any],
-        status: str | None,
-        headers: Iterable[tuple[str, str]],
-        sent: int,
-        request_time: float,
-    ) -> None:
-        super().__init__(request_time)
-        self._environ = environ
-        self._status = status
-        self._headers = headers
-        self._sent = sent
-
-    def _request_atom(self, key: str) -> Any:
-        environ = self._environ
-        if key.startswith("{") and key.endswith(("}i", "}o")):
-            name = key[1:-2]
-            if key[-1] == "o":
-                return next((value for field, value in self._headers if field.lower() == name.lower()), "-")
-            return environ.get(_environ_key(name)) or "-"
-        match key:
-            case "h":
-                return str(environ.get("REMOTE_ADDR") or "-")
-            case "u":
-                return _basic_user(environ.get("HTTP_AUTHORIZATION")) or "-"
-            case "r":
-                return f"{environ.get('REQUEST_METHOD', 'GET')} {_raw_uri(environ)} {environ.get('SERVER_PROTOCOL')}"
-            case "s":
-                return self._status.split(None, 1)[0] if self._status else "-"
-            case "m":
-                return str(environ.get("REQUEST_METHOD", "-"))
-            case "U":
-                return str(environ.get("PATH_INFO", "-"))
-            case "q":
-                return str(environ.get("QUERY_STRING", ""))
-            case "H":
-                return str(environ.get("SERVER_PROTOCOL", "-"))
-            case "f":
-                return environ.get("HTTP_REFERER") or "-"
-            case "a":
-                return environ.get("HTTP_USER_AGENT") or "-"
-        return "-"
-
-    def _bytes_sent(self) -> int | None:
-        if self._status is None:
-            return None
-        if self._environ.get("REQUEST_METHOD") == "HEAD" or int(self._status.split(None, 1)[0]) in _NO_BODY:
-            return 0
-        return self._sent
-
-
-class WsgiAccessLog:
-    """WSGI middleware that writes the access log line itself, for a server whose own access log
-    cannot write gunicorn's (granian's has no byte count): one line per request on stderr, in
-    ``ACCESS_LOG_FORMAT``, when the response ends (PEP 3333: the server calls the body's
-    ``close()`` once it has sent it or the client has gone).
-
-    The body is handed on as the app returned it when it is a list (a body in memory, which granian
-    sends in one write); any other iterable (a stream, werkzeug's ``FileWrapper``) through a
-    wrapper that counts each chunk as it passes, so a stream still leaves chunk by chunk. A server
-    that sends a ``wsgi.file_wrapper`` body its own way (gunicorn's sendfile) would not see it
-    through the wrapper: this middleware is for servers with no log of their own, and granian
-    offers no ``wsgi.file_wrapper`` (werkzeug then falls back to its own iterable)."""
-
-    def __init__(self, app: Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]) -> None:
-        self.app = app
-        self.logger = _access_logger()
-
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        start = time.perf_counter()
-        response: list[Any] = [None, ()]
-
-        def recording_start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            response[:] = [status, headers]
-            return start_response(status, headers, exc_info)
-
-        def log(sent: int) -> None:
-            atoms = WsgiAtoms(environ, response[0], response[1], sent, time.perf_counter() - start)
-            self.logger.info(ACCESS_LOG_FORMAT, atoms)
-
-        try:
-            body = self.app(environ, recording_start_response)
-        except BaseException:
-            response[:] = ["500 Internal Server Error", ()]  # what the server answers then
-            log(0)
-            raise
-        if isinstance(body, list):
-            log(sum(len(chunk) for chunk in body))
-            return body
-        return _CountedBody(body, log)
-
-
-class _CountedBody:
-    """A WSGI body passed through, counting its bytes; ``done`` gets the count on ``close()``."""
-
-    __slots__ = ("_body", "_chunks", "_done", "_sent")
-
-    def __init__(self, body: Iterable[bytes], done: Callable[[int], None]) -> None:
-        self._body = body
-        self._chunks = iter(body)
-        self._done = done
-        self._sent = 0
-
-    def __iter__(self) -> Iterator[bytes]:
-        return self
-
-    def __next__(self) -> bytes:
-        chunk = next(self._chunks)
-        self._sent += len(chunk)
-        return chunk
-
-    def close(self) -> None:
-        try:
-            close = getattr(self._body, "close", None)
-            if close is not None:
-                close()
-        finally:
-            self._done(self._sent)
-
-
 def _access_logger() -> logging.Logger:
     """The ``twinport.access`` logger, writing bare lines on stderr (set up once per process)."""
     logger = logging.getLogger("twinport.access")
@@ -304,24 +171,6 @@ def _access_logger() -> logging.Logger:
         logger.setLevel(logging.INFO)
         logger.propagate = False
     return logger
-
-
-def _environ_key(field: str) -> str:
-    # PEP 3333 / CGI: Content-Type and Content-Length have no HTTP_ prefix.
-    name = field.upper().replace("-", "_")
-    return name if name in ("CONTENT_TYPE", "CONTENT_LENGTH") else f"HTTP_{name}"
-
-
-def _raw_uri(environ: Mapping[str, Any]) -> str:
-    """The request-target as received: gunicorn's ``RAW_URI`` (uWSGI's ``REQUEST_URI``). A server
-    with neither (granian) gives the decoded path, quoted again: what a client sends for most paths
-    (a path sent with an unreserved character escaped is logged unescaped)."""
-    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
-    if raw:
-        return str(raw)
-    path = quote(str(environ.get("PATH_INFO", "")).encode("latin-1"), safe="/:@!$&'()*+,;=~")
-    query = environ.get("QUERY_STRING")
-    return f"{path}?{query}" if query else path
 
 
 _last_time: tuple[int, str] = (0, "")

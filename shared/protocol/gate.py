@@ -16,8 +16,8 @@ Where the servers diverge, and the parity case or test that proves each rule:
 - An absolute-form target: both ignore its authority (RFC 9112 §3.2.2 says use it):
   ``test_absolute_form_target_authority_is_used``. granian hands the app only the target's path
   and query, so there the authority cannot be used (a strict xfail in that test), and it invents
-  a Host for a request without one (the target's authority, else empty), which its worker
-  modules undo for the empty case (``flask_impl/granian_worker.py``, ``quart_impl/granian_worker.py``).
+  a Host for a request without one (the target's authority, else empty), which its worker module
+  undoes for the empty case (``quart_impl/granian_worker.py``).
 - ``OPTIONS *``: both route ``*`` as a path (404): ``options-asterisk``.
 - Content-Length with Transfer-Encoding: hypercorn (h11) serves it and keeps the connection:
   ``test_content_length_with_transfer_encoding_closes``.

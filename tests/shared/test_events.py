@@ -507,8 +507,6 @@ def test_a_subscription_nobody_holds_any_more_frees_its_place() -> None:
         ({"runtime": "flask", "threads": 64, "sse_thread_share": 1.0, "sse_max_streams": 10}, 10),
         ({"runtime": "flask", "threads": 4, "sse_thread_share": 0.0}, 0),
         ({"runtime": "flask", "threads": 1, "sse_thread_share": 1.0}, 0),  # one slot: never a stream
-        ({"runtime": "flask", "server": "granian", "threads": 8}, 4),  # granian's blocking threads
-        ({"runtime": "flask", "server": "granian", "threads": 1}, 0),
         ({"runtime": "flask", "worker_class": "gevent", "threads": 1, "sse_max_streams": 7}, 7),  # greenlets
         ({"runtime": "quart", "server": "uvicorn", "threads": 1}, 10_000),
         ({"runtime": "quart"}, 10_000),

@@ -25,7 +25,7 @@ from typing import Any
 
 from .settings import ConfigError, Resolved, Settings, resolve_settings
 
-__all__ = ["CONFIG_ENV", "CONFIG_FILE", "POSTGRESQL_EXTRA", "load_settings", "settings_from"]
+__all__ = ["CONFIG_ENV", "CONFIG_FILE", "POSTGRESQL_EXTRA", "REDIS_EXTRA", "load_settings", "settings_from"]
 
 CONFIG_ENV = "TWINPORT_CONFIG"
 CONFIG_FILE = "twinport.toml"
@@ -36,6 +36,7 @@ PYPROJECT_TABLE = ("tool", "twinport")
 CONFIG_TABLE = "twinport"
 # The extra that installs the PostgreSQL driver (pyproject.toml).
 POSTGRESQL_EXTRA = "twinport[postgresql]"
+REDIS_EXTRA = "twinport[redis]"
 
 
 def load_settings(
@@ -75,6 +76,7 @@ def _checked_on_disk(settings: Settings, directory: Path, sources: Mapping[str, 
             "every file in data_dir may be downloaded, so what the service writes must live apart from it"
         )
     _require_driver(settings.database_url)
+    _require_redis_client(settings.redis_url)
     return dataclasses.replace(settings, data_dir=str(data_dir), state_dir=str(state_dir))
 
 
@@ -111,6 +113,12 @@ def _require_driver(database_url: str) -> None:
         raise ConfigError(
             f"database_url: a {backend} database needs the {', '.join(missing)} package, which is not installed ({how})"
         )
+
+
+def _require_redis_client(redis_url: str) -> None:
+    """A ``redis_url`` needs redis-py (``twinport[redis]``), imported only by a worker."""
+    if redis_url and importlib.util.find_spec("redis") is None:
+        raise ConfigError(f"redis_url: needs the redis package, which is not installed (pip install '{REDIS_EXTRA}')")
 
 
 Layer = tuple[str, dict[str, Any]]

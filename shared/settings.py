@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, TypeVar, get_type_hints
+from urllib.parse import urlsplit
 
 __all__ = ["ENV_PREFIX", "SERVERS", "SETTINGS", "ConfigError", "Resolved", "Setting", "Settings", "resolve_settings"]
 
@@ -117,6 +118,25 @@ def _database_url(value: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+_REDIS_SCHEMES = ("redis", "rediss", "unix")
+
+
+def _redis_url(value: str) -> bool:
+    """Empty, or a URL redis-py's ``from_url`` takes: a host for redis:// and rediss://, a path for unix://."""
+    if value == "":
+        return True
+    if not _no_spaces(value) or "\x00" in value:
+        return False
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError:
+        return False
+    if parts.scheme == "unix":
+        return bool(parts.path)
+    return parts.scheme in _REDIS_SCHEMES and bool(parts.hostname)
 
 
 # Numbers in the environment and on the command line are ASCII digits only: int() and float()
@@ -250,6 +270,17 @@ class Settings:
         0.5,
         "share of a gthread worker's threads that event streams may hold (the rest keep answering requests)",
         _within("a fraction", 0, 1),
+    )
+    event_backend: str = _setting(
+        "memory",
+        "where /events keeps and fans out events: in this process, or a Redis stream every worker and host reads",
+        _choices("memory", "redis"),
+        fold_case=True,
+    )
+    redis_url: str = _setting(
+        "",
+        "Redis for event_backend = redis, and for limits and caches shared by every worker and host",
+        _Rule("empty (none), or a redis://, rediss:// or unix:// URL", _redis_url),
     )
     publish_max_bytes: int = _setting(
         64 * 1024,
@@ -424,6 +455,11 @@ def _complete(values: dict[str, Any], sources: dict[str, str]) -> Resolved:
         raise ConfigError(
             f"worker_class: {worker_class!r} ({sources.get('worker_class')}) does not fit server {server!r} "
             f"serving {runtime}; allowed: {' or '.join(allowed_classes)}"
+        )
+    if values.get("event_backend") == "redis" and not values.get("redis_url"):
+        raise ConfigError(
+            f"event_backend: 'redis' ({sources.get('event_backend')}) needs redis_url (a redis:// URL); "
+            "set it, or use event_backend = 'memory'"
         )
     if "server" not in sources:
         sources["server"] = "default (follows runtime)"

@@ -10,6 +10,7 @@ through ``_respond.respond_stream``).
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,12 +22,13 @@ from werkzeug.exceptions import HTTPException
 from shared.compose import api_guard, prepare_state
 from shared.config import settings_from
 from shared.edge.counters import TotalCache
+from shared.edge.files import HandedFiles
 from shared.edge.store import AsyncStore, database_url_for
 from shared.protocol.representation import ResponsePlan
 from shared.service import errors
 from shared.settings import Settings
 
-from . import _data, _gate
+from . import _data, _files, _gate
 from ._events import install as install_events
 from ._respond import respond
 from .blueprints import api, assets, ops, resp, site
@@ -35,6 +37,9 @@ __all__ = ["create_app"]
 
 
 class TwinportQuart(Quart):
+    # Sends a whole file by path where the server reads files itself (``_files``).
+    asgi_http_class = _files.FileSendingConnection
+
     async def make_response(self, result: ResponseReturnValue | HTTPException | ResponsePlan) -> ResponseTypes:
         # A view (or error handler) may return a decision of ``shared``: written exactly as planned.
         if isinstance(result, ResponsePlan):
@@ -78,6 +83,10 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Quart:
     @app.after_serving
     async def close_store() -> None:
         await app.extensions.pop(_data.EXTENSION).close()
+
+    if HandedFiles.available():
+        app.extensions[_files.HANDED] = handed = HandedFiles()
+        app.after_serving(functools.partial(_files.close_handed_files, handed))
 
     app.extensions[_data.GUARD] = api_guard(resolved)
     app.extensions[_data.TOTAL] = TotalCache(resolved.total_count_ttl)

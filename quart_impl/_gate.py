@@ -220,6 +220,11 @@ def _counting(send: Send, scope: Scope) -> Send:
     async def counted(message: Message) -> None:
         if message["type"] == "http.response.body":
             scope[BYTES_SENT] += len(message.get("body", b""))
+        elif message["type"] == "http.response.pathsend":
+            # The whole file, as its start's Content-Length says (quart_impl/_files.py).
+            start = scope.get(RESPONSE_START, {})
+            length = next((value for name, value in start.get("headers", ()) if name == b"content-length"), b"0")
+            scope[BYTES_SENT] += int(length)
         elif message["type"] == "http.response.start":
             scope[RESPONSE_START] = message
         await send(message)

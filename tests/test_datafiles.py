@@ -11,6 +11,7 @@ from shared.edge.files import (
     LARGE_FILE,
     LARGE_FILE_SIZE,
     SAMPLE_MTIME_NS,
+    HandedFiles,
     Read,
     body_steps,
     ensure_data_dir,
@@ -77,3 +78,26 @@ def test_the_data_directory_is_laid_out_once_with_stable_dates(tmp_path: Path) -
     (tmp_path / "hello.txt").write_text("changed by the user")
     ensure_data_dir(str(tmp_path))
     assert (tmp_path / "hello.txt").read_text() == "changed by the user"  # never overwritten
+
+
+def test_handed_files_hold_one_descriptor_per_file_for_a_while_and_at_most_the_limit(tmp_path: Path) -> None:
+    """What granian is handed: the checked descriptor's own path, kept open after the send."""
+    ensure_data_dir(str(tmp_path))
+    handed = HandedFiles(linger=10.0, limit=2)
+    opened = [open_data_file(str(tmp_path), name) for name in (LARGE_FILE, LARGE_FILE, "hello.txt", "report.pdf")]
+    first, again, other, third = (pair[0] for pair in opened if pair is not None)
+
+    path, done = handed.hand(first, now=0.0)
+    assert path == f"/proc/self/fd/{first.fileno()}" and done == []
+    assert Path(path).read_bytes() == (tmp_path / LARGE_FILE).read_bytes()
+    # The same file again: the one already held serves, the new descriptor is the caller's to close.
+    assert handed.hand(again, now=1.0) == (path, [again])
+    assert handed.hand(other, now=2.0)[0] == f"/proc/self/fd/{other.fileno()}"
+    # Two held: a third file is refused (streamed by the caller), nothing is let go early.
+    assert handed.hand(third, now=3.0) == (None, [])
+    # Past its linger after its last use, a file is let go, and room is made.
+    path_third, done = handed.hand(third, now=11.5)
+    assert path_third == f"/proc/self/fd/{third.fileno()}" and done == [first]
+    assert sorted(file.fileno() for file in handed.close()) == sorted([other.fileno(), third.fileno()])
+    for file in (first, again, other, third):
+        file.close()

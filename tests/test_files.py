@@ -3,10 +3,13 @@ conditional GET, and the X-Accel-Redirect hand-off behind a real nginx."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import http.client
+import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -16,7 +19,7 @@ from parity_tests.cases.files import INSIDE_LINK, TRAVERSALS
 from parity_tests.clients import Client, WireClient
 from parity_tests.nginx import RunningNginx, running_nginx, static_server
 from parity_tests.nginx_reference import Answer, differences, render, requests, rfc_equivalent
-from parity_tests.servers import require_program
+from parity_tests.servers import Serving, require_program, running_server
 from shared.edge.files import LARGE_FILE, sample_facts
 
 REPO = Path(__file__).resolve().parent.parent
@@ -177,3 +180,44 @@ def test_accel_redirect_refuses_what_the_app_refuses(accel_nginx: RunningNginx) 
         assert b"root:" not in answer.body
     # The internal location is not reachable from outside.
     assert fetch(accel_nginx.host, accel_nginx.port, "/protected/hello.txt", {}).status == 404
+
+
+def _descriptors_on(pid: int, path: Path) -> int:
+    """Descriptors open on ``path`` in the process and its descendants (a server's workers)."""
+    count, pending = 0, [pid]
+    while pending:
+        current = pending.pop()
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            for descriptor in os.listdir(f"/proc/{current}/fd"):
+                with contextlib.suppress(FileNotFoundError):
+                    count += os.readlink(f"/proc/{current}/fd/{descriptor}") == str(path)
+            for task in os.listdir(f"/proc/{current}/task"):
+                children = Path(f"/proc/{current}/task/{task}/children").read_text().split()
+                pending.extend(int(child) for child in children)
+    return count
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="reads a server's descriptors in /proc")
+def test_whole_files_under_load_and_after_a_replace(serving: Serving, tmp_path: Path) -> None:
+    """Every serving, its own data directory: 24 whole-file GETs at once are each the whole file; the
+    server then holds no descriptor on it, except where it reads files itself (granian: one, however
+    many requests, quart_impl/_files.py); and a file replaced on disk is served as it now is."""
+    data_dir = tmp_path / "data"
+    settings = {"data_dir": str(data_dir), "state_dir": str(tmp_path / "state")}
+    with running_server(serving.runtime, settings, serving) as server:
+        client = WireClient(server.host, server.port, serving.id)
+        target = data_dir / LARGE_FILE
+        expected = target.read_bytes()
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda _: client.request("GET", f"/files/{LARGE_FILE}"), range(24)))
+        assert [answer.status for answer in answers] == [200] * 24
+        assert all(answer.body == expected for answer in answers)
+        held = _descriptors_on(server.process.pid, target.resolve())
+        assert held == (1 if serving.server == "granian" else 0)
+
+        replacement = data_dir / "replacement.tmp"
+        replacement.write_bytes(b"the new version\n" * 1000)
+        os.replace(replacement, target)  # a new inode under the same name
+        answer = client.request("GET", f"/files/{LARGE_FILE}")
+        assert (answer.status, answer.body) == (200, b"the new version\n" * 1000)
+        assert answer.header("Content-Length") == str(16_000)

@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import os
 import stat
+import threading
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +31,7 @@ __all__ = [
     "STATIC_DIR",
     "TEMPLATE_DIR",
     "BodyPart",
+    "HandedFiles",
     "Read",
     "body_steps",
     "ensure_data_dir",
@@ -133,6 +136,68 @@ async def iter_body_async(file: BinaryIO, parts: tuple[BodyPart, ...], chunk_siz
                 return
     finally:
         await asyncio.to_thread(file.close)
+
+
+class HandedFiles:
+    """Files handed to an in-process server by path, held open until it has surely opened them:
+    Quart's whole-file 200s on granian, which reads them itself (ASGI ``http.response.pathsend``).
+
+    The path handed over is the open descriptor's own, ``/proc/self/fd/N``, never the file's name:
+    between ``open_data_file``'s checks (inside the data directory, a regular file, no symlink out)
+    and the server's open, the name could be made a symlink to anything; the descriptor is the
+    file that was checked, whatever happens to its name. It works because the server opens it in
+    this process. It opens it after the send has returned (granian: on its Rust runtime, moments
+    later; a descriptor closed at once made it answer 404 to about half the requests), so each
+    descriptor is kept ``linger`` seconds after its last use. One per file (device and inode): a
+    file sent a thousand times a second holds one descriptor, and the inode cannot be reused
+    while it is held. At most ``limit`` at once; beyond that ``hand`` says no and the caller
+    streams the file itself. Callers close what ``hand`` and ``close`` return, off the event loop.
+    """
+
+    def __init__(self, *, linger: float = 10.0, limit: int = 256) -> None:
+        self._linger = linger
+        self._limit = limit
+        # (st_dev, st_ino) -> (the file held, until when); oldest last use first.
+        self._held: OrderedDict[tuple[int, int], tuple[BinaryIO, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def available() -> bool:
+        """Whether this system names open descriptors by path (Linux's /proc)."""
+        return os.path.isdir("/proc/self/fd")
+
+    def hand(self, file: BinaryIO, now: float) -> tuple[str | None, list[BinaryIO]]:
+        """The path to send for ``file`` (None: too many held, stream it), and the files to close:
+        those whose time is up, and ``file`` itself when the same file is already held."""
+        status = os.fstat(file.fileno())
+        key = (status.st_dev, status.st_ino)
+        with self._lock:
+            done = self._expire(now)
+            held = self._held.pop(key, None)
+            if held is not None:
+                done.append(file)
+                file = held[0]
+            elif len(self._held) >= self._limit:
+                return None, done
+            self._held[key] = (file, now + self._linger)
+        return f"/proc/self/fd/{file.fileno()}", done
+
+    def close(self) -> list[BinaryIO]:
+        """Everything held, to close when serving ends."""
+        with self._lock:
+            files = [file for file, _until in self._held.values()]
+            self._held.clear()
+        return files
+
+    def _expire(self, now: float) -> list[BinaryIO]:
+        done: list[BinaryIO] = []
+        while self._held:
+            key, (file, until) = next(iter(self._held.items()))
+            if until > now:
+                break
+            del self._held[key]
+            done.append(file)
+        return done
 
 
 def ensure_data_dir(data_dir: str) -> None:

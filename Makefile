@@ -8,7 +8,7 @@ VENV ?= .venv
 # One stamp per install: the test install includes the serving one, so it stamps both.
 SERVE_STAMP := $(VENV)/.installed-serve
 TEST_STAMP := $(VENV)/.installed-test
-VERSIONS := import sys; from importlib.metadata import version as v; print(f'installed into $(VENV): Python {sys.version.split()[0]}, flask {v(\"flask\")}, quart {v(\"quart\")}, werkzeug {v(\"werkzeug\")}, hypercorn {v(\"hypercorn\")}, gunicorn {v(\"gunicorn\")}')
+VERSIONS := import sys; from importlib.metadata import version as v; print(f'installed into $(VENV): Python {sys.version.split()[0]}, flask {v(\"flask\")}, quart {v(\"quart\")}, werkzeug {v(\"werkzeug\")}, granian {v(\"granian\")}, hypercorn {v(\"hypercorn\")}, gunicorn {v(\"gunicorn\")}')
 
 .PHONY: serve test typecheck clean
 

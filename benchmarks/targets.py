@@ -104,7 +104,7 @@ TARGETS: tuple[Target, ...] = (
     ),
     Target(
         "quart-asyncio",
-        "Quart on hypercorn, asyncio worker: the default of runtime quart",
+        "Quart on hypercorn, asyncio worker (the default of runtime quart before granian)",
         "quart",
         "hypercorn",
         "asyncio",
@@ -120,7 +120,7 @@ TARGETS: tuple[Target, ...] = (
     ),
     Target(
         "quart-granian",
-        "Quart on granian (ASGI, uvloop)",
+        "Quart on granian (ASGI, uvloop, whole files by pathsend): the default of runtime quart",
         "quart",
         "granian",
         "uvloop",

@@ -125,7 +125,7 @@ def test_twinport_parity_runs_over_the_servers_asked_for_and_names_them() -> Non
     refused = subprocess.run([*argv[:-1], "gunicorn"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert (refused.returncode, refused.stderr) == (
         2,
-        "twinport: error: --quart-server 'gunicorn': quart is offered on hypercorn, uvicorn, granian\n",
+        "twinport: error: --quart-server 'gunicorn': quart is offered on granian, hypercorn, uvicorn\n",
     )
 
 

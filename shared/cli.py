@@ -314,6 +314,9 @@ def _granian(settings: Settings, python: str, host: str) -> list[str]:
         "3",
         "--log-level",
         settings.log_level,
+        # Its log on stderr, as every other server's (granian's own goes to stdout), with time and pid.
+        "--log-config",
+        _server_conf("quart_impl", "granian_log.json"),
         # The access log line is the app's (granian_worker.py): granian's own has no byte count.
         "--no-access-log",
         "--factory",

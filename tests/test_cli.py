@@ -41,7 +41,7 @@ def test_config_shows_each_value_and_its_source(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     lines = {line.split()[0]: line.split(None, 2)[1:] for line in result.stdout.splitlines()[1:]}
     assert lines["runtime"] == ["quart", "twinport.toml"]
-    assert lines["server"] == ["hypercorn", "default (follows runtime)"]
+    assert lines["server"] == ["granian", "default (follows runtime)"]
     assert lines["port"] == ["9100", "--port"]
     assert lines["workers"] == ["2", "env TWINPORT_WORKERS"]
 
@@ -326,14 +326,17 @@ def test_serve_prepares_state_dir_and_the_database_before_the_server_starts(tmp_
     )  # no temporary left
 
 
-def test_server_command_is_gunicorn_gthread_for_flask_and_hypercorn_for_quart() -> None:
+def test_server_command_is_gunicorn_gthread_for_flask_and_granian_for_quart() -> None:
     flask = server_command(resolve_settings(cli={"port": "8001", "threads": "16"}).settings, python="py")
     assert flask[:3] == ["py", "-m", "gunicorn"]
     assert "--worker-class" not in flask  # gunicorn_conf.py's worker_class: twinport's gthread worker
     assert flask[flask.index("--threads") + 1] == "16"
     assert flask[-1] == "flask_impl:create_app()"
     assert flask[flask.index("--forwarded-allow-ips") + 1] == ""  # gunicorn trusts no proxy by itself
-    quart = server_command(resolve_settings(cli={"runtime": "quart", "host": "::1"}).settings, python="py")
+    quart = server_command(resolve_settings(cli={"runtime": "quart"}).settings, python="py")
+    assert quart[:3] == ["py", "-m", "granian"]
+    hypercorn = {"runtime": "quart", "server": "hypercorn", "host": "::1"}
+    quart = server_command(resolve_settings(cli=hypercorn).settings, python="py")
     assert quart[:3] == ["py", "-m", "hypercorn"]
     assert quart[quart.index("--bind") + 1] == "[::1]:8000"
     assert quart[-1] == "quart_impl.hypercorn_worker:create_app()"
@@ -399,9 +402,7 @@ def test_serve_answers_on_the_port_asked_for_and_exits_cleanly(
         client = WireClient("127.0.0.1", port, runtime)
         for path, status in SEED_ENDPOINTS.items():
             assert client.request("GET", path).status == status, path
-        assert client.request("GET", "/healthz").header("Server") == (
-            "gunicorn" if runtime == "flask" else "hypercorn-h11"
-        )
+        assert client.request("GET", "/healthz").header("Server") == ("gunicorn" if runtime == "flask" else "granian")
         server.process.send_signal(stop)
         assert server.process.wait(timeout=20) == 0, server.log()
     assert f"serving runtime={runtime}" in server.log()
@@ -424,7 +425,7 @@ def test_serve_logs_to_stderr_and_reads_twinport_toml(tmp_path: Path) -> None:
                 time.sleep(0.1)
         else:
             pytest.fail("twinport serve did not start")
-        assert response.getheader("server") == "hypercorn-h11"
+        assert response.getheader("server") == "granian"
         assert response.read() == b'{"items":[1,2,3],"ok":true}\n'
         connection.close()
     finally:

@@ -25,8 +25,10 @@ def test_defaults_serve_flask_on_gunicorn_with_a_threaded_worker(tmp_path: Path)
     assert set(resolved.sources.values()) == {"default", "default (follows runtime)", "default (follows server)"}
 
 
-def test_quart_defaults_to_hypercorn_with_asyncio() -> None:
+def test_quart_defaults_to_granian_with_uvloop_and_hypercorn_to_asyncio() -> None:
     settings = resolve_settings(cli={"runtime": "quart"}).settings
+    assert (settings.server, settings.worker_class) == ("granian", "uvloop")
+    settings = resolve_settings(cli={"runtime": "quart", "server": "hypercorn"}).settings
     assert (settings.server, settings.worker_class) == ("hypercorn", "asyncio")
 
 
@@ -79,7 +81,7 @@ def test_twinport_config_names_another_file(tmp_path: Path) -> None:
         (
             "",
             {},
-            {"runtime": "quart", "worker_class": "gthread"},
+            {"runtime": "quart", "server": "hypercorn", "worker_class": "gthread"},
             "worker_class: 'gthread' (--worker-class) does not fit server 'hypercorn' serving quart; "
             "allowed: asyncio or uvloop",
         ),

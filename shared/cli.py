@@ -243,17 +243,16 @@ def _hypercorn(settings: Settings, python: str, host: str) -> list[str]:
     ]
 
 
+def _listening(python: str, program: str, settings: Settings) -> list[str]:
+    """The start uvicorn's and granian's command lines share: the program, where it listens (the
+    host as the setting writes it, ``::1`` unbracketed), and how many workers."""
+    workers = str(settings.workers)
+    return [python, "-m", program, "--host", settings.host, "--port", str(settings.port), "--workers", workers]
+
+
 def _uvicorn(settings: Settings, python: str, host: str) -> list[str]:
     return [
-        python,
-        "-m",
-        "uvicorn",
-        "--host",
-        settings.host,
-        "--port",
-        str(settings.port),
-        "--workers",
-        str(settings.workers),
+        *_listening(python, "uvicorn", settings),
         "--loop",
         settings.worker_class,
         # h11, not httptools: llhttp answers a method it does not know (BREW) with its own 400 before
@@ -286,17 +285,9 @@ def _uvicorn(settings: Settings, python: str, host: str) -> list[str]:
 def _granian(settings: Settings, python: str, host: str) -> list[str]:
     # ASGI only: Flask on granian's WSGI is refused (shared/settings.py _REFUSED says why).
     return [
-        python,
-        "-m",
-        "granian",
+        *_listening(python, "granian", settings),
         "--interface",
         "asgi",
-        "--host",
-        settings.host,
-        "--port",
-        str(settings.port),
-        "--workers",
-        str(settings.workers),
         # HTTP/1.1 only, as the other servers speak it on a plain port (no h2c).
         "--http",
         "1",

@@ -178,7 +178,7 @@ def test_report_writes_markdown_tables_and_charts(quick_run: Path, tmp_path: Pat
     versus = markdown.split("## Quart vs Flask", 1)[1].split("\n## ", 1)[0]
     table = [line.split("|")[1:3] for line in versus.splitlines() if line.startswith("| ")][1:]
     assert [(label.strip(), pair.strip()) for label, pair in table] == [
-        ("default vs default", "`quart-asyncio` vs `flask-gthread`"),
+        ("default vs default", "`quart-granian` vs `flask-gthread`"),
         ("best vs best", "`quart-granian` vs `flask-gevent`"),
     ]  # no "granian vs granian": twinport offers Flask only on gunicorn
     rows = [line for line in goals.splitlines() if line.startswith("| ")][1:]

@@ -62,6 +62,7 @@ KEY_PREFIX = "twinport:"
 # (and the request goes on with the in-process bucket), then Redis is left alone for the pause.
 SOCKET_TIMEOUT = 0.2
 OUTAGE_PAUSE = 1.0
+MAX_CONNECTIONS = 32
 HEALTH_CHECK_INTERVAL = 30  # a PING before reusing a connection idle that long (a restarted Redis)
 
 # KEYS[1] the bucket; ARGV rate (tokens/s), burst. Returns {1 taken | 0 refused, tokens left}.
@@ -90,10 +91,14 @@ return {taken, string.format('%.17g', tokens)}
 """
 
 
-def _client_options() -> dict[str, Any]:
-    # A refused connection (a Redis restarting, a pooled connection it dropped) is retried once at
-    # once; a timeout is not (it would double what a hung Redis costs).
+def _pool_options() -> dict[str, Any]:
+    # A bounded pool: at most MAX_CONNECTIONS per process (a Quart worker with thousands of requests
+    # at once, or gevent's greenlets, would otherwise open one each), and a request waits for one
+    # no longer than for a reply. A refused connection (a Redis restarting, a pooled connection it
+    # dropped) is retried once at once; a timeout is not (it would double what a hung Redis costs).
     return {
+        "max_connections": MAX_CONNECTIONS,
+        "timeout": SOCKET_TIMEOUT,
         "socket_timeout": SOCKET_TIMEOUT,
         "socket_connect_timeout": SOCKET_TIMEOUT,
         "health_check_interval": HEALTH_CHECK_INTERVAL,
@@ -103,18 +108,15 @@ def _client_options() -> dict[str, Any]:
 
 def redis_client(url: str) -> redis.Redis:
     """The sync client of one app (Flask: one per worker process); it connects on first use."""
-    return redis.Redis.from_url(
-        url, retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)), **_client_options()
-    )
+    retry = Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,))
+    return redis.Redis.from_pool(redis.BlockingConnectionPool.from_url(url, retry=retry, **_pool_options()))
 
 
 def async_redis_client(url: str) -> redis.asyncio.Redis:
     """The asyncio client of one app (Quart); it connects on first use, in the serving loop."""
-    return redis.asyncio.Redis.from_url(
-        url,
-        retry=AsyncRetry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
-        **_client_options(),
-    )
+    retry = AsyncRetry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,))
+    pool = redis.asyncio.BlockingConnectionPool.from_url(url, retry=retry, **_pool_options())
+    return redis.asyncio.Redis.from_pool(pool)
 
 
 class RedisOutage:

@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from parity_tests.redis_server import RedisServer, redis_server
 from shared.edge.counters import RateLimiter
 from shared.edge.redis_limits import (
+    MAX_CONNECTIONS,
     AsyncRedisRateLimiter,
     AsyncRedisTotalCache,
     RedisOutage,
@@ -62,14 +63,14 @@ class Limiters:
         limiter = AsyncRedisRateLimiter(self._async, rate, burst, guard="api", outage=self.outage, prefix=prefix)
         return lambda client, now: self._runner.run(limiter.take_async(client, now))
 
-    def at_once(self, rate: float, burst: int, count: int) -> list[Limited | None]:
-        """``count`` takes from one bucket at the same time, 8 at once: on 8 threads, or 8 tasks
-        (each a connection of its own; a hundred connecting at once on a busy machine could
-        outlast the socket timeout, and the takes would rightly fall back to the local bucket)."""
+    def at_once(self, rate: float, burst: int, count: int, *, parallel: int = 8) -> list[Limited | None]:
+        """``count`` takes from one bucket, ``parallel`` at once: on threads, or tasks (8 by
+        default: a hundred connecting at once on a busy machine could outlast the socket timeout,
+        and the takes would rightly fall back to the local bucket)."""
         prefix = f"test:{uuid.uuid4().hex}:"
         if self.flavour == "sync":
             take = RedisRateLimiter(self._sync, rate, burst, guard="api", outage=self.outage, prefix=prefix).take
-            with ThreadPoolExecutor(8) as pool:
+            with ThreadPoolExecutor(parallel) as pool:
                 return list(pool.map(lambda _: take("a", 0.0), range(count)))
         limiter = AsyncRedisRateLimiter(self._async, rate, burst, guard="api", outage=self.outage, prefix=prefix)
 
@@ -77,7 +78,9 @@ class Limiters:
             return [await limiter.take_async("a", 0.0) for _ in range(share)]
 
         async def all_takes() -> list[Limited | None]:
-            shares = await asyncio.gather(*(takes(count // 8 + (task < count % 8)) for task in range(8)))
+            shares = await asyncio.gather(
+                *(takes(count // parallel + (task < count % parallel)) for task in range(parallel))
+            )
             return [answer for share in shares for answer in share]
 
         return self._runner.run(all_takes())
@@ -187,9 +190,16 @@ def test_the_item_count_is_shared_and_expires(limiters: Limiters, admin: redis.R
 
 @pytest.fixture
 def own_server() -> Iterator[RedisServer]:
-    """A Redis of the test's own, to kill."""
+    """A Redis of the test's own, to kill or to count its connections."""
     with redis_server() as running:
         yield running
+
+
+@pytest.fixture(params=FLAVOURS)
+def limiters_on_own(request: pytest.FixtureRequest, own_server: RedisServer) -> Iterator[Limiters]:
+    built = Limiters(request.param, own_server.url)
+    yield built
+    built.close()
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)
@@ -254,3 +264,15 @@ def test_a_hung_redis_costs_one_timeout_then_is_left_alone_for_the_pause(flavour
             limiters.close()
             for connection in connections:
                 connection.close()
+
+
+def test_a_process_holds_a_bounded_number_of_connections(limiters_on_own: Limiters, own_server: RedisServer) -> None:
+    # 200 takes at once (Quart's tasks, or many threads) share at most MAX_CONNECTIONS; each
+    # is answered, from Redis or, when a connection is not free in time, from the local bucket.
+    answers = limiters_on_own.at_once(0.001, 1000, 200, parallel=200)
+    assert len(answers) == 200 and sum(answer is None for answer in answers) == 200
+    admin = redis.Redis.from_url(own_server.url)
+    try:
+        assert 1 < len(admin.client_list()) <= MAX_CONNECTIONS + 1  # and this one
+    finally:
+        admin.close()

@@ -38,7 +38,7 @@ __all__ = [
 
 
 # A guard's limiter: ``Limiter`` (Flask's, from ``counters``) or ``AsyncLimiter`` (Quart's).
-LimiterT = TypeVar("LimiterT", Limiter, AsyncLimiter)
+AnyLimiter = TypeVar("AnyLimiter", Limiter, AsyncLimiter)
 
 # The servings where each request, and each open stream, holds one thread of a fixed pool.
 THREAD_PER_REQUEST = frozenset({("gunicorn", "gthread")})
@@ -144,14 +144,14 @@ async def _nothing_to_close() -> None:
     return None
 
 
-def publish_guard(settings: Settings, limiter: LimiterT) -> BearerGuard[LimiterT]:
+def publish_guard(settings: Settings, limiter: AnyLimiter) -> BearerGuard[AnyLimiter]:
     """``POST /events``: ``publish_tokens``, then ``limiter`` (``publish_rate``/``publish_burst``,
     from ``counters``) per address (a publisher's bucket is its address even with a token, so one
     client cannot multiply its rate by holding several tokens)."""
     return BearerGuard(settings.publish_tokens, limiter, subject="Publishing events", per_token=False)
 
 
-def api_guard(settings: Settings, limiter: LimiterT) -> ApiGuard[LimiterT]:
+def api_guard(settings: Settings, limiter: AnyLimiter) -> ApiGuard[AnyLimiter]:
     """``/api/v1``: ``api_tokens``, then ``limiter`` (``rate_limit``/``rate_burst``, from
     ``counters``) per token (per address without one)."""
     return ApiGuard(settings.api_tokens, limiter)

@@ -138,7 +138,16 @@ class RedisOutage:
         return self._down
 
     def should_try(self, now: float) -> bool:
-        return now >= self._retry_at
+        """Yes while Redis answers; during an outage, no until the pause is over, and then yes for
+        one caller only (the probe), the others staying local until it answers or fails: a hung
+        Redis costs one request a timeout per pause, not every request arriving meanwhile."""
+        if not self._down:  # the common case: no lock
+            return True
+        with self._lock:
+            if now < self._retry_at:
+                return False
+            self._retry_at = now + self._pause
+            return True
 
     def failed(self, now: float, error: RedisError) -> None:
         with self._lock:

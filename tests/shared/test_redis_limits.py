@@ -63,7 +63,9 @@ class Limiters:
         limiter = AsyncRedisRateLimiter(self._async, rate, burst, guard="api", outage=self.outage, prefix=prefix)
         return lambda client, now: self._runner.run(limiter.take_async(client, now))
 
-    def at_once(self, rate: float, burst: int, count: int, *, parallel: int = 8) -> list[Limited | None]:
+    def at_once(
+        self, rate: float, burst: int, count: int, *, parallel: int = 8, now: float = 0.0
+    ) -> list[Limited | None]:
         """``count`` takes from one bucket, ``parallel`` at once: on threads, or tasks (8 by
         default: a hundred connecting at once on a busy machine could outlast the socket timeout,
         and the takes would rightly fall back to the local bucket)."""
@@ -71,11 +73,11 @@ class Limiters:
         if self.flavour == "sync":
             take = RedisRateLimiter(self._sync, rate, burst, guard="api", outage=self.outage, prefix=prefix).take
             with ThreadPoolExecutor(parallel) as pool:
-                return list(pool.map(lambda _: take("a", 0.0), range(count)))
+                return list(pool.map(lambda _: take("a", now), range(count)))
         limiter = AsyncRedisRateLimiter(self._async, rate, burst, guard="api", outage=self.outage, prefix=prefix)
 
         async def takes(share: int) -> list[Limited | None]:
-            return [await limiter.take_async("a", 0.0) for _ in range(share)]
+            return [await limiter.take_async("a", now) for _ in range(share)]
 
         async def all_takes() -> list[Limited | None]:
             shares = await asyncio.gather(
@@ -251,13 +253,15 @@ def test_a_hung_redis_costs_one_timeout_then_is_left_alone_for_the_pause(flavour
             assert [take("a", 0.0), take("a", 0.5), take("a", 0.9)] == [None, None, Limited(1000)]
             assert limiters.outage.down
             assert isinstance(take("a", 1.1), Limited)  # the pause is over: tried again, and local again
-            # Two attempts, two connections (redis-py drops one that timed out): the takes at 0.5
-            # and 0.9 s, within the pause, never tried.
+            # After the next pause, of 8 takes at once only one tries Redis; the others stay local.
+            assert limiters.at_once(0.001, 20, 8, now=2.5) == [None] * 8
+            # Three attempts, three connections (redis-py drops one that timed out): the takes
+            # within a pause never tried.
             deadline = time.monotonic() + 5
-            while len(connections) < 2 and time.monotonic() < deadline:
+            while len(connections) < 3 and time.monotonic() < deadline:
                 time.sleep(0.02)
             time.sleep(0.1)
-            assert len(connections) == 2
+            assert len(connections) == 3
         finally:
             stop.set()
             acceptor.join()

@@ -146,13 +146,15 @@ def test_a_redis_outage_degrades_to_per_process_limits_then_they_are_shared_agai
 
 @pytest.fixture(scope="module")
 def wire_pair(settings: dict[str, object], server: RedisServer) -> Iterator[list[WireClient]]:
-    """A real Flask server and a real Quart server (gunicorn, hypercorn) on one Redis."""
-    shared = {**settings, **LIMITS, "redis_url": server.url}
+    """A real Flask server and a real Quart server (gunicorn, hypercorn), two worker processes
+    each, on one Redis: four processes, whichever of them a request reaches."""
+    shared = {**settings, **LIMITS, "redis_url": server.url, "workers": 2}
     with running_server("flask", shared) as flask_server, running_server("quart", shared) as quart_server:
         yield [WireClient(each.host, each.port, each.runtime) for each in (flask_server, quart_server)]
 
 
 def test_a_flask_and_a_quart_server_share_the_api_burst(wire_pair: list[WireClient], admin: redis.Redis) -> None:
+    # A new connection per request: each may reach either worker of its server.
     assert api_statuses(list(wire_pair), 2) == [200, 200, 200, 429]
     for client in wire_pair:
         assert_limited(client.request("GET", "/api/v1/items/1", TOKEN))

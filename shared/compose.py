@@ -3,8 +3,8 @@
 Both ``create_app`` call these, so the two runtimes get the same bounds from the same settings:
 the event hub and its stream cap, the two guards with their token buckets and the paging API's
 item count (in process, or shared through Redis when ``redis_url`` is set: ``counters``, and
-``async_counters`` for Quart), and what serving needs on disk first (``prepare_state``). This is the only
-module that brings the settings, the service and the edge together.
+``async_counters`` for Quart), and what serving needs on disk first (``prepare_state``). This is
+the only module that brings the settings, the service and the edge together.
 """
 
 from __future__ import annotations

@@ -14,8 +14,10 @@ Redis 7 replicates a script's effects, not the script, so reading ``TIME`` befor
 When Redis does not answer, the limits degrade instead of failing: each limiter falls back to its
 in-process bucket (``shared.edge.counters``: per process again, never off) and the cache to its
 local copy; ``RedisOutage`` logs one warning per outage and stops trying Redis for
-``OUTAGE_PAUSE`` seconds, so a hung Redis costs a request at most the socket timeout
-(``SOCKET_TIMEOUT``, with no retry after a timeout) and then nothing until the pause is over.
+``OUTAGE_PAUSE`` seconds, then lets one request probe it, so a hung Redis costs a request at most
+the socket timeout (``SOCKET_TIMEOUT``, with no retry after a timeout), and then one request per
+pause. Each process holds at most ``MAX_CONNECTIONS`` (a blocking pool, waited for no longer than
+the socket timeout).
 
 Each sync class (redis-py's client, for Flask's threads) has its asyncio twin (``redis.asyncio``,
 for Quart's loop) beside it. Keys are ``KEY_PREFIX`` + ``bucket:<guard>:<client>`` and
@@ -42,7 +44,9 @@ from ..service.guard import Limited
 from .counters import RateLimiter, TotalCache
 
 __all__ = [
+    "HEALTH_CHECK_INTERVAL",
     "KEY_PREFIX",
+    "MAX_CONNECTIONS",
     "OUTAGE_PAUSE",
     "SOCKET_TIMEOUT",
     "TOKEN_BUCKET",
@@ -169,7 +173,7 @@ class RedisOutage:
             log.warning("Redis at %s answers again: limits and the item count are shared again", self._where)
 
 
-def bucket_key(prefix: str, guard: str, client: str) -> str:
+def _bucket_key(prefix: str, guard: str, client: str) -> str:
     return f"{prefix}bucket:{guard}:{hashlib.sha256(client.encode()).hexdigest()[:32]}"
 
 
@@ -197,7 +201,7 @@ class _Buckets:
         self._outage = outage
 
     def _keys(self, client: str) -> list[str]:
-        return [bucket_key(self._prefix, self._guard, client)]
+        return [_bucket_key(self._prefix, self._guard, client)]
 
     def _decision(self, reply: list[Any]) -> Limited | None:
         self._outage.answered()

@@ -10,6 +10,7 @@ through ``_respond.respond_stream``).
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -18,9 +19,8 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from shared.compose import api_guard, prepare_state
+from shared.compose import api_guard, counters, prepare_state
 from shared.config import settings_from
-from shared.edge.counters import TotalCache
 from shared.edge.store import SyncStore, database_url_for
 from shared.protocol.representation import ResponsePlan
 from shared.service import errors
@@ -61,6 +61,11 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
     # werkzeug would answer "//" in a path with its own 308 redirect page; a file name with an
     # empty segment is simply not found (shared.service.files.check_name), in both runtimes alike.
     app.url_map.merge_slashes = False
+    # The guards' token buckets and the item count: in process, or shared through Redis by every
+    # worker and host when redis_url is set (its client connects on first use; its connections
+    # are let go with the app, or at the worker's exit).
+    app_counters = app.extensions[_data.COUNTERS] = counters(resolved)
+    weakref.finalize(app, app_counters.close)
     # In-process, so one per worker process: run one worker (README) or replace it with a broker.
     install_events(app, resolved)
     # The items store: one engine per process (it connects on first use).
@@ -72,8 +77,7 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
     # before its exec: then this only finds them ready). Quart does it in ``before_serving``.
     app.before_request(_once(lambda: prepare_state(resolved)))
     app.extensions[_data.EXTENSION] = SyncStore(database_url, pool_size=resolved.threads)
-    app.extensions[_data.GUARD] = api_guard(resolved)
-    app.extensions[_data.TOTAL] = TotalCache(resolved.total_count_ttl)
+    app.extensions[_data.GUARD] = api_guard(resolved, app_counters.api)
     if resolved.trusted_proxy_hops:
         # Honour X-Forwarded-For/-Proto/-Host from that many proxies, and only then.
         hops = resolved.trusted_proxy_hops

@@ -12,34 +12,40 @@ from datetime import UTC, datetime
 
 from flask import current_app, request
 
-from shared.edge.counters import TotalCache
+from shared.compose import Counters
 from shared.edge.store import SyncStore
 from shared.protocol.representation import ResponsePlan
+from shared.service.guard import Limiter
 from shared.service.items import ApiGuard, JsonResource, answer_resource
 
-__all__ = ["EXTENSION", "answer", "api_guard", "count_items", "store"]
+__all__ = ["COUNTERS", "EXTENSION", "GUARD", "answer", "api_guard", "count_items", "counters", "store"]
 
 EXTENSION = "twinport.store"
 GUARD = "twinport.api_guard"
-TOTAL = "twinport.total_count"
+COUNTERS = "twinport.counters"
 
 
 def store() -> SyncStore:
     return current_app.extensions[EXTENSION]  # type: ignore[no-any-return]
 
 
-def api_guard() -> ApiGuard:
+def api_guard() -> ApiGuard[Limiter]:
     return current_app.extensions[GUARD]  # type: ignore[no-any-return]
 
 
 def count_items() -> int:
-    """The item count, reused for total_count_ttl seconds (one COUNT per period, not per page)."""
-    cache: TotalCache = current_app.extensions[TOTAL]
+    """The item count, reused for total_count_ttl seconds (one COUNT per period, not per page;
+    with redis_url, one for every worker and host)."""
+    cache = counters().total
     now = time.monotonic()
     cached = cache.get(now)
     if cached is not None:
         return cached
     return cache.put(store().count_items(), now)
+
+
+def counters() -> Counters:
+    return current_app.extensions[COUNTERS]  # type: ignore[no-any-return]
 
 
 def answer(resource: JsonResource) -> ResponsePlan:

@@ -13,8 +13,10 @@ from flask import Flask, current_app, request
 
 from shared.compose import event_hub_for, publish_guard as publish_guard_for
 from shared.service.events import EventBackend
-from shared.service.guard import BearerGuard
+from shared.service.guard import BearerGuard, Limiter
 from shared.settings import Settings
+
+from ._data import COUNTERS
 
 __all__ = ["EXTENSION", "GUARD", "client_gone_check", "event_hub", "install", "publish_guard"]
 
@@ -26,15 +28,15 @@ def install(app: Flask, settings: Settings) -> None:
     """The hub (bounded as the settings say, streams capped per ``stream_cap``) and the guard of
     ``POST /events`` (``publish_tokens``, ``publish_rate``)."""
     app.extensions[EXTENSION] = event_hub_for(settings)
-    app.extensions[GUARD] = publish_guard_for(settings)
+    app.extensions[GUARD] = publish_guard_for(settings, app.extensions[COUNTERS].publish)
 
 
 def event_hub() -> EventBackend:
     return cast(EventBackend, current_app.extensions[EXTENSION])
 
 
-def publish_guard() -> BearerGuard:
-    return cast(BearerGuard, current_app.extensions[GUARD])
+def publish_guard() -> BearerGuard[Limiter]:
+    return cast(BearerGuard[Limiter], current_app.extensions[GUARD])
 
 
 def client_gone_check() -> Callable[[], bool]:

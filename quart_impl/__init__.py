@@ -19,9 +19,8 @@ from quart import Quart, Response
 from quart.typing import ResponseReturnValue, ResponseTypes
 from werkzeug.exceptions import HTTPException
 
-from shared.compose import api_guard, prepare_state
+from shared.compose import api_guard, async_counters, prepare_state
 from shared.config import settings_from
-from shared.edge.counters import TotalCache
 from shared.edge.files import HandedFiles
 from shared.edge.store import AsyncStore, database_url_for
 from shared.protocol.representation import ResponsePlan
@@ -66,6 +65,10 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Quart:
     # werkzeug would answer "//" in a path with its own 308 redirect page; a file name with an
     # empty segment is simply not found (shared.service.files.check_name), in both runtimes alike.
     app.url_map.merge_slashes = False
+    # The guards' token buckets and the item count: in process, or shared through Redis by every
+    # worker and host when redis_url is set (redis.asyncio: its client connects on first use, in
+    # the serving loop, and is closed with serving, in close_store).
+    app_counters = app.extensions[_data.COUNTERS] = async_counters(resolved)
     # In-process, so one per worker process: run one worker (README) or replace it with a broker.
     install_events(app, resolved)
     # The items store: its thread pool and connections live as long as serving does, so they are
@@ -83,13 +86,13 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Quart:
     @app.after_serving
     async def close_store() -> None:
         await app.extensions.pop(_data.EXTENSION).close()
+        await app_counters.close()
 
     if HandedFiles.available():
         app.extensions[_files.HANDED] = handed = HandedFiles()
         app.after_serving(functools.partial(_files.close_handed_files, handed))
 
-    app.extensions[_data.GUARD] = api_guard(resolved)
-    app.extensions[_data.TOTAL] = TotalCache(resolved.total_count_ttl)
+    app.extensions[_data.GUARD] = api_guard(resolved, app_counters.api)
     if resolved.trusted_proxy_hops:
         # Honour X-Forwarded-For/-Proto/-Host from that many proxies, and only then.
         hops = resolved.trusted_proxy_hops

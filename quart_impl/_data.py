@@ -12,34 +12,40 @@ from datetime import UTC, datetime
 
 from quart import current_app, request
 
-from shared.edge.counters import TotalCache
+from shared.compose import AsyncCounters
 from shared.edge.store import AsyncStore
 from shared.protocol.representation import ResponsePlan
+from shared.service.guard import AsyncLimiter
 from shared.service.items import ApiGuard, JsonResource, answer_resource
 
-__all__ = ["EXTENSION", "answer", "api_guard", "count_items", "store"]
+__all__ = ["COUNTERS", "EXTENSION", "GUARD", "answer", "api_guard", "count_items", "counters", "store"]
 
 EXTENSION = "twinport.store"
 GUARD = "twinport.api_guard"
-TOTAL = "twinport.total_count"
+COUNTERS = "twinport.counters"
 
 
 def store() -> AsyncStore:
     return current_app.extensions[EXTENSION]  # type: ignore[no-any-return]
 
 
-def api_guard() -> ApiGuard:
+def api_guard() -> ApiGuard[AsyncLimiter]:
     return current_app.extensions[GUARD]  # type: ignore[no-any-return]
 
 
 async def count_items() -> int:
-    """The item count, reused for total_count_ttl seconds (one COUNT per period, not per page)."""
-    cache: TotalCache = current_app.extensions[TOTAL]
+    """The item count, reused for total_count_ttl seconds (one COUNT per period, not per page;
+    with redis_url, one for every worker and host)."""
+    cache = counters().total
     now = time.monotonic()
-    cached = cache.get(now)
+    cached = await cache.get_async(now)
     if cached is not None:
         return cached
-    return cache.put(await store().count_items(), now)
+    return await cache.put_async(await store().count_items(), now)
+
+
+def counters() -> AsyncCounters:
+    return current_app.extensions[COUNTERS]  # type: ignore[no-any-return]
 
 
 def answer(resource: JsonResource) -> ResponsePlan:

@@ -1,26 +1,44 @@
 """The composition root's wiring: the per-process objects each app builds from its settings.
 
 Both ``create_app`` call these, so the two runtimes get the same bounds from the same settings:
-the event hub and its stream cap, the two guards with their token buckets, and what serving
-needs on disk first (``prepare_state``). This is the only
-module that brings the settings, the service and the edge together.
+the event hub and its stream cap, the two guards with their token buckets and the paging API's
+item count (in process, or shared through Redis when ``redis_url`` is set: ``counters``, and
+``async_counters`` for Quart), and what serving needs on disk first (``prepare_state``). This is
+the only module that brings the settings, the service and the edge together.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from fractions import Fraction
+from typing import TypeVar
 
-from .edge.counters import RateLimiter
+from .edge.counters import AsyncTotalCount, RateLimiter, TotalCache, TotalCount
 from .edge.events import EventHub
 from .edge.files import ensure_data_dir
 from .edge.store import database_url_for, prepare_database
-from .service.guard import BearerGuard
+from .service.guard import AsyncLimiter, BearerGuard, Limiter
 from .service.items import ApiGuard
 from .settings import Settings
 
-__all__ = ["THREAD_PER_REQUEST", "api_guard", "event_hub_for", "prepare_state", "publish_guard", "stream_cap"]
+__all__ = [
+    "THREAD_PER_REQUEST",
+    "AsyncCounters",
+    "Counters",
+    "api_guard",
+    "async_counters",
+    "counters",
+    "event_hub_for",
+    "prepare_state",
+    "publish_guard",
+    "stream_cap",
+]
 
+
+# A guard's limiter: ``Limiter`` (Flask's, from ``counters``) or ``AsyncLimiter`` (Quart's).
+AnyLimiter = TypeVar("AnyLimiter", Limiter, AsyncLimiter)
 
 # The servings where each request, and each open stream, holds one thread of a fixed pool.
 THREAD_PER_REQUEST = frozenset({("gunicorn", "gthread")})
@@ -53,21 +71,90 @@ def event_hub_for(settings: Settings) -> EventHub:
     return EventHub(settings.sse_replay, replay_bytes=settings.sse_replay_bytes, max_subscribers=stream_cap(settings))
 
 
-def publish_guard(settings: Settings) -> BearerGuard:
-    """``POST /events``: ``publish_tokens``, then ``publish_rate``/``publish_burst`` per address
-    (a publisher's bucket is its address even with a token, so one client cannot multiply its
-    rate by holding several tokens)."""
-    return BearerGuard(
-        settings.publish_tokens,
-        RateLimiter(settings.publish_rate, settings.publish_burst),
-        subject="Publishing events",
-        per_token=False,
+@dataclass(frozen=True, slots=True)
+class Counters:
+    """One Flask app's limiters (``/api/v1``, ``POST /events``) and item count, and how to let
+    go of what they hold (the Redis client's connections)."""
+
+    api: Limiter
+    publish: Limiter
+    total: TotalCount
+    close: Callable[[], None]
+
+
+@dataclass(frozen=True, slots=True)
+class AsyncCounters:
+    """``Counters`` for one Quart app: awaited, and closed in ``after_serving``."""
+
+    api: AsyncLimiter
+    publish: AsyncLimiter
+    total: AsyncTotalCount
+    close: Callable[[], Awaitable[None]]
+
+
+def counters(settings: Settings) -> Counters:
+    """In process without ``redis_url``; with it, shared through Redis by every worker and host,
+    each falling back to its in-process twin while Redis is away (``shared.edge.redis_limits``)."""
+    if not settings.redis_url:
+        return Counters(*_in_process(settings), close=lambda: None)
+    from .edge import redis_limits  # redis-py is an extra: imported only when Redis is configured
+
+    client = redis_limits.redis_client(settings.redis_url)
+    outage = redis_limits.RedisOutage(settings.redis_url)
+    return Counters(
+        redis_limits.RedisRateLimiter(client, settings.rate_limit, settings.rate_burst, guard="api", outage=outage),
+        redis_limits.RedisRateLimiter(
+            client, settings.publish_rate, settings.publish_burst, guard="publish", outage=outage
+        ),
+        redis_limits.RedisTotalCache(client, settings.total_count_ttl, outage=outage),
+        close=client.close,
     )
 
 
-def api_guard(settings: Settings) -> ApiGuard:
-    """``/api/v1``: ``api_tokens``, then ``rate_limit``/``rate_burst`` per token (per address without one)."""
-    return ApiGuard(settings.api_tokens, RateLimiter(settings.rate_limit, settings.rate_burst))
+def async_counters(settings: Settings) -> AsyncCounters:
+    """``counters`` for Quart: the same objects without Redis (their awaited twins never suspend),
+    ``redis.asyncio`` with it, so no Redis call blocks the event loop."""
+    if not settings.redis_url:
+        return AsyncCounters(*_in_process(settings), close=_nothing_to_close)
+    from .edge import redis_limits
+
+    client = redis_limits.async_redis_client(settings.redis_url)
+    outage = redis_limits.RedisOutage(settings.redis_url)
+    return AsyncCounters(
+        redis_limits.AsyncRedisRateLimiter(
+            client, settings.rate_limit, settings.rate_burst, guard="api", outage=outage
+        ),
+        redis_limits.AsyncRedisRateLimiter(
+            client, settings.publish_rate, settings.publish_burst, guard="publish", outage=outage
+        ),
+        redis_limits.AsyncRedisTotalCache(client, settings.total_count_ttl, outage=outage),
+        close=client.aclose,
+    )
+
+
+def _in_process(settings: Settings) -> tuple[RateLimiter, RateLimiter, TotalCache]:
+    return (
+        RateLimiter(settings.rate_limit, settings.rate_burst),
+        RateLimiter(settings.publish_rate, settings.publish_burst),
+        TotalCache(settings.total_count_ttl),
+    )
+
+
+async def _nothing_to_close() -> None:
+    return None
+
+
+def publish_guard(settings: Settings, limiter: AnyLimiter) -> BearerGuard[AnyLimiter]:
+    """``POST /events``: ``publish_tokens``, then ``limiter`` (``publish_rate``/``publish_burst``,
+    from ``counters``) per address (a publisher's bucket is its address even with a token, so one
+    client cannot multiply its rate by holding several tokens)."""
+    return BearerGuard(settings.publish_tokens, limiter, subject="Publishing events", per_token=False)
+
+
+def api_guard(settings: Settings, limiter: AnyLimiter) -> ApiGuard[AnyLimiter]:
+    """``/api/v1``: ``api_tokens``, then ``limiter`` (``rate_limit``/``rate_burst``, from
+    ``counters``) per token (per address without one)."""
+    return ApiGuard(settings.api_tokens, limiter)
 
 
 def prepare_state(settings: Settings) -> None:

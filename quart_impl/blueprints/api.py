@@ -31,7 +31,9 @@ async def index() -> dict[str, object]:
 
 @api_v1.before_request
 async def guard() -> ResponsePlan | None:
-    refusal = api_guard().check(request.headers.get("Authorization"), request.remote_addr or "", time.monotonic())
+    refusal = await api_guard().check_async(
+        request.headers.get("Authorization"), request.remote_addr or "", time.monotonic()
+    )
     return refusal
 
 

@@ -95,7 +95,9 @@ async def sse() -> Response | ResponsePlan:
 @bp.post("/events")
 async def publish_event() -> ResponsePlan:
     # Token and rate first: a refused client's body is never parsed or published.
-    refusal = publish_guard().check(request.headers.get("Authorization"), request.remote_addr or "", time.monotonic())
+    refusal = await publish_guard().check_async(
+        request.headers.get("Authorization"), request.remote_addr or "", time.monotonic()
+    )
     if refusal is not None:
         return refusal
     body = await request.get_data(cache=False, as_text=False, parse_form_data=False)

@@ -5,18 +5,38 @@ The edge, because of the locks (gunicorn's gthread workers call both from many t
 adapters pass the clock. Each client has a bucket of ``burst`` tokens
 refilled at ``rate`` per second; a request takes one or is refused with the seconds until one is
 back (``Retry-After``, RFC 9110 §10.2.3, whole seconds rounded up). Per process: with several
-workers each holds its own buckets, so the effective limit is ``workers`` times as high.
+workers each holds its own buckets, so the effective limit is ``workers`` times as high, unless
+``redis_url`` is set: then ``shared.edge.redis_limits`` shares them, and falls back to these while
+Redis is away.
+
+Each has its awaited twin (``take_async``, ``get_async``, ``put_async``) for Quart, which awaits
+whichever limiter and cache it was given: here a coroutine that never suspends (no lock is ever
+held across an await, so the loop thread only ever waits for another thread's few microseconds).
 """
 
 from __future__ import annotations
 
-import math
 import threading
 from collections import OrderedDict
+from typing import Protocol
 
 from ..service.guard import Limited
 
-__all__ = ["RateLimiter", "TotalCache"]
+__all__ = ["AsyncTotalCount", "RateLimiter", "TotalCache", "TotalCount"]
+
+
+class TotalCount(Protocol):
+    """The paging API's cached item count (Flask): ``get`` None means count again and ``put``."""
+
+    def get(self, now: float) -> int | None: ...
+    def put(self, value: int, now: float) -> int: ...
+
+
+class AsyncTotalCount(Protocol):
+    """``TotalCount`` for an event loop (Quart)."""
+
+    async def get_async(self, now: float) -> int | None: ...
+    async def put_async(self, value: int, now: float) -> int: ...
 
 
 class RateLimiter:
@@ -40,7 +60,10 @@ class RateLimiter:
                 self._remember(client, tokens - 1, now)
                 return None
             self._remember(client, tokens, now)
-            return Limited(max(1, math.ceil((1 - tokens) / self.rate)))
+            return Limited.short_of(tokens, self.rate)
+
+    async def take_async(self, client: str, now: float) -> Limited | None:
+        return self.take(client, now)
 
     def _remember(self, client: str, tokens: float, now: float) -> None:
         self._buckets[client] = (tokens, now)
@@ -66,3 +89,9 @@ class TotalCache:
         with self._lock:
             self._value, self._expires = value, now + self.ttl
             return value
+
+    async def get_async(self, now: float) -> int | None:
+        return self.get(now)
+
+    async def put_async(self, value: int, now: float) -> int:
+        return self.put(value, now)

@@ -19,7 +19,7 @@ from ..protocol.encoding import plan_encoded
 from ..protocol.etag import EntityTag
 from ..protocol.link import Link, format_link_header
 from ..protocol.representation import Representation, ResponsePlan, json_bytes, plan_problem, plan_representation
-from .guard import BearerGuard, Limiter
+from .guard import BearerGuard, LimiterT
 from .paging import BadParameter, KeysetQuery, PageQuery, keyset_links, page_etag, page_links
 
 __all__ = [
@@ -226,10 +226,10 @@ def bad_parameter(problem: BadParameter) -> ResponsePlan:
     return plan_problem(400, problem.detail, headers=(), extra={"parameter": problem.name})
 
 
-class ApiGuard(BearerGuard):
+class ApiGuard(BearerGuard[LimiterT]):
     """``api_v1.before_request`` (seed §2.7.3): a bearer token when tokens are configured, then
     a per-client token bucket. The client is its token when there is one, else its address."""
 
-    def __init__(self, tokens: str, limiter: Limiter) -> None:
+    def __init__(self, tokens: str, limiter: LimiterT) -> None:
         super().__init__(tokens, limiter, subject="This API", per_token=True)
         self.policy = ApiPolicy(authenticated=self.authenticated)

@@ -13,15 +13,15 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from flask import Flask, Response
+from flask import Flask, Response, current_app
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from shared.compose import api_guard, prepare_state
+from shared.compose import api_guard, database_pool_size, prepare_state
 from shared.config import settings_from
 from shared.edge.counters import TotalCache
-from shared.edge.store import SyncStore, database_url_for
+from shared.edge.store import StoreUnavailable, SyncStore, database_url_for
 from shared.protocol.representation import ResponsePlan
 from shared.service import errors
 from shared.settings import Settings
@@ -71,7 +71,7 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
     # before the first request, once per process (``twinport serve`` has already prepared both
     # before its exec: then this only finds them ready). Quart does it in ``before_serving``.
     app.before_request(_once(lambda: prepare_state(resolved)))
-    app.extensions[_data.EXTENSION] = SyncStore(database_url, pool_size=resolved.threads)
+    app.extensions[_data.EXTENSION] = SyncStore(database_url, pool_size=database_pool_size(resolved))
     app.extensions[_data.GUARD] = api_guard(resolved)
     app.extensions[_data.TOTAL] = TotalCache(resolved.total_count_ttl)
     if resolved.trusted_proxy_hops:
@@ -89,6 +89,7 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.api_v1)
     app.register_blueprint(api.api_v2)
     app.register_error_handler(HTTPException, http_error)
+    app.register_error_handler(StoreUnavailable, database_unavailable)
     return app
 
 
@@ -115,3 +116,9 @@ def http_error(error: HTTPException) -> ResponsePlan:
     # OPTIONS. werkzeug keeps a description given to abort() on the instance, its default on the class.
     detail = vars(error).get("description")
     return errors.http_error(error.code or 500, getattr(error, "valid_methods", None), detail)
+
+
+def database_unavailable(error: StoreUnavailable) -> ResponsePlan:
+    # A 503 for the client; the driver's reason for whoever reads the log.
+    current_app.logger.warning("database unavailable: %s", error)
+    return errors.database_unavailable()

@@ -14,14 +14,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from hypercorn.middleware import ProxyFixMiddleware
-from quart import Quart, Response
+from quart import Quart, Response, current_app
 from quart.typing import ResponseReturnValue, ResponseTypes
 from werkzeug.exceptions import HTTPException
 
-from shared.compose import api_guard, prepare_state
+from shared.compose import api_guard, database_pool_size, prepare_state
 from shared.config import settings_from
 from shared.edge.counters import TotalCache
-from shared.edge.store import AsyncStore, database_url_for
+from shared.edge.store import AsyncStore, StoreUnavailable, database_url_for
 from shared.protocol.representation import ResponsePlan
 from shared.service import errors
 from shared.settings import Settings
@@ -73,7 +73,7 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Quart:
         # directory and the database are prepared here, not when the app is only loaded (``quart
         # routes``). Flask has no such hook and prepares before its first request.
         await asyncio.to_thread(prepare_state, resolved)  # disk and database work, off the loop
-        app.extensions[_data.EXTENSION] = AsyncStore(database_url, pool_size=resolved.threads)
+        app.extensions[_data.EXTENSION] = AsyncStore(database_url, pool_size=database_pool_size(resolved))
 
     @app.after_serving
     async def close_store() -> None:
@@ -96,6 +96,7 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Quart:
     app.register_blueprint(api.api_v1)
     app.register_blueprint(api.api_v2)
     app.register_error_handler(HTTPException, http_error)
+    app.register_error_handler(StoreUnavailable, database_unavailable)
     return app
 
 
@@ -104,3 +105,9 @@ async def http_error(error: HTTPException) -> ResponsePlan:
     # OPTIONS. werkzeug keeps a description given to abort() on the instance, its default on the class.
     detail = vars(error).get("description")
     return errors.http_error(error.code or 500, getattr(error, "valid_methods", None), detail)
+
+
+async def database_unavailable(error: StoreUnavailable) -> ResponsePlan:
+    # A 503 for the client; the driver's reason for whoever reads the log.
+    current_app.logger.warning("database unavailable: %s", error)
+    return errors.database_unavailable()

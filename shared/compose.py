@@ -19,7 +19,15 @@ from .service.guard import BearerGuard
 from .service.items import ApiGuard
 from .settings import Settings
 
-__all__ = ["THREAD_PER_REQUEST", "api_guard", "event_hub_for", "prepare_state", "publish_guard", "stream_cap"]
+__all__ = [
+    "THREAD_PER_REQUEST",
+    "api_guard",
+    "database_pool_size",
+    "event_hub_for",
+    "prepare_state",
+    "publish_guard",
+    "stream_cap",
+]
 
 
 # The servings where each request, and each open stream, holds one thread of a fixed pool.
@@ -68,6 +76,14 @@ def publish_guard(settings: Settings) -> BearerGuard:
 def api_guard(settings: Settings) -> ApiGuard:
     """``/api/v1``: ``api_tokens``, then ``rate_limit``/``rate_burst`` per token (per address without one)."""
     return ApiGuard(settings.api_tokens, RateLimiter(settings.rate_limit, settings.rate_burst))
+
+
+def database_pool_size(settings: Settings) -> int:
+    """Connections per worker process, for both stores: ``db_pool_size``, or by default one per
+    thread (``threads``), so no gthread request thread ever waits for a connection (a smaller
+    pool makes a request that finds none free wait, then answer 503). Quart's store runs one
+    database thread per connection, so for it this is also how many queries run at once."""
+    return settings.db_pool_size or settings.threads
 
 
 def prepare_state(settings: Settings) -> None:

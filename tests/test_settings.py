@@ -59,7 +59,8 @@ def test_twinport_config_names_another_file(tmp_path: Path) -> None:
             {},
             {},
             "prot: unknown setting in twinport.toml; known settings: api_tokens, client_timeout, compress_min_bytes, "
-            "data_dir, database_url, export_rows, file_chunk_size, gc_freeze, host, log_level, max_ranges, port, "
+            "data_dir, database_url, db_pool_size, export_rows, file_chunk_size, gc_freeze, host, log_level, "
+            "max_ranges, port, "
             "publish_burst, publish_max_bytes, publish_rate, publish_tokens, rate_burst, rate_limit, runtime, "
             "seed_items, server, sse_heartbeat, sse_max_streams, sse_replay, sse_replay_bytes, sse_thread_share, "
             "state_dir, stream_delay, threads, total_count_ttl, trusted_proxy_hops, worker_class, workers",

@@ -1,0 +1,105 @@
+"""Both runtimes' real servers on a real PostgreSQL: the pool the settings size, closed when the
+server stops; a database that refuses or is down is a 503 problem (``/healthz`` too), never a 500
+or a hang, and serving resumes by itself when it is back."""
+
+from __future__ import annotations
+
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from sqlalchemy.engine import make_url
+
+from parity_tests.clients import WireClient
+from parity_tests.postgres import PostgresServer, require_postgres, running_postgres
+from parity_tests.servers import running_server
+from shared.service.errors import DATABASE_RETRY_SECONDS
+
+# The data endpoints, each reading the store a different way, and the health check.
+READS = ("/items/1", "/docs/1", "/api/v1/items?page=2&size=10", "/api/v1/items?after=5", "/api/v2/items/1")
+
+
+def database_name(url: str) -> str:
+    return str(make_url(url).database)
+
+
+def wait_for_connections(postgres: PostgresServer, database: str, expected: int, within: float = 10) -> int:
+    """The connections to ``database`` once they are ``expected`` (a backend ends a moment after
+    its client has gone), or what they are at the deadline."""
+    deadline = time.monotonic() + within
+    while (found := postgres.connections(database)) != expected and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return found
+
+
+def assert_unavailable(client: WireClient, target: str) -> None:
+    response = client.request("GET", target)
+    assert response.status == 503, (target, response.status, response.body)
+    assert response.header("Content-Type") == "application/problem+json", target
+    assert response.header("Retry-After") == str(DATABASE_RETRY_SECONDS), target
+    assert response.header("Cache-Control") == "no-store", target
+    problem = json.loads(response.body)
+    assert (problem["status"], problem["detail"]) == (503, "The database is unavailable; try again later.")
+
+
+def test_the_pool_holds_db_pool_size_connections_and_none_outlive_the_server(
+    runtime: str, settings: dict[str, object], postgres: PostgresServer
+) -> None:
+    url = postgres.fresh_database()
+    database = database_name(url)
+    with running_server(runtime, {**settings, "database_url": url, "db_pool_size": 3}) as server:
+        client = WireClient(server.host, server.port, runtime)
+        # Many more requests at once than the pool has connections (gunicorn runs 32 threads):
+        # they share three, and each is answered.
+        targets = [f"/api/v1/items?page={page}&size=100" for page in range(1, 41)]
+        with ThreadPoolExecutor(16) as requests:
+            statuses = list(requests.map(lambda target: client.request("GET", target).status, targets))
+        assert statuses == [200] * len(targets)
+        assert 1 <= postgres.connections(database) <= 3
+    assert server.exit_status == 0
+    assert wait_for_connections(postgres, database, 0) == 0, "connections left after the server stopped"
+
+
+def test_a_database_that_refuses_connections_is_a_503_and_serving_resumes_when_it_is_back(
+    runtime: str, settings: dict[str, object], postgres: PostgresServer
+) -> None:
+    url = postgres.fresh_database()
+    database = database_name(url)
+    with running_server(runtime, {**settings, "database_url": url}) as server:
+        client = WireClient(server.host, server.port, runtime)
+        assert [client.request("GET", target).status for target in READS] == [200] * len(READS)
+        # The server's pooled connections are ended under it, and no new one is let in.
+        postgres.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
+        postgres.execute(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}'")
+        try:
+            for target in (*READS, "/healthz"):
+                assert_unavailable(client, target)
+            assert client.request("GET", "/files/hello.txt").status == 200  # what needs no database is still served
+        finally:
+            postgres.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
+        assert [client.request("GET", target).status for target in (*READS, "/healthz")] == [200] * (len(READS) + 1)
+        # The driver's reason, for the operator.
+        assert f'database "{database}" is not currently accepting connections' in server.log()
+    assert server.exit_status == 0
+
+
+def test_a_database_server_that_went_down_is_a_503_not_a_hang(runtime: str, settings: dict[str, object]) -> None:
+    require_postgres()
+    with running_postgres() as own:
+        url = own.fresh_database()
+        with running_server(runtime, {**settings, "database_url": url}) as server:
+            client = WireClient(server.host, server.port, runtime, timeout=15)
+            assert client.request("GET", "/items/1").status == 200
+            assert own.stop() == 0  # the server's sessions are ended, then nothing listens on its port
+            for target in (*READS, "/healthz"):
+                assert_unavailable(client, target)
+        assert server.exit_status == 0
+
+
+def test_the_gunicorn_hook_finds_the_store_where_the_app_keeps_it(settings: dict[str, object]) -> None:
+    import flask_impl
+    from flask_impl import gunicorn_conf
+    from shared.edge.store import SyncStore
+
+    app = flask_impl.create_app(settings)
+    assert isinstance(app.extensions.get(gunicorn_conf.STORE_EXTENSION), SyncStore)

@@ -83,6 +83,20 @@ def test_a_database_that_refuses_connections_is_a_503_and_serving_resumes_when_i
     assert server.exit_status == 0
 
 
+def test_connections_the_database_ended_cost_no_client_an_error(
+    runtime: str, settings: dict[str, object], postgres: PostgresServer
+) -> None:
+    # What a PostgreSQL restart or failover does to a pool: every connection in it is dead.
+    url = postgres.fresh_database()
+    database = database_name(url)
+    with running_server(runtime, {**settings, "database_url": url}) as server:
+        client = WireClient(server.host, server.port, runtime)
+        assert [client.request("GET", target).status for target in READS] == [200] * len(READS)
+        ended = postgres.execute(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}'")
+        assert ended, "the server held no connection to end"
+        assert [client.request("GET", target).status for target in READS] == [200] * len(READS)
+
+
 def test_a_database_server_that_went_down_is_a_503_not_a_hang(runtime: str, settings: dict[str, object]) -> None:
     require_postgres()
     with running_postgres() as own:

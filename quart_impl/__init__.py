@@ -10,7 +10,7 @@ through ``_respond.respond_stream``).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from hypercorn.middleware import ProxyFixMiddleware
@@ -67,13 +67,23 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Quart:
     # opened and closed with it.
     database_url = database_url_for(resolved.database_url, resolved.state_dir)
 
+    # Disk and database work, off the loop; until it has succeeded, tried again before each request.
+    prepare = _once(lambda: asyncio.to_thread(prepare_state, resolved))
+
     @app.before_serving
     async def open_store() -> None:
         # Quart's lifespan says where serving starts (hypercorn's, ``quart run``'s), so the data
         # directory and the database are prepared here, not when the app is only loaded (``quart
-        # routes``). Flask has no such hook and prepares before its first request.
-        await asyncio.to_thread(prepare_state, resolved)  # disk and database work, off the loop
+        # routes``). Flask has no such hook and prepares before its first request. A database
+        # that cannot answer yet does not stop serving (a worker that fails here would make
+        # hypercorn's master exit 0): its requests are 503s until it answers, as in Flask.
         app.extensions[_data.EXTENSION] = AsyncStore(database_url, pool_size=database_pool_size(resolved))
+        try:
+            await prepare()
+        except StoreUnavailable as error:
+            app.logger.warning("database unavailable at start; answering 503 until it is back: %s", error)
+
+    app.before_request(prepare)
 
     @app.after_serving
     async def close_store() -> None:
@@ -98,6 +108,27 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Quart:
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(StoreUnavailable, database_unavailable)
     return app
+
+
+def _once(step: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+    """``step`` as a ``before_request`` function that runs it to completion once: the first
+    request runs it, requests arriving meanwhile wait for it, and a step that raised (that
+    request's error) is tried again by the next request. The twin of Flask's, with a lock of
+    the serving loop's instead of a thread lock."""
+    lock: asyncio.Lock | None = None
+    done = False
+
+    async def before_request() -> None:
+        nonlocal lock, done
+        if done:
+            return
+        lock = lock or asyncio.Lock()
+        async with lock:
+            if not done:
+                await step()
+                done = True
+
+    return before_request
 
 
 async def http_error(error: HTTPException) -> ResponsePlan:

@@ -7,10 +7,13 @@ from __future__ import annotations
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 
 from sqlalchemy.engine import make_url
 
-from parity_tests.clients import WireClient
+import flask_impl
+import quart_impl
+from parity_tests.clients import Client, FlaskInProcess, QuartInProcess, WireClient
 from parity_tests.postgres import PostgresServer, require_postgres, running_postgres
 from parity_tests.servers import running_server
 from shared.service.errors import DATABASE_RETRY_SECONDS
@@ -32,7 +35,7 @@ def wait_for_connections(postgres: PostgresServer, database: str, expected: int,
     return found
 
 
-def assert_unavailable(client: WireClient, target: str) -> None:
+def assert_unavailable(client: Client, target: str) -> None:
     response = client.request("GET", target)
     assert response.status == 503, (target, response.status, response.body)
     assert response.header("Content-Type") == "application/problem+json", target
@@ -108,6 +111,31 @@ def test_a_database_server_that_went_down_is_a_503_not_a_hang(runtime: str, sett
             for target in (*READS, "/healthz"):
                 assert_unavailable(client, target)
         assert server.exit_status == 0
+
+
+def test_an_app_started_while_its_database_refuses_serves_503_then_prepares_it(
+    runtime: str, settings: dict[str, object], postgres: PostgresServer
+) -> None:
+    # Started without ``twinport serve`` (which would refuse to start, tests/test_cli.py), on a
+    # database never prepared: Quart's before_serving must not fail, Flask's first request must
+    # not be a 500; once the database answers, the tables and the seed are made, once.
+    url = postgres.fresh_database(seeded=False)
+    database = database_name(url)
+    postgres.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
+    try:
+        with ExitStack() as stack:
+            if runtime == "flask":
+                client: Client = FlaskInProcess(flask_impl.create_app({**settings, "database_url": url}))
+            else:
+                client = stack.enter_context(QuartInProcess(quart_impl.create_app({**settings, "database_url": url})))
+            for target in (*READS, "/healthz"):
+                assert_unavailable(client, target)
+            postgres.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
+            page = client.request("GET", "/api/v1/items?page=1&size=5")
+            assert (page.status, page.header("X-Total-Count")) == (200, "10000")
+            assert [client.request("GET", target).status for target in (*READS, "/healthz")] == [200] * 6
+    finally:
+        postgres.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
 
 
 def test_the_gunicorn_hook_finds_the_store_where_the_app_keeps_it(settings: dict[str, object]) -> None:

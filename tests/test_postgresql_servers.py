@@ -5,9 +5,12 @@ or a hang, and serving resumes by itself when it is back."""
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
+from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
@@ -15,7 +18,7 @@ import flask_impl
 import quart_impl
 from parity_tests.clients import Client, FlaskInProcess, QuartInProcess, WireClient
 from parity_tests.postgres import PostgresServer, require_postgres, running_postgres
-from parity_tests.servers import running_server
+from parity_tests.servers import free_port, running_server, serve_argv, twinport_environment
 from shared.service.errors import DATABASE_RETRY_SECONDS
 
 # The data endpoints, each reading the store a different way, and the health check.
@@ -136,6 +139,28 @@ def test_an_app_started_while_its_database_refuses_serves_503_then_prepares_it(
             assert [client.request("GET", target).status for target in (*READS, "/healthz")] == [200] * 6
     finally:
         postgres.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
+
+
+def test_serve_on_a_database_that_does_not_exist_is_one_line_exit_2(
+    runtime: str, tmp_path: Path, postgres: PostgresServer
+) -> None:
+    # A PostgreSQL that answers, and refuses: the server's reason in one line, nothing listening.
+    port = free_port()
+    url = postgres.url("no_such_database")
+    result = subprocess.run(
+        [*serve_argv(runtime, port), "--database-url", url],
+        cwd=tmp_path,
+        env=twinport_environment({}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"twinport: error: database_url: cannot open the database {url!r}: ")
+    assert result.stderr.endswith('database "no_such_database" does not exist\n')  # the server's own words
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", port)) != 0
 
 
 def test_the_gunicorn_hook_finds_the_store_where_the_app_keeps_it(settings: dict[str, object]) -> None:

@@ -148,6 +148,9 @@ def _run_group(
         with ExitStack() as database:
             recorded = dict(overrides)
             if group[0].database == "postgresql":
+                # Started from here, so it runs where this process may (the client's core when
+                # pinned): off the server's core, as a database on another host would be, and
+                # outside the server's process tree, so server_cpu counts the app's work alone.
                 postgres = database.enter_context(running_postgres())
                 overrides["database_url"] = postgres.fresh_database()  # the seed, as a first start leaves it
                 recorded["database_url"] = POSTGRES_RECORDED

@@ -47,7 +47,7 @@ def database_unavailable() -> ResponsePlan:
     temporary state) with Retry-After (§10.2.3), not a 500 that says the request was wrong, and
     never cached. The reason (the driver's message) is for the server's log, not the client.
     The data endpoints and ``/healthz`` answer it alike. Test:
-    tests/test_database_outage.py."""
+    tests/test_postgresql_servers.py."""
     return plan_problem(
         503,
         "The database is unavailable; try again later.",

@@ -18,6 +18,7 @@ import flask_impl
 import quart_impl
 from parity_tests.clients import Client, FlaskInProcess, QuartInProcess, WireClient
 from parity_tests.harness import parity_settings
+from parity_tests.postgres import DATABASES, PostgresServer, require_postgres, running_postgres
 from parity_tests.servers import DEFAULT_SERVINGS, SERVINGS, Serving, running_server
 
 RUNTIMES = ("flask", "quart")
@@ -47,6 +48,34 @@ def settings(data_dir: Path) -> dict[str, object]:
     return parity_settings(data_dir)
 
 
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One PostgreSQL cluster for the session (skipped where it is not installed, unless
+    TWINPORT_TEST_REQUIRE names postgresql); each user takes a database of its own from it."""
+    require_postgres()
+    with running_postgres() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def postgres_settings(settings: dict[str, object], postgres: PostgresServer) -> dict[str, object]:
+    """``settings`` on a seeded PostgreSQL database of their own, shared by the tests that only read."""
+    return {**settings, "database_url": postgres.fresh_database()}
+
+
+@pytest.fixture(params=DATABASES)
+def database(request: pytest.FixtureRequest) -> str:
+    """A test that takes ``database`` runs once per backend, ``[sqlite]`` and ``[postgresql]``."""
+    return str(request.param)
+
+
+@pytest.fixture
+def store_client(runtime: str, database: str, request: pytest.FixtureRequest) -> Iterator[Client]:
+    """``client`` on each backend: the embedded SQLite file, then PostgreSQL, with the same seed."""
+    chosen: dict[str, object] = request.getfixturevalue("settings" if database == "sqlite" else "postgres_settings")
+    yield from in_process_client(runtime, (flask_impl if runtime == "flask" else quart_impl).create_app(dict(chosen)))
+
+
 @pytest.fixture
 def runtime(request: pytest.FixtureRequest) -> str:
     if hasattr(request, "param"):
@@ -62,6 +91,10 @@ def app(runtime: str, settings: dict[str, object]) -> object:
 
 @pytest.fixture
 def client(runtime: str, app: object) -> Iterator[Client]:
+    yield from in_process_client(runtime, app)
+
+
+def in_process_client(runtime: str, app: object) -> Iterator[Client]:
     if runtime == "flask":
         yield FlaskInProcess(app)
     else:

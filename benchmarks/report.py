@@ -23,7 +23,17 @@ from .goals import BEST_SCENARIOS, evaluate_goals, pairings, runtime_defaults, r
 
 __all__ = ["COMPARED_SCENARIOS", "SMOKE_BANNER", "WRK_SCENARIOS", "write_report"]
 
-WRK_SCENARIOS = ("tiny-json", "revalidate-304", "paging", "file-1mb", "range-64k", "io-wait-64", "io-wait-512")
+WRK_SCENARIOS = (
+    "tiny-json",
+    "revalidate-304",
+    "paging",
+    "revalidate-304-postgresql",
+    "paging-postgresql",
+    "file-1mb",
+    "range-64k",
+    "io-wait-64",
+    "io-wait-512",
+)
 # The columns of the Quart-vs-Flask table, each with its heading.
 COMPARED_SCENARIOS = {
     "tiny-json": "tiny JSON",

@@ -8,6 +8,7 @@ the run goes on; a target whose server is not installed is recorded as skipped.
 from __future__ import annotations
 
 import datetime
+import importlib.util
 import json
 import os
 import resource
@@ -16,10 +17,12 @@ import statistics
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TextIO
+
+from parity_tests.postgres import POSTGRES_BIN, find_postgres, running_postgres
 
 from .scenarios import BenchConfig, Context, Measured, Scenario, SkipScenario
 from .system import code_version, load_average, machine_facts, package_versions
@@ -134,10 +137,26 @@ def _run_group(
     factory = group[0].factory(target.runtime)
     results: list[dict[str, Any]] = []
     pending = list(group)
+    missing = _missing_database(group[0].database)
+    if missing:
+        for scenario in pending:
+            progress.begin(f"{target.name} {scenario.name}")
+            results.append(_result(target, scenario, "skipped", missing))
+            progress.finish(f"skipped ({missing})")
+        return results
     try:
-        with started(target, overrides, placement, factory) as (server, argv):
+        with ExitStack() as database:
+            recorded = dict(overrides)
+            if group[0].database == "postgresql":
+                # Started from here, so it runs where this process may (the client's core when
+                # pinned): off the server's core, as a database on another host would be, and
+                # outside the server's process tree, so server_cpu counts the app's work alone.
+                postgres = database.enter_context(running_postgres())
+                overrides["database_url"] = postgres.fresh_database()  # the seed, as a first start leaves it
+                recorded["database_url"] = POSTGRES_RECORDED
+            server, argv = database.enter_context(started(target, overrides, placement, factory))
             target_record.setdefault("argv", argv)
-            target_record.setdefault("server_settings", {})[group[0].server_group] = overrides
+            target_record.setdefault("server_settings", {})[group[0].server_group] = recorded
             if factory is not None:
                 target_record.setdefault("apps", {})[group[0].server_group] = factory
             while pending:
@@ -162,6 +181,21 @@ def _run_group(
             results.append(_result(target, scenario, "failed", f"{type(error).__name__}: {error}"))
             progress.finish(f"failed: {str(error).splitlines()[0]}")
     return results
+
+
+# What a results file says of the PostgreSQL groups' database_url (its port changes every run).
+POSTGRES_RECORDED = "postgresql://postgres@127.0.0.1/<fresh database> (PostgreSQL 15 started by the bench, fsync off)"
+
+
+def _missing_database(database: str) -> str | None:
+    """Why a group on ``database`` cannot run here, or None."""
+    if database != "postgresql":
+        return None
+    if find_postgres() is None:
+        return f"PostgreSQL is not installed ({POSTGRES_BIN})"
+    if importlib.util.find_spec("psycopg") is None:
+        return "not installed: psycopg (pip install 'twinport[postgresql]')"
+    return None
 
 
 def run_benchmarks(

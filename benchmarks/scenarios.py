@@ -122,6 +122,9 @@ class Scenario:
     server_group: str = "main"
     # The app the server runs instead of twinport's, by runtime ("module:function"); None: twinport's.
     factories: Mapping[str, str] | None = None
+    # The store behind the server: the embedded SQLite file, or "postgresql", a local PostgreSQL
+    # server the bench starts for the group (parity_tests.postgres), a fresh database per target.
+    database: str = "sqlite"
 
     def factory(self, runtime: str) -> str | None:
         return None if self.factories is None else self.factories[runtime]
@@ -423,16 +426,27 @@ def _sse_fanout(context: Context) -> Measured:
     )
 
 
+_REVALIDATE_304 = "GET /items/42 with a matching If-None-Match: 304 (wrk, 64 connections)"
+_PAGING = "GET /api/v1/items?page=2&size=20 (wrk, 64 connections)"
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario("tiny-json", "GET /as-json (wrk, 64 connections)", "req/s", True, _tiny_json),
-    Scenario(
-        "revalidate-304",
-        "GET /items/42 with a matching If-None-Match: 304 (wrk, 64 connections)",
-        "req/s",
-        True,
-        _revalidate_304,
+    Scenario("revalidate-304", _REVALIDATE_304, "req/s", True, _revalidate_304),
+    Scenario("paging", _PAGING, "req/s", True, _paging),
+    *(
+        Scenario(
+            f"{name}-postgresql",
+            f"{description}, the store on PostgreSQL 15 (local, loopback TCP, started by the bench)",
+            "req/s",
+            True,
+            measure,
+            server_group="postgresql",
+            database="postgresql",
+        )
+        for name, description, measure in (
+            ("revalidate-304", _REVALIDATE_304, _revalidate_304),
+            ("paging", _PAGING, _paging),
+        )
     ),
-    Scenario("paging", "GET /api/v1/items?page=2&size=20 (wrk, 64 connections)", "req/s", True, _paging),
     Scenario("file-1mb", "GET /files/large.bin, 1,048,583 bytes (wrk, 16 connections)", "MB/s", True, _file_1mb),
     Scenario(
         "range-64k",

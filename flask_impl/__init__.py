@@ -14,14 +14,14 @@ import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from flask import Flask, Response
+from flask import Flask, Response, current_app
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from shared.compose import api_guard, counters, prepare_state
+from shared.compose import api_guard, counters, database_pool_size, prepare_state
 from shared.config import settings_from
-from shared.edge.store import SyncStore, database_url_for
+from shared.edge.store import StoreUnavailable, SyncStore, database_url_for
 from shared.protocol.representation import ResponsePlan
 from shared.service import errors
 from shared.settings import Settings
@@ -76,7 +76,7 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
     # before the first request, once per process (``twinport serve`` has already prepared both
     # before its exec: then this only finds them ready). Quart does it in ``before_serving``.
     app.before_request(_once(lambda: prepare_state(resolved)))
-    app.extensions[_data.EXTENSION] = SyncStore(database_url, pool_size=resolved.threads)
+    app.extensions[_data.EXTENSION] = SyncStore(database_url, pool_size=database_pool_size(resolved))
     app.extensions[_data.GUARD] = api_guard(resolved, app_counters.api)
     if resolved.trusted_proxy_hops:
         # Honour X-Forwarded-For/-Proto/-Host from that many proxies, and only then.
@@ -93,6 +93,7 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.api_v1)
     app.register_blueprint(api.api_v2)
     app.register_error_handler(HTTPException, http_error)
+    app.register_error_handler(StoreUnavailable, database_unavailable)
     return app
 
 
@@ -119,3 +120,9 @@ def http_error(error: HTTPException) -> ResponsePlan:
     # OPTIONS. werkzeug keeps a description given to abort() on the instance, its default on the class.
     detail = vars(error).get("description")
     return errors.http_error(error.code or 500, getattr(error, "valid_methods", None), detail)
+
+
+def database_unavailable(error: StoreUnavailable) -> ResponsePlan:
+    # A 503 for the client; the driver's reason for whoever reads the log.
+    current_app.logger.warning("database unavailable: %s", error)
+    return errors.database_unavailable()

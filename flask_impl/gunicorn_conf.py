@@ -21,6 +21,8 @@ That step runs outside the handler: on a thread, or in a greenlet under gevent (
 worker's ``spawn_from_signal``). gevent's worker stops as gthread's does: it stops accepting and waits up to
 ``graceful_timeout`` for its connections, which the ended streams no longer hold.
 
+``worker_exit`` closes the app's database pool when the worker stops.
+
 ``post_worker_init`` is also where the worker, its app loaded, settles its heap
 (``shared.edge.lifecycle.settle_heap``, the ``gc_freeze`` setting), as hypercorn's worker does
 in ``quart_impl/hypercorn_worker.py``.
@@ -45,7 +47,7 @@ from typing import Any
 
 from shared.edge.lifecycle import settle_heap
 
-__all__ = ["post_worker_init", "worker_class"]
+__all__ = ["post_worker_init", "worker_class", "worker_exit"]
 
 
 # shared.settings.Settings.as_environ's name for the worker_class setting (a test holds them equal).
@@ -69,6 +71,8 @@ worker_class = _twinport_worker(os.environ.get(WORKER_CLASS_ENV, "gthread"))
 # flask_impl._events.EXTENSION (a test holds them equal): gunicorn runs this file in its master
 # process before forking, where importing flask_impl would load the whole app for nothing.
 EVENTS_EXTENSION = "twinport.events"
+# flask_impl._data.EXTENSION, likewise.
+STORE_EXTENSION = "twinport.store"
 
 
 def post_worker_init(worker: Any) -> None:
@@ -89,6 +93,16 @@ def post_worker_init(worker: Any) -> None:
 
     signal.signal(signal.SIGTERM, end_streams_then_stop)
     signal.siginterrupt(signal.SIGTERM, False)  # as gunicorn had it: SIGTERM restarts system calls
+
+
+def worker_exit(server: Any, worker: Any) -> None:
+    """Close the app's database pool as the worker ends (gunicorn runs this in the worker, once it
+    has stopped serving): each connection is ended with the protocol's goodbye, as Quart's
+    ``after_serving`` ends its store's, rather than cut when the process dies. Flask itself has no
+    hook for this (``teardown_appcontext`` runs after every request)."""
+    store = getattr(worker.wsgi, "extensions", {}).get(STORE_EXTENSION)
+    if store is not None:
+        store.close()
 
 
 def _on_a_thread(step: Callable[[], None]) -> None:

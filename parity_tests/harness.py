@@ -12,8 +12,8 @@ import json
 import sys
 import tempfile
 import weakref
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -125,6 +125,8 @@ class Pairs:
         settings: Mapping[str, Any],
         stack: ExitStack,
         servings: tuple[Serving, Serving] | None = None,
+        *,
+        pair_for: Callable[[Mapping[str, Any]], AbstractContextManager[tuple[Client, Client]]] | None = None,
         **started: tuple[Client, Client],
     ) -> None:
         self.mode = mode
@@ -133,6 +135,8 @@ class Pairs:
         self._servings = servings or (DEFAULT_SERVINGS["flask"], DEFAULT_SERVINGS["quart"])
         # What a finding's "mode" column says: over the wire, on which servers.
         self.label = mode if mode == "in-process" else f"wire {self._servings[0].id} / {self._servings[1].id}"
+        # What compares with what, for a profile's settings: by default Flask with Quart.
+        self._pair_for = pair_for
         self._pairs: dict[str, tuple[Client, Client]] = dict(started)
         self._sent: dict[str, set[str]] = {}
 
@@ -150,7 +154,12 @@ class Pairs:
     def get(self, profile: str) -> tuple[Client, Client]:
         if profile not in self._pairs:
             settings = {**self._settings, **PROFILES[profile]}
-            pair = in_process_pair(settings) if self.mode == "in-process" else wire_pair(settings, *self._servings)
+            if self._pair_for is not None:
+                pair = self._pair_for(settings)
+            elif self.mode == "in-process":
+                pair = in_process_pair(settings)
+            else:
+                pair = wire_pair(settings, *self._servings)
             self._pairs[profile] = self._stack.enter_context(pair)
         return self._pairs[profile]
 

@@ -11,18 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from hypercorn.middleware import ProxyFixMiddleware
-from quart import Quart, Response
+from quart import Quart, Response, current_app
 from quart.typing import ResponseReturnValue, ResponseTypes
 from werkzeug.exceptions import HTTPException
 
-from shared.compose import api_guard, async_counters, prepare_state
+from shared.compose import api_guard, async_counters, database_pool_size, prepare_state
 from shared.config import settings_from
 from shared.edge.files import HandedFiles
-from shared.edge.store import AsyncStore, database_url_for
+from shared.edge.store import AsyncStore, StoreUnavailable, database_url_for
 from shared.protocol.representation import ResponsePlan
 from shared.service import errors
 from shared.settings import Settings
@@ -75,13 +75,23 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Quart:
     # opened and closed with it.
     database_url = database_url_for(resolved.database_url, resolved.state_dir)
 
+    # Disk and database work, off the loop; until it has succeeded, tried again before each request.
+    prepare = _once(lambda: asyncio.to_thread(prepare_state, resolved))
+
     @app.before_serving
     async def open_store() -> None:
         # Quart's lifespan says where serving starts (hypercorn's, ``quart run``'s), so the data
         # directory and the database are prepared here, not when the app is only loaded (``quart
-        # routes``). Flask has no such hook and prepares before its first request.
-        await asyncio.to_thread(prepare_state, resolved)  # disk and database work, off the loop
-        app.extensions[_data.EXTENSION] = AsyncStore(database_url, pool_size=resolved.threads)
+        # routes``). Flask has no such hook and prepares before its first request. A database
+        # that cannot answer yet does not stop serving (a worker that fails here would make
+        # hypercorn's master exit 0): its requests are 503s until it answers, as in Flask.
+        app.extensions[_data.EXTENSION] = AsyncStore(database_url, pool_size=database_pool_size(resolved))
+        try:
+            await prepare()
+        except StoreUnavailable as error:
+            app.logger.warning("database unavailable at start; answering 503 until it is back: %s", error)
+
+    app.before_request(prepare)
 
     @app.after_serving
     async def close_store() -> None:
@@ -108,7 +118,29 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Quart:
     app.register_blueprint(api.api_v1)
     app.register_blueprint(api.api_v2)
     app.register_error_handler(HTTPException, http_error)
+    app.register_error_handler(StoreUnavailable, database_unavailable)
     return app
+
+
+def _once(step: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+    """``step`` as a ``before_request`` function that runs it to completion once: the first
+    request runs it, requests arriving meanwhile wait for it, and a step that raised (that
+    request's error) is tried again by the next request. The twin of Flask's, with a lock of
+    the serving loop's instead of a thread lock."""
+    lock: asyncio.Lock | None = None
+    done = False
+
+    async def before_request() -> None:
+        nonlocal lock, done
+        if done:
+            return
+        lock = lock or asyncio.Lock()
+        async with lock:
+            if not done:
+                await step()
+                done = True
+
+    return before_request
 
 
 async def http_error(error: HTTPException) -> ResponsePlan:
@@ -116,3 +148,9 @@ async def http_error(error: HTTPException) -> ResponsePlan:
     # OPTIONS. werkzeug keeps a description given to abort() on the instance, its default on the class.
     detail = vars(error).get("description")
     return errors.http_error(error.code or 500, getattr(error, "valid_methods", None), detail)
+
+
+async def database_unavailable(error: StoreUnavailable) -> ResponsePlan:
+    # A 503 for the client; the driver's reason for whoever reads the log.
+    current_app.logger.warning("database unavailable: %s", error)
+    return errors.database_unavailable()

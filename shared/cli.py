@@ -406,15 +406,13 @@ def _prepare_database(settings: Settings) -> None:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
 
-    from .edge.store import database_url_for, prepare_database
+    from .edge.store import StoreUnavailable, database_url_for, driver_message, prepare_database
 
     url = database_url_for(settings.database_url, settings.state_dir)
     try:
         prepare_database(url, items=settings.seed_items)
-    except (SQLAlchemyError, ImportError, OSError) as error:
-        # The driver's own message (not SQLAlchemy's wrapper with its SQL and link), first line.
-        cause = getattr(error, "orig", None) or error
-        reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+    except (StoreUnavailable, SQLAlchemyError, ImportError, OSError) as error:
+        reason = driver_message(error)
         shown = make_url(url).render_as_string(hide_password=True)
         raise ConfigError(f"database_url: cannot open the database {shown!r}: {reason}") from None
 

@@ -30,6 +30,7 @@ __all__ = [
     "api_guard",
     "async_counters",
     "counters",
+    "database_pool_size",
     "event_hub_for",
     "prepare_state",
     "publish_guard",
@@ -155,6 +156,14 @@ def api_guard(settings: Settings, limiter: AnyLimiter) -> ApiGuard[AnyLimiter]:
     """``/api/v1``: ``api_tokens``, then ``limiter`` (``rate_limit``/``rate_burst``, from
     ``counters``) per token (per address without one)."""
     return ApiGuard(settings.api_tokens, limiter)
+
+
+def database_pool_size(settings: Settings) -> int:
+    """Connections per worker process, for both stores: ``db_pool_size``, or by default one per
+    thread (``threads``), so no gthread request thread ever waits for a connection (a smaller
+    pool makes a request that finds none free wait, then answer 503). Quart's store runs one
+    database thread per connection, so for it this is also how many queries run at once."""
+    return settings.db_pool_size or settings.threads
 
 
 def prepare_state(settings: Settings) -> None:

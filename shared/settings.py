@@ -322,6 +322,12 @@ class Settings:
             _database_url,
         ),
     )
+    db_pool_size: int = _setting(
+        0,
+        "database connections per worker process, never more (Quart: its database threads too); 0: one per"
+        " thread (threads); workers x db_pool_size must fit the database server's max_connections",
+        _within("an integer", 0, 1024),
+    )
     seed_items: int = _setting(
         10_000,
         "items created in an empty store on first start",

@@ -23,10 +23,11 @@ import pytest
 from benchmarks import csv_memory
 from benchmarks.goals import NOT_GRADED, evaluate_goals, pairings
 from benchmarks.report import SMOKE_BANNER
-from benchmarks.run import run_benchmarks, summarize
+from benchmarks.run import POSTGRES_RECORDED, run_benchmarks, summarize
 from benchmarks.scenarios import SCENARIOS, BenchConfig, sse_ceiling
 from benchmarks.targets import TARGETS, Placement, Target, effective_settings, resolve_targets, server_argv
 from benchmarks.wrk import parse_wrk_output, wrk_available
+from parity_tests.postgres import require_postgres
 from parity_tests.servers import SERVINGS, require_program
 from shared import cli
 from shared.cli import server_command
@@ -34,6 +35,8 @@ from shared.cli import server_command
 QUICK_TARGETS = ("flask-gevent", "quart-granian")
 QUICK_TARGET = QUICK_TARGETS[1]  # the one the compare tests read
 WRK_SCENARIOS = ("tiny-json", "revalidate-304", "paging", "file-1mb", "range-64k", "io-wait-64", "io-wait-512")
+# Run where PostgreSQL is installed (and required in CI); the bench starts it itself.
+POSTGRESQL_SCENARIOS = ("revalidate-304-postgresql", "paging-postgresql")
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads peak memory from Linux /proc")
@@ -54,7 +57,13 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not os.path.isdir("/proc/self"):
         pytest.skip("the benchmarks read CPU and memory from Linux /proc")
     out = tmp_path_factory.mktemp("bench") / "quick.json"
-    assert cli.main(["bench", "run", "--quick", "--targets", *QUICK_TARGETS, "--out", str(out)]) == 0
+    scenarios = [scenario.name for scenario in SCENARIOS]
+    try:
+        require_postgres()
+    except pytest.skip.Exception:  # not installed and not required: the rest still runs
+        scenarios = [name for name in scenarios if name not in POSTGRESQL_SCENARIOS]
+    command = ["bench", "run", "--quick", "--targets", *QUICK_TARGETS, "--scenarios", *scenarios, "--out", str(out)]
+    assert cli.main(command) == 0
     return out
 
 
@@ -95,12 +104,13 @@ def test_quick_run_writes_every_scenario_with_repeats_median_and_spread(quick_ru
     assert document["scenarios"]["sse-fanout"]["server_settings"] == {"sse_heartbeat": 15.0}
     for target in QUICK_TARGETS:
         results = {entry["scenario"]: entry for entry in document["results"] if entry["target"] == target}
-        assert set(results) == {scenario.name for scenario in SCENARIOS}, target
+        assert set(results) == set(document["scenarios"]), target
+        assert set(document["scenarios"]) >= {scenario.name for scenario in SCENARIOS} - set(POSTGRESQL_SCENARIOS)
         assert [name for name, entry in results.items() if entry["status"] != "ok"] == [], target
         for name, entry in results.items():
             assert entry["values"] and len(entry["repeats"]) == len(entry["values"]), (target, name)
             assert entry["spread"]["min"] <= entry["median"] <= entry["spread"]["max"], (target, name)
-        for name in WRK_SCENARIOS:
+        for name in (*WRK_SCENARIOS, *(name for name in POSTGRESQL_SCENARIOS if name in results)):
             repeats = results[name]["repeats"]
             assert len(repeats) == document["config"]["repeats"]
             assert {"p50", "p99", "p99.9"} <= repeats[0]["latency_ms"].keys() and {
@@ -109,6 +119,9 @@ def test_quick_run_writes_every_scenario_with_repeats_median_and_spread(quick_ru
                 "errors",
             } <= repeats[0].keys()
         assert results["range-64k"]["extra"]["byte_exact"] is True
+        if "paging-postgresql" in results:  # its database_url said, not its port (it changes every run)
+            recorded = document["targets"][target]["server_settings"]["postgresql"]
+            assert recorded == {"database_url": POSTGRES_RECORDED}
         assert [results[name]["repeats"][0]["connections"] for name in ("io-wait-64", "io-wait-512")] == [64, 512]
         assert results["csv-export-10x"]["extra"]["rows"] == 10 * results["csv-export"]["extra"]["rows"]
         levels = results["sse-fanout"]["extra"]["levels"]

@@ -1,4 +1,7 @@
-"""The data endpoints in both runtimes (seed §2.4, §2.6 to §2.8): what a client of each notices."""
+"""The data endpoints in both runtimes (seed §2.4, §2.6 to §2.8): what a client of each notices.
+
+A test that reads the store takes ``store_client``: it runs on SQLite and on a real PostgreSQL
+server (``[sqlite]``, ``[postgresql]``), and must see the same answers on both."""
 
 from __future__ import annotations
 
@@ -24,8 +27,8 @@ def links_of(header: str | None) -> dict[str, str]:
     return found
 
 
-def test_item_etag_comes_from_identity_and_version_and_revalidates(client: Client) -> None:
-    response = client.request("GET", "/items/42")
+def test_item_etag_comes_from_identity_and_version_and_revalidates(store_client: Client) -> None:
+    response = store_client.request("GET", "/items/42")
     assert (response.status, response.header("ETag"), response.header("Cache-Control")) == (
         200,
         '"item-42-v3"',
@@ -33,33 +36,38 @@ def test_item_etag_comes_from_identity_and_version_and_revalidates(client: Clien
     )
     assert json.loads(response.body) == {"id": 42, "name": "Item 42", "ver": 3}
     for tag in ('"item-42-v3"', 'W/"item-42-v3"', '"a", "item-42-v3"', "*"):
-        not_modified = client.request("GET", "/items/42", (("If-None-Match", tag),))
+        not_modified = store_client.request("GET", "/items/42", (("If-None-Match", tag),))
         assert (not_modified.status, not_modified.body) == (304, b""), tag
         assert not_modified.header("ETag") == '"item-42-v3"'
         assert not_modified.header("Cache-Control") == "public, max-age=60"
         assert not_modified.header("Vary") == "Accept-Encoding"
     # The seed's substring test said 304 to these.
-    assert client.request("GET", "/items/42", (("If-None-Match", '"item-42-v3x"'),)).status == 200
-    assert client.request("GET", "/items/4", (("If-None-Match", '"item-42-v3"'),)).status == 200
+    assert store_client.request("GET", "/items/42", (("If-None-Match", '"item-42-v3x"'),)).status == 200
+    assert store_client.request("GET", "/items/4", (("If-None-Match", '"item-42-v3"'),)).status == 200
 
 
-def test_missing_item_is_a_json_404(client: Client) -> None:
-    response = client.request("GET", "/items/999999")
+def test_missing_item_is_a_json_404(store_client: Client) -> None:
+    response = store_client.request("GET", "/items/999999")
     assert (response.status, response.header("Content-Type")) == (404, "application/problem+json")
     assert json.loads(response.body)["detail"] == "There is no item 999999."
-    assert client.request("GET", "/items/99999999999999999999").status == 404  # never an overflow 500
+    assert store_client.request("GET", "/items/99999999999999999999").status == 404  # never an overflow 500
 
 
-def test_doc_is_validated_by_last_modified(client: Client) -> None:
-    response = client.request("GET", "/docs/1")
+def test_doc_is_validated_by_last_modified(store_client: Client) -> None:
+    response = store_client.request("GET", "/docs/1")
     modified = response.header("Last-Modified")
     assert modified == "Wed, 01 Oct 2025 12:00:00 GMT"
     assert response.header("Cache-Control") == "public, max-age=120"
-    assert client.request("GET", "/docs/1", (("If-Modified-Since", modified),)).status == 304
-    assert client.request("GET", "/docs/1", (("If-Modified-Since", "Wed, 01 Oct 2025 11:59:59 GMT"),)).status == 200
-    assert client.request("GET", "/docs/1", (("If-Modified-Since", "soon"),)).status == 200
+    assert store_client.request("GET", "/docs/1", (("If-Modified-Since", modified),)).status == 304
+    assert (
+        store_client.request("GET", "/docs/1", (("If-Modified-Since", "Wed, 01 Oct 2025 11:59:59 GMT"),)).status == 200
+    )
+    assert store_client.request("GET", "/docs/1", (("If-Modified-Since", "soon"),)).status == 200
     # If-None-Match present: If-Modified-Since is not evaluated (RFC 9110 §13.1.3).
-    assert client.request("GET", "/docs/1", (("If-Modified-Since", modified), ("If-None-Match", '"x"'))).status == 200
+    assert (
+        store_client.request("GET", "/docs/1", (("If-Modified-Since", modified), ("If-None-Match", '"x"'))).status
+        == 200
+    )
 
 
 @pytest.mark.parametrize(
@@ -117,8 +125,8 @@ def test_untrusted_forwarded_headers_change_no_url(client: Client) -> None:
     assert json.loads(client.request("GET", "/abs", forwarded).body)["self"] == "http://localhost/abs"
 
 
-def test_v1_and_v2_differ_visibly_and_say_which_they_are(client: Client) -> None:
-    v1, v2 = client.request("GET", "/api/v1/items/7"), client.request("GET", "/api/v2/items/7")
+def test_v1_and_v2_differ_visibly_and_say_which_they_are(store_client: Client) -> None:
+    v1, v2 = store_client.request("GET", "/api/v1/items/7"), store_client.request("GET", "/api/v2/items/7")
     assert json.loads(v1.body) == {"id": 7, "name": "Item 7"}
     assert json.loads(v2.body) == {
         "data": {"id": 7, "name": "Item 7", "version": 3, "updated_at": "2025-10-01T11:54:00Z"},
@@ -126,34 +134,49 @@ def test_v1_and_v2_differ_visibly_and_say_which_they_are(client: Client) -> None
     }
     assert (v1.header("X-API-Version"), v2.header("X-API-Version")) == ("v1", "v2")
     assert v1.header("ETag") != v2.header("ETag")
-    assert client.request("GET", "/api/v1/items/999999").header("X-API-Version") == "v1"  # errors too
+    assert store_client.request("GET", "/api/v1/items/999999").header("X-API-Version") == "v1"  # errors too
 
 
-def test_paging_links_total_and_validators(client: Client) -> None:
-    first = client.request("GET", "/api/v1/items?page=1&size=25")
+def test_paging_links_total_and_validators(store_client: Client) -> None:
+    first = store_client.request("GET", "/api/v1/items?page=1&size=25")
     assert first.header("X-Total-Count") == "10000"
     assert [item["id"] for item in json.loads(first.body)["items"]] == list(range(1, 26))
     links = links_of(first.header("Link"))
     assert set(links) == {"first", "next", "last"}  # no prev on page 1
     assert parse_qs(urlsplit(links["last"]).query) == {"page": ["400"], "size": ["25"]}
-    last = client.request("GET", "/api/v1/items?page=400&size=25")
+    last = store_client.request("GET", "/api/v1/items?page=400&size=25")
     assert set(links_of(last.header("Link"))) == {"first", "prev", "last"}  # no next on the last page
-    middle = client.request("GET", links_of(first.header("Link"))["next"].removeprefix("http://localhost"))
+    middle = store_client.request("GET", links_of(first.header("Link"))["next"].removeprefix("http://localhost"))
     assert json.loads(middle.body)["items"][0]["id"] == 26
     assert (
-        client.request("GET", "/api/v1/items?page=1&size=25", (("If-None-Match", first.header("ETag") or ""),)).status
+        store_client.request(
+            "GET", "/api/v1/items?page=1&size=25", (("If-None-Match", first.header("ETag") or ""),)
+        ).status
         == 304
     )
     assert first.header("Cache-Control") == "public, max-age=30"
 
 
-def test_keyset_pages_chain_to_the_end(client: Client) -> None:
+def test_keyset_pages_chain_to_the_end(store_client: Client) -> None:
     seen, target = [], "/api/v1/items?after=9950&size=20"
     while target:
-        response = client.request("GET", target)
+        response = store_client.request("GET", target)
         seen += [item["id"] for item in json.loads(response.body)["items"]]
         target = links_of(response.header("Link")).get("next", "").removeprefix("http://localhost")
     assert seen == list(range(9951, 10001))
+
+
+def test_the_largest_ids_and_pages_are_empty_answers_not_errors(store_client: Client) -> None:
+    # The largest values the parameters accept: on PostgreSQL an offset past 2**31 must not
+    # overflow its INTEGER (a 500 there, an empty page on SQLite).
+    deepest = store_client.request("GET", "/api/v1/items?page=999999999&size=100")
+    assert deepest.status == 200, deepest.body
+    assert json.loads(deepest.body)["items"] == []
+    assert deepest.header("X-Total-Count") == "10000"
+    after = store_client.request("GET", "/api/v1/items?after=999999999&size=100")
+    assert (after.status, json.loads(after.body)["items"]) == (200, [])
+    assert store_client.request("GET", "/items/2147483647").status == 404  # MAX_ID itself
+    assert store_client.request("GET", "/api/v2/items/2147483647").status == 404
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ from quart.typing import ResponseReturnValue
 from shared.protocol.representation import ResponsePlan
 from shared.service import events
 
+from .._data import store
 from .._events import event_hub
 
 bp = Blueprint("ops", __name__)
@@ -15,6 +16,8 @@ bp = Blueprint("ops", __name__)
 
 @bp.get("/healthz")
 async def healthz() -> ResponseReturnValue:
+    # Healthy means able to answer: the database too (a StoreUnavailable is the app's 503).
+    await store().ping()
     return {"status": "ok"}, {"Cache-Control": "no-store"}
 
 

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeAlias
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     DateTime,
     Integer,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     Text,
     bindparam,
     func,
+    literal,
     select,
 )
 from sqlalchemy.engine import Dialect
@@ -49,6 +51,7 @@ __all__ = [
     "select_item_count",
     "select_items_after",
     "select_items_page",
+    "select_one",
 ]
 
 # The seed chapter's timestamp (§2.4.3: 2025-10-01 12:00 UTC), also the sample files' mtime.
@@ -140,7 +143,10 @@ _DOC = select(docs).where(docs.c.id == bindparam("doc_id", type_=Integer))
 _ITEMS_PAGE = (
     select(items)
     .order_by(items.c.id)
-    .offset(bindparam("offset", type_=Integer))
+    # BIGINT: the deepest page a client may ask for (page 999,999,999 of 100) starts past 2**31,
+    # which PostgreSQL's INTEGER refuses ("integer out of range", a 500) where SQLite answers an
+    # empty page. Test: tests/test_data_api.py::test_the_largest_ids_and_pages_are_empty_answers_not_errors.
+    .offset(bindparam("offset", type_=BigInteger))
     .limit(bindparam("limit", type_=Integer))
 )
 _ITEMS_AFTER = (
@@ -150,6 +156,7 @@ _ITEMS_AFTER = (
     .limit(bindparam("limit", type_=Integer))
 )
 _ITEM_COUNT = select(func.count().label("count")).select_from(items)
+_ONE = select(literal(1).label("one"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +190,11 @@ def select_items_after(after_id: int, limit: int) -> Query:
 
 def select_item_count() -> Query:
     return Query(_ITEM_COUNT, {})
+
+
+def select_one() -> Query:
+    """``SELECT 1``: a round trip that reads no table (the health check)."""
+    return Query(_ONE, {})
 
 
 def select_any(table: Table) -> Query:

@@ -10,10 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from ..protocol.cache import no_store
 from ..protocol.gate import BODY_TOO_LARGE
 from ..protocol.representation import ResponsePlan, allow_header, plan_problem
 
-__all__ = ["http_error", "options"]
+__all__ = ["DATABASE_RETRY_SECONDS", "database_unavailable", "http_error", "options"]
+
+# Retry-After on a 503 for a database that cannot answer: the stores' connect timeout, so a
+# client that waits as told finds a database that is back, or this answer again as quickly.
+DATABASE_RETRY_SECONDS = 5
 
 
 def options(methods: Iterable[str]) -> ResponsePlan:
@@ -35,3 +40,16 @@ def http_error(status: int, allowed_methods: Iterable[str] | None = None, detail
     a view said in ``abort(status, detail)``, else this status's own sentence."""
     headers = [("Allow", allow_header(allowed_methods))] if status == 405 and allowed_methods else []
     return plan_problem(status, detail or _DETAILS.get(status), headers=headers)
+
+
+def database_unavailable() -> ResponsePlan:
+    """The database is down, refuses connections, or has none free: 503 (RFC 9110 §15.6.4: a
+    temporary state) with Retry-After (§10.2.3), not a 500 that says the request was wrong, and
+    never cached. The reason (the driver's message) is for the server's log, not the client.
+    The data endpoints and ``/healthz`` answer it alike. Test:
+    tests/test_postgresql_servers.py."""
+    return plan_problem(
+        503,
+        "The database is unavailable; try again later.",
+        headers=(("Retry-After", str(DATABASE_RETRY_SECONDS)), ("Cache-Control", no_store().to_header())),
+    )

@@ -33,13 +33,19 @@ def static_server(root: Path | str) -> Callable[[int], str]:
     )
 
 
-def shipped_server(upstream: str, data_dir: Path | str, listen: str = "") -> Callable[[int], str]:
-    """The shipped deploy/nginx-twinport.conf with its three values replaced: nginx on the free
+def shipped_server(
+    upstream: str, data_dir: Path | str, listen: str = "", *, second: str | None = None
+) -> Callable[[int], str]:
+    """The shipped deploy/nginx-twinport.conf with its four values replaced: nginx on the free
     port (``listen``: more parameters of that ``listen``, e.g. `` ssl``, and directives after
-    it), the app at ``upstream`` (host:port), and ``data_dir``."""
+    it), the app at ``upstream`` (host:port), the second server at ``second`` (none: its line is
+    deleted, as the file's header says to run one), and ``data_dir``."""
     shipped = SHIPPED_CONFIG.read_text()
+    assert "    server 127.0.0.1:8001;\n" in shipped
+    second_line = f"    server {second};\n" if second else ""
     return lambda port: (
         shipped.replace("listen 127.0.0.1:8080;", f"listen 127.0.0.1:{port}{listen};")
+        .replace("    server 127.0.0.1:8001;\n", second_line)
         .replace("127.0.0.1:8000", upstream)
         .replace("/srv/twinport/data/", f"{data_dir}/")
     )

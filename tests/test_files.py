@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 
 from parity_tests.cases.files import INSIDE_LINK, TRAVERSALS
 from parity_tests.clients import Client, WireClient
-from parity_tests.nginx import RunningNginx, running_nginx, static_server
+from parity_tests.nginx import RunningNginx, running_nginx, shipped_server, static_server
 from parity_tests.nginx_reference import Answer, differences, render, requests, rfc_equivalent
 from parity_tests.servers import Serving, require_program, running_server
 from shared.edge.files import LARGE_FILE, sample_facts
@@ -136,15 +136,7 @@ def accel_nginx(
 ) -> Iterator[RunningNginx]:
     binary = require_program("nginx")
     app = servers[str(request.param)]
-    shipped = (REPO / "deploy" / "nginx-twinport.conf").read_text()
-
-    def server(port: int) -> str:
-        return (
-            shipped.replace("127.0.0.1:8080", f"127.0.0.1:{port}")
-            .replace("127.0.0.1:8000", f"{app.host}:{app.port}")
-            .replace("/srv/twinport/data/", f"{data_dir}/")
-        )
-
+    server = shipped_server(f"{app.host}:{app.port}", data_dir)
     with running_nginx(binary, tmp_path / "nginx", server) as running:
         yield running
 

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from parity_tests.nginx import RunningNginx, running_nginx
+from parity_tests.clients import WireClient
+from parity_tests.nginx import RunningNginx, running_nginx, shipped_server
 from parity_tests.servers import require_program, running_server
 
 REPO = Path(__file__).resolve().parent.parent
@@ -60,19 +61,9 @@ def proxied(
     runtime, hops = request.param
     binary = require_program("nginx")
     cert, key = certificate
-    shipped = (REPO / "deploy" / "nginx-twinport.conf").read_text()
     with running_server(runtime, {**settings, "trusted_proxy_hops": hops}) as app:
-
-        def server(port: int) -> str:
-            return (
-                shipped.replace(
-                    "listen 127.0.0.1:8080;",
-                    f"listen 127.0.0.1:{port} ssl;\n    ssl_certificate {cert};\n    ssl_certificate_key {key};",
-                )
-                .replace("127.0.0.1:8000", f"{app.host}:{app.port}")
-                .replace("/srv/twinport/data/", f"{settings['data_dir']}/")
-            )
-
+        tls = f" ssl;\n    ssl_certificate {cert};\n    ssl_certificate_key {key}"
+        server = shipped_server(f"{app.host}:{app.port}", str(settings["data_dir"]), tls)
         with running_nginx(binary, tmp_path_factory.mktemp("nginx-proxy"), server) as nginx:
             yield nginx, app.port, hops
 
@@ -90,18 +81,56 @@ def get(nginx: RunningNginx, target: str) -> http.client.HTTPResponse:
 
 
 def test_absolute_urls_follow_the_trusted_proxy_only(proxied: tuple[RunningNginx, int, int]) -> None:
-    nginx, app_port, hops = proxied
+    nginx, _app_port, hops = proxied
     urls = json.loads(get(nginx, "/abs").read_body)  # type: ignore[attr-defined]
     if hops:
         assert urls == {"self": f"https://{HOST}/abs", "doc": f"https://{HOST}/docs/10"}
     else:
-        # Untrusted: the app sees nginx's own request to it, http and its upstream address.
-        assert urls == {"self": f"http://127.0.0.1:{app_port}/abs", "doc": f"https://127.0.0.1:{app_port}/docs/10"}
+        # Untrusted: the app sees nginx's own request to it, http and its upstream's name.
+        assert urls == {"self": "http://twinport/abs", "doc": "https://twinport/docs/10"}
 
 
 def test_link_headers_follow_the_trusted_proxy_only(proxied: tuple[RunningNginx, int, int]) -> None:
-    nginx, app_port, hops = proxied
+    nginx, _app_port, hops = proxied
     link = get(nginx, "/api/v1/items?page=2&size=5").getheader("Link") or ""
-    base = f"https://{HOST}" if hops else f"http://127.0.0.1:{app_port}"
+    base = f"https://{HOST}" if hops else "http://twinport"
     assert f'<{base}/api/v1/items?page=1&size=5>; rel="first"' in link
     assert f'<{base}/api/v1/items?page=3&size=5>; rel="next"' in link
+
+
+def test_the_shipped_config_balances_two_servers_and_rides_out_one_stopping(
+    settings: dict[str, object], tmp_path: Path
+) -> None:
+    """Both upstreams of the shipped file, one Flask and one Quart server on the same data: each
+    answers its share, and while one is down every request is answered by the other (nginx
+    retries a refused connection on the next server), as an operator restarting one host sees."""
+    binary = require_program("nginx")
+    with running_server("flask", settings) as flask_server, running_server("quart", settings) as quart_server:
+        upstreams = [f"{server.host}:{server.port}" for server in (flask_server, quart_server)]
+        block = shipped_server(upstreams[0], str(settings["data_dir"]), second=upstreams[1])
+        with running_nginx(binary, tmp_path / "nginx", block) as nginx:
+
+            def answer(target: str) -> tuple[int, bytes]:
+                connection = http.client.HTTPConnection(nginx.host, nginx.port, timeout=20)
+                try:
+                    connection.request("GET", target)
+                    response = connection.getresponse()
+                    return response.status, response.read()
+                finally:
+                    connection.close()
+
+            def boot_of(server: WireClient) -> str:
+                return str(json.loads(server.request("GET", "/ops/stats").body)["sse_boot"])
+
+            # nginx sends its own Server header; each process's event hub has its own boot token.
+            flask_boot, quart_boot = (
+                boot_of(WireClient(s.host, s.port, s.runtime)) for s in (flask_server, quart_server)
+            )
+            answers = [answer("/ops/stats") for _ in range(8)]
+            assert {status for status, _ in answers} == {200}
+            assert {json.loads(body)["sse_boot"] for _, body in answers} == {flask_boot, quart_boot}
+            assert answer("/as-json") == (200, b'{"items":[1,2,3],"ok":true}\n')
+            flask_server.process.terminate()
+            assert flask_server.process.wait(timeout=20) == 0
+            after = [answer("/ops/stats") for _ in range(6)]
+            assert [(status, json.loads(body)["sse_boot"]) for status, body in after] == [(200, quart_boot)] * 6

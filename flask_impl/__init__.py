@@ -66,7 +66,7 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
     # are let go with the app, or at the worker's exit).
     app_counters = app.extensions[_data.COUNTERS] = counters(resolved)
     weakref.finalize(app, app_counters.close)
-    # In-process, so one per worker process: run one worker (README) or replace it with a broker.
+    # One per worker process: the in-process hub (one worker), or Redis's stream read once per process.
     install_events(app, resolved)
     # The items store: one engine per process (it connects on first use).
     database_url = database_url_for(resolved.database_url, resolved.state_dir)

@@ -69,7 +69,7 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Quart:
     # worker and host when redis_url is set (redis.asyncio: its client connects on first use, in
     # the serving loop, and is closed with serving, in close_store).
     app_counters = app.extensions[_data.COUNTERS] = async_counters(resolved)
-    # In-process, so one per worker process: run one worker (README) or replace it with a broker.
+    # One per worker process: the in-process hub (one worker), or Redis's stream read once per process.
     install_events(app, resolved)
     # The items store: its thread pool and connections live as long as serving does, so they are
     # opened and closed with it.

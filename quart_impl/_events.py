@@ -23,8 +23,11 @@ GUARD = "twinport.publish_guard"
 def install(app: Quart, settings: Settings) -> None:
     """The hub (bounded as the settings say, streams capped per ``stream_cap``) and the guard of
     ``POST /events`` (``publish_tokens``, ``publish_rate``)."""
-    app.extensions[EXTENSION] = event_hub_for(settings)
+    hub = app.extensions[EXTENSION] = event_hub_for(settings)
     app.extensions[GUARD] = publish_guard_for(settings, app.extensions[COUNTERS].publish)
+    # The backend's own work on the serving loop (Redis: its client and its one reader task).
+    app.before_serving(hub.open_async)
+    app.after_serving(hub.close_async)
 
 
 def event_hub() -> EventBackend:

@@ -382,6 +382,11 @@ def _serve(resolved: Resolved) -> NoReturn:
     # Every setting goes on as TWINPORT_*; the config file was read here, once, and a worker must not
     # read the one TWINPORT_CONFIG names when --config named another.
     environment = {key: value for key, value in os.environ.items() if key != CONFIG_ENV} | settings.as_environ()
+    from .compose import unshared_events  # as _prepare_database: nothing of the kind at import
+
+    refusal = unshared_events(settings)
+    if refusal is not None:
+        print(f"twinport: warning: {refusal}", file=sys.stderr, flush=True)
     print(
         f"twinport: serving runtime={settings.runtime} on {settings.server} ({settings.worker_class}) at http://{settings.host}:{settings.port}",
         file=sys.stderr,

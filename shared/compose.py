@@ -19,6 +19,7 @@ from .edge.counters import AsyncTotalCount, RateLimiter, TotalCache, TotalCount
 from .edge.events import EventHub
 from .edge.files import ensure_data_dir
 from .edge.store import database_url_for, prepare_database
+from .service.events import EventBackend, RefusedEvents
 from .service.guard import AsyncLimiter, BearerGuard, Limiter
 from .service.items import ApiGuard
 from .settings import Settings
@@ -35,6 +36,7 @@ __all__ = [
     "prepare_state",
     "publish_guard",
     "stream_cap",
+    "unshared_events",
 ]
 
 
@@ -67,9 +69,37 @@ def stream_cap(settings: Settings) -> int:
     return min(settings.sse_max_streams, share)
 
 
-def event_hub_for(settings: Settings) -> EventHub:
-    """The in-process hub the settings describe: replay bounds, subscriber bounds, the stream cap."""
+def event_hub_for(settings: Settings) -> EventBackend:
+    """The event backend the settings describe, with their replay bounds, subscriber bounds and
+    stream cap: the in-process hub; a Redis stream (``event_backend = "redis"``), shared by every
+    worker and host; or, for the in-process hub behind several workers, a backend that refuses
+    (``unshared_events``): each worker would have a hub of its own, and lose events silently."""
+    if settings.event_backend == "redis":
+        from .edge.redis_events import RedisEvents  # only where redis-py is installed and wanted
+
+        return RedisEvents(
+            settings.redis_url,
+            replay=settings.sse_replay,
+            replay_bytes=settings.sse_replay_bytes,
+            max_subscribers=stream_cap(settings),
+        )
+    refusal = unshared_events(settings)
+    if refusal is not None:
+        return RefusedEvents(refusal)
     return EventHub(settings.sse_replay, replay_bytes=settings.sse_replay_bytes, max_subscribers=stream_cap(settings))
+
+
+def unshared_events(settings: Settings) -> str | None:
+    """Why ``/events`` cannot be served as configured, or None. The in-process hub with several
+    workers: serving goes on (the API does not care), ``/events`` answers 503 with this, and
+    ``twinport serve`` says it once at start. Refusing to start would take the API down for a
+    setting that concerns one endpoint; a 503 that names the setting is found by the first client."""
+    if settings.event_backend == "memory" and settings.workers > 1:
+        return (
+            f'/events needs event_backend = "redis" when workers > 1 (workers = {settings.workers}): '
+            "each worker's in-process hub would see only the events published through it."
+        )
+    return None
 
 
 @dataclass(frozen=True, slots=True)

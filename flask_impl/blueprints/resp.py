@@ -10,7 +10,7 @@ from flask.typing import ResponseReturnValue
 
 from shared.protocol.representation import ResponsePlan
 from shared.service import cookies, events, items, streams
-from shared.service.events import StreamsFull, event_stream
+from shared.service.events import EventsUnavailable, StreamsFull, event_stream
 from shared.service.streams import export_csv_batches, stream_gen_steps
 
 from .._data import answer, store
@@ -91,6 +91,8 @@ def sse() -> Response | ResponsePlan:
     )
     if isinstance(stream, StreamsFull):
         return events.streams_full(settings.sse_heartbeat)
+    if isinstance(stream, EventsUnavailable):
+        return events.events_unavailable(stream)
     return respond_stream(events.sse(), stream)
 
 

@@ -10,7 +10,7 @@ from quart.typing import ResponseReturnValue
 
 from shared.protocol.representation import ResponsePlan
 from shared.service import cookies, events, items, streams
-from shared.service.events import StreamsFull, event_stream_async
+from shared.service.events import EventsUnavailable, StreamsFull, event_stream_async
 from shared.service.streams import export_csv_batches, stream_gen_steps
 
 from .._data import answer, store
@@ -89,6 +89,8 @@ async def sse() -> Response | ResponsePlan:
     stream = event_stream_async(event_hub(), request.headers.get("Last-Event-ID"), settings.sse_heartbeat)
     if isinstance(stream, StreamsFull):
         return events.streams_full(settings.sse_heartbeat)
+    if isinstance(stream, EventsUnavailable):
+        return events.events_unavailable(stream)
     return respond_stream(events.sse(), stream)
 
 
@@ -101,7 +103,8 @@ async def publish_event() -> ResponsePlan:
     if refusal is not None:
         return refusal
     body = await request.get_data(cache=False, as_text=False, parse_form_data=False)
-    return events.publish_event(body, request.headers.get("Content-Type"), event_hub())
+    # The async publish: with Redis, the asyncio client's XADD, never a blocking call on the loop.
+    return await events.publish_event_async(body, request.headers.get("Content-Type"), event_hub())
 
 
 @bp.get("/set-cookie")

@@ -107,6 +107,11 @@ class _Subscriber:
         """Unregister from the hub; a waiter on another thread or task wakes up ENDED."""
         self._hub._unsubscribe(self)
 
+    @property
+    def ended(self) -> bool:
+        """Whether the hub has let it go (closed, shut down, or too slow): only its queue is left."""
+        return self._ended
+
     # Called by the hub with its lock held.
     def _offer(self, event: Event) -> bool:
         """Queue ``event``; False when the subscriber is too far behind to keep: ``limit`` events
@@ -357,14 +362,34 @@ class EventHub:
             event = Event(EventId(self._boot, self._newest + 1), event_type, text)
             self._newest = event.id.serial
             self._keep(event)
-            for subscriber in tuple(self._subscribers):
-                if not subscriber._offer(event):
-                    self._drop(subscriber)
-                subscriber._wake()
-            self._changed.notify_all()
+            self._offer_all(event)
             wakers = self._take_wakers()
         _fire(wakers)
         return event
+
+    async def publish_async(self, event_type: str, data: JSONValue) -> Event:
+        """``publish`` from a coroutine: the same call (nothing here waits on I/O)."""
+        return self.publish(event_type, data)
+
+    def inject(self, events: Iterable[Event]) -> None:
+        """Queue events numbered elsewhere (a Redis stream's entries, read by this process's one
+        reader), in order, to every subscriber, as ``publish`` does, in one critical section and
+        one wake-up; without keeping them: the stream keeps events for replay, so the hub that
+        fans them out is built with ``replay = 0``."""
+        with self._changed:
+            for event in events:
+                self._offer_all(event)
+            wakers = self._take_wakers()
+        _fire(wakers)
+
+    def _offer_all(self, event: Event) -> None:
+        """Queue ``event`` to every subscriber and wake them (the hub's lock held; the loops'
+        wakers it made due are fired once the critical section ends)."""
+        for subscriber in tuple(self._subscribers):
+            if not subscriber._offer(event):
+                self._drop(subscriber)
+            subscriber._wake()
+        self._changed.notify_all()
 
     def events_after(self, last_id: EventId | None) -> tuple[Event, ...]:
         """The kept events a client that last saw ``last_id`` missed, oldest first.
@@ -404,6 +429,13 @@ class EventHub:
     def subscriber_count(self) -> int:
         with self._lock:
             return len(self._subscribers)
+
+    async def open_async(self) -> None:
+        """Nothing to start: the hub lives in this process."""
+
+    async def close_async(self) -> None:
+        """Nothing to stop: Quart's streams end when hypercorn cancels them (``close`` is Flask's
+        shutdown step, gunicorn_conf.py)."""
 
     def close(self) -> None:
         """End every subscription, and every later one at once: the server is shutting down, and

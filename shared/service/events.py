@@ -42,17 +42,21 @@ __all__ = [
     "Event",
     "EventBackend",
     "EventId",
+    "EventsUnavailable",
     "InvalidPublication",
     "JSONValue",
     "Publication",
     "Quiet",
+    "RefusedEvents",
     "StreamsFull",
     "Subscription",
     "event_stream",
     "event_stream_async",
+    "events_unavailable",
     "parse_last_event_id",
     "parse_publication",
     "publish_event",
+    "publish_event_async",
     "sse",
     "stats",
     "streams_full",
@@ -63,7 +67,9 @@ JSONValue: TypeAlias = "bool | int | float | str | list[JSONValue] | dict[str, J
 
 @dataclass(frozen=True, slots=True)
 class EventId:
-    """An event's id, ``<boot>-<serial>`` on the wire: the hub's boot token and 1, 2, 3, ...
+    """An event's id, ``<boot>-<serial>`` on the wire: the in-process hub's boot token and 1, 2,
+    3, ...; or a Redis stream's entry id ``<ms>-<seq>`` (``boot`` the milliseconds, all digits,
+    ``serial`` the sequence), which the Redis backend issues and orders (``stream_key``).
 
     ``boot`` is empty for a bare integer id (what this service issued before ids carried a boot):
     it names no boot, so it matches none.
@@ -74,6 +80,13 @@ class EventId:
 
     def __str__(self) -> str:
         return f"{self.boot}-{self.serial}"
+
+    def stream_key(self) -> tuple[int, int] | None:
+        """The id as a Redis stream position ``(ms, seq)``, ordered as the stream orders them; None
+        for an id of the in-process hub (a base-36 boot) or a bare integer: no position there.
+        A hub boot of ten digits only would read as a time in 1970, older than any entry, which
+        replays what is kept: what any id the stream did not issue gets."""
+        return (int(self.boot), self.serial) if self.boot.isdigit() else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +110,17 @@ class Event:
     def size(self) -> int:
         """What the byte bounds count: the frame's length (the data dominates it)."""
         return len(self.frame)
+
+
+class EventsUnavailable(Exception):
+    """The backend cannot take or serve events now (Redis unreachable), or may not here at all (the
+    in-process hub behind several workers): the views' 503, with ``detail``, and ``Retry-After``
+    when waiting helps."""
+
+    def __init__(self, detail: str, retry_after: int | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +178,13 @@ class EventBackend(Protocol):
         """The token this backend's ids start with (``/ops/stats`` reports it)."""
         ...
 
-    def publish(self, event_type: str, data: JSONValue) -> Event: ...
+    def publish(self, event_type: str, data: JSONValue) -> Event:
+        """Publish from a thread (Flask); raises ``EventsUnavailable`` when it cannot."""
+        ...
+
+    async def publish_async(self, event_type: str, data: JSONValue) -> Event:
+        """Publish from a coroutine (Quart) without blocking its loop; raises as ``publish``."""
+        ...
 
     def events_after(self, last_id: EventId | None) -> tuple[Event, ...]: ...
 
@@ -166,6 +196,55 @@ class EventBackend(Protocol):
 
     def close(self) -> None: ...
 
+    async def open_async(self) -> None:
+        """Quart's ``before_serving``: start what the backend runs on the serving loop."""
+        ...
+
+    async def close_async(self) -> None:
+        """Quart's ``after_serving``: stop it again."""
+        ...
+
+
+class RefusedEvents:
+    """The backend of a worker whose events could not reach the others: ``/events`` GET and POST
+    refuse with ``detail`` (a 503), rather than lose events silently. The in-process hub behind
+    ``workers > 1``: each worker would have its own, and a client would get only the events
+    published through the worker it happens to reach (sse-starlette#75, gunicorn#3069)."""
+
+    def __init__(self, detail: str) -> None:
+        self._detail = detail
+
+    @property
+    def boot(self) -> str:
+        return ""
+
+    def publish(self, event_type: str, data: JSONValue) -> Event:
+        raise EventsUnavailable(self._detail)
+
+    async def publish_async(self, event_type: str, data: JSONValue) -> Event:
+        raise EventsUnavailable(self._detail)
+
+    def events_after(self, last_id: EventId | None) -> tuple[Event, ...]:
+        raise EventsUnavailable(self._detail)
+
+    def subscribe(self, last_id: EventId | None = None) -> Subscription | StreamsFull:
+        raise EventsUnavailable(self._detail)
+
+    def subscribe_async(self, last_id: EventId | None = None) -> AsyncSubscription | StreamsFull:
+        raise EventsUnavailable(self._detail)
+
+    def subscriber_count(self) -> int:
+        return 0
+
+    def close(self) -> None:
+        pass
+
+    async def open_async(self) -> None:
+        pass
+
+    async def close_async(self) -> None:
+        pass
+
 
 # The seed's three lines, byte for byte: the client retries after 1 s, and hears "hello".
 OPENING = encode_event(retry=1000, event="hello", data="world")
@@ -173,8 +252,9 @@ OPENING = encode_event(retry=1000, event="hello", data="world")
 # out, and a write to a client that has gone is how a thread-per-stream server finds out.
 HEARTBEAT = encode_comment("heartbeat")
 MAX_EVENT_TYPE_LENGTH = 64
-# Our ids: ``<boot>-<serial>`` (``EventId``), and the bare decimal integers of before boots.
-_EVENT_ID = re.compile(r"(?:([0-9a-z]{1,16})-)?([0-9]{1,18})")
+# Our ids: ``<boot>-<serial>`` (``EventId``), a Redis stream's ``<ms>-<seq>`` (two 64-bit
+# integers: at most 20 digits each), and the bare decimal integers of before boots.
+_EVENT_ID = re.compile(r"(?:([0-9a-z]{1,16}|[0-9]{17,20})-([0-9]{1,20}))|([0-9]{1,18})")
 
 
 def parse_last_event_id(value: str | None) -> EventId | None:
@@ -184,17 +264,19 @@ def parse_last_event_id(value: str | None) -> EventId | None:
     value we did not issue (another server's, or garbage) cannot name a position in our sequence:
     the client gets the opening and live events, as on a first connection. A bare integer is an
     id of this service from before ids carried a boot: ``EventId("", n)``, which matches no boot,
-    so the hub replays everything it keeps.
+    so the hub replays everything it keeps. A Redis stream's id (``<ms>-<seq>``) comes back as
+    ``EventId("<ms>", seq)``, whose ``str`` is the same id again.
     """
     match = _EVENT_ID.fullmatch(value or "")
     if match is None:
         return None
-    return EventId(match.group(1) or "", int(match.group(2)))
+    boot, serial, bare = match.groups()
+    return EventId("", int(bare)) if bare is not None else EventId(boot, int(serial))
 
 
 def event_stream(
     hub: EventBackend, last_event_id: str | None, heartbeat: float, *, client_gone: Callable[[], bool] = lambda: False
-) -> Iterator[bytes] | StreamsFull:
+) -> Iterator[bytes] | StreamsFull | EventsUnavailable:
     """The stream's bytes for a thread, or ``StreamsFull``; it ends when the hub lets the
     subscriber go, or when ``client_gone()`` says so at a quiet moment.
 
@@ -203,7 +285,10 @@ def event_stream(
     server that can look at the connection passes ``client_gone``, asked before each heartbeat, so
     a client that left is let go within one.
     """
-    subscription = hub.subscribe(parse_last_event_id(last_event_id))
+    try:
+        subscription = hub.subscribe(parse_last_event_id(last_event_id))
+    except EventsUnavailable as refusal:
+        return refusal
     if isinstance(subscription, StreamsFull):
         return subscription
     return _thread_stream(subscription, heartbeat, client_gone)
@@ -211,10 +296,13 @@ def event_stream(
 
 def event_stream_async(
     hub: EventBackend, last_event_id: str | None, heartbeat: float
-) -> AsyncIterator[bytes] | StreamsFull:
+) -> AsyncIterator[bytes] | StreamsFull | EventsUnavailable:
     """``event_stream`` for a coroutine: the same bytes, waiting without blocking the loop. Call
     it on the serving loop (the subscription wakes through it)."""
-    subscription = hub.subscribe_async(parse_last_event_id(last_event_id))
+    try:
+        subscription = hub.subscribe_async(parse_last_event_id(last_event_id))
+    except EventsUnavailable as refusal:
+        return refusal
     if isinstance(subscription, StreamsFull):
         return subscription
     return _async_stream(subscription, heartbeat)
@@ -387,6 +475,16 @@ def streams_full(heartbeat: float) -> ResponsePlan:
     )
 
 
+def events_unavailable(refusal: EventsUnavailable) -> ResponsePlan:
+    """``/events`` while the backend cannot serve it: 503 (RFC 9110 §15.6.4), never a 500 or a
+    hang, with ``Retry-After`` (§10.2.3) when the cause is passing (Redis away), none when only
+    the configuration can change it."""
+    headers = [("Cache-Control", no_store().to_header())]
+    if refusal.retry_after is not None:
+        headers.insert(0, ("Retry-After", str(refusal.retry_after)))
+    return plan_problem(503, refusal.detail, headers=headers)
+
+
 def publish_event(body: bytes, content_type: str | None, hub: EventBackend) -> ResponsePlan:
     """``POST /events``: publish ``{"event": ..., "data": ...}``; 202 with the event's id.
 
@@ -396,13 +494,36 @@ def publish_event(body: bytes, content_type: str | None, hub: EventBackend) -> R
     id is a string, ``<boot>-<n>`` (``shared.edge.events.EventId``). The views run ``publish_guard``
     (401, 429) before reading the body; the body limit (413) is ``publish_max_bytes``.
     """
+    publication = _publication(body, content_type)
+    if isinstance(publication, ResponsePlan):
+        return publication
+    try:
+        event = hub.publish(publication.event_type, publication.data)
+    except EventsUnavailable as refusal:
+        return events_unavailable(refusal)
+    return plan_json({"id": str(event.id)}, status=202)
+
+
+async def publish_event_async(body: bytes, content_type: str | None, hub: EventBackend) -> ResponsePlan:
+    """``publish_event`` for a coroutine: the backend's ``publish_async`` (Redis through its
+    asyncio client, never a blocking call on the loop)."""
+    publication = _publication(body, content_type)
+    if isinstance(publication, ResponsePlan):
+        return publication
+    try:
+        event = await hub.publish_async(publication.event_type, publication.data)
+    except EventsUnavailable as refusal:
+        return events_unavailable(refusal)
+    return plan_json({"id": str(event.id)}, status=202)
+
+
+def _publication(body: bytes, content_type: str | None) -> Publication | ResponsePlan:
     if not _is_json(content_type):
         return plan_problem(415, "Send the event as application/json.", headers=[("Accept-Post", "application/json")])
     publication = parse_publication(body)
     if isinstance(publication, InvalidPublication):
         return plan_problem(400, publication.detail)
-    event = hub.publish(publication.event_type, publication.data)
-    return plan_json({"id": str(event.id)}, status=202)
+    return publication
 
 
 def _is_json(content_type: str | None) -> bool:

@@ -554,10 +554,17 @@ def test_the_opening_is_the_seeds_three_lines() -> None:
         ("hoolpsrjlt-0", EventId("hoolpsrjlt", 0)),
         ("z-7", EventId("z", 7)),
         ("k" * 16 + "-1", EventId("k" * 16, 1)),
+        # A Redis stream's entry ids (the redis event backend's): <ms>-<seq>, 64-bit each.
+        ("1764650975123-0", EventId("1764650975123", 0)),
+        ("18446744073709551615-18446744073709551615", EventId("18446744073709551615", 18446744073709551615)),
+        ("1" * 21 + "-0", None),
+        ("1-" + "1" * 21, None),
     ],
 )
 def test_last_event_id_is_one_of_our_ids_or_none(value: str | None, expected: EventId | None) -> None:
     assert parse_last_event_id(value) == expected
+    if expected is not None and expected.boot:
+        assert str(expected) == value  # it round-trips
 
 
 @given(st.text(max_size=40))

@@ -78,6 +78,8 @@ BACKOFF_FIRST, BACKOFF_CAP = 0.05, 1.0
 # A replay that Redis could not serve is tried again this often (a heartbeat still goes out on time).
 REPLAY_RETRY = 0.25
 RETRY_AFTER = 2
+# Its own generator: the module's shared one belongs to whoever seeded it (hypothesis checks it).
+_JITTER = random.Random()
 UNREACHABLE = "Events cannot be published now: the event store (Redis) is unreachable; try again later."
 
 Entry = tuple[bytes, dict[bytes, bytes]]
@@ -415,7 +417,7 @@ class RedisEvents:
                     if stopping.is_set():
                         break
                     _lost(error, delay)
-                    stopping.wait(delay * random.uniform(0.5, 1.0))
+                    stopping.wait(delay * _JITTER.uniform(0.5, 1.0))
                     delay = min(delay * 2, BACKOFF_CAP)
                     continue
                 delay = _back(delay)
@@ -452,7 +454,7 @@ class RedisEvents:
                     )
                 except RedisError as error:
                     _lost(error, delay)
-                    await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+                    await asyncio.sleep(delay * _JITTER.uniform(0.5, 1.0))
                     delay = min(delay * 2, BACKOFF_CAP)
                     continue
                 delay = _back(delay)

@@ -36,6 +36,8 @@ timer and every event cancelled one: 10,000 of each per event at 10,000 subscrib
 The hub implements ``shared.service.events.EventBackend``, the whole surface the views use; the
 thread's subscription and the coroutine's (``HubSubscription``, ``AsyncHubSubscription``) are the
 sync/async twin, side by side. The hub is in-process (one per app, so one per worker process).
+The Redis backend (``shared.edge.redis_events``) reuses it as its local fan-out: its one reader
+per process hands each stream entry to ``inject``, which queues and wakes as ``publish`` does.
 """
 
 from __future__ import annotations

@@ -12,8 +12,11 @@ request on hypercorn's disconnect message, at once), and when a stream that neve
 dropped (the in-process hub holds subscribers weakly).
 
 ``EventBackend`` is the whole surface the views use; the in-process hub (``shared.edge.events``)
-implements it, and a broker-backed backend would implement the same members, ids and replay
-included. How many streams a worker may hold is the composition root's decision
+implements it, and so does the Redis stream (``shared.edge.redis_events``), ids and replay
+included; ``RefusedEvents`` stands in where neither may serve (the in-process hub behind several
+workers). A backend that cannot serve now raises ``EventsUnavailable``: the views' 503. Flask
+publishes with ``publish``, Quart with ``publish_async`` (a network call must not block its
+loop). How many streams a worker may hold is the composition root's decision
 (``shared.compose.stream_cap``), because the servers differ.
 """
 
@@ -171,7 +174,7 @@ class AsyncSubscription(Protocol):
 
 
 class EventBackend(Protocol):
-    """What ``/events`` needs from wherever events live (this hub, or later a broker)."""
+    """What ``/events`` needs from wherever events live (this process's hub, or a Redis stream)."""
 
     @property
     def boot(self) -> str:

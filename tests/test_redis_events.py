@@ -296,3 +296,30 @@ def test_a_backend_refuses_an_unsendable_event_type_before_storing_it(redis_url:
         assert backend.events_after(EventId("", 0)) == ()
     finally:
         backend.close()
+
+
+def test_replay_pages_through_the_stream_newest_first_and_keeps_the_newest(redis_url: str) -> None:
+    backend = RedisEvents(redis_url, replay=250, replay_bytes=1 << 20)
+    try:
+        published = [backend.publish("n", n) for n in range(330)]  # more than three pages
+        assert backend.events_after(EventId("", 0)) == tuple(published[-250:])
+        assert backend.events_after(published[199].id) == tuple(published[200:])
+        assert backend.events_after(published[-1].id) == ()
+    finally:
+        backend.close()
+
+
+def test_an_id_from_the_future_replays_all_kept_and_then_every_live_event(redis_url: str) -> None:
+    """A Last-Event-ID newer than the stream's newest (a Redis that lost its data) names no
+    position: the client gets what is kept, and then live events, though their ids are older."""
+    backend = RedisEvents(redis_url, replay=5, replay_bytes=1 << 20)
+    try:
+        kept = backend.publish("n", 0)
+        subscription = backend.subscribe(EventId("99999999999999999", 0))
+        assert not isinstance(subscription, StreamsFull)
+        with subscription:
+            assert subscription.next_event(5) == kept
+            live = backend.publish("n", 1)
+            assert subscription.next_event(5) == live
+    finally:
+        backend.close()

@@ -77,6 +77,8 @@ READ_COUNT = 500
 BACKOFF_FIRST, BACKOFF_CAP = 0.05, 1.0
 # A replay that Redis could not serve is tried again this often (a heartbeat still goes out on time).
 REPLAY_RETRY = 0.25
+# Entries per XREVRANGE of a replay.
+REPLAY_PAGE = 100
 RETRY_AFTER = 2
 # Its own generator: the module's shared one belongs to whoever seeded it (hypothesis checks it).
 _JITTER = random.Random()
@@ -128,43 +130,54 @@ def _key(event: Event) -> tuple[int, int]:
 
 
 class _Replay:
-    """What a subscription with a Last-Event-ID still needs from the stream, and how it chooses."""
+    """What a subscription with a Last-Event-ID still needs from the stream: the newest entries
+    after its id, within ``count`` and ``byte_limit``, read newest first a page at a time (so a
+    reconnect holds at most a page beyond what it keeps, whatever the events' size)."""
 
     def __init__(self, last_id: EventId, count: int, byte_limit: int) -> None:
         self.after = last_id.stream_key()
         self.count = count
         self.byte_limit = byte_limit
+        self._kept: list[Event] = []
+        self._size = 0
 
-    def commands(self, pipe: Any, key: str) -> None:
-        # The newest ``count`` after the id (all kept for an id not of the stream), and the newest
-        # entry: in one transaction, so the two agree.
-        low = "-" if self.after is None else f"({self.after[0]}-{self.after[1]}"
-        pipe.xrevrange(key, "+", low, count=max(self.count, 1))
+    @property
+    def low(self) -> str:
+        """The range's exclusive low end: after the client's id (or the stream's start)."""
+        return "-" if self.after is None else f"({self.after[0]}-{self.after[1]}"
+
+    def first(self, pipe: Any, key: str) -> None:
+        """The first page and the stream's newest entry, in one transaction so that they agree."""
+        self._kept, self._size = [], 0  # a read that failed half-way starts again
+        pipe.xrevrange(key, "+", self.low, count=REPLAY_PAGE)
         pipe.xrevrange(key, "+", "-", count=1)
 
-    def needs_all(self, newest: Sequence[Entry]) -> bool:
-        """An id newer than the stream's newest entry is not the stream's: replay all kept."""
-        if self.after is None or not newest:
+    def foreign(self, newest: Sequence[Entry]) -> bool:
+        """Whether the id is newer than the stream's newest entry: not the stream's (a Redis that
+        lost its data, say), so it names no position and gets all that is kept."""
+        event = _event(newest[0]) if newest and self.after is not None else None
+        if event is None or self.after is None or _key(event) >= self.after:
             return False
-        event = _event(newest[0])
-        return event is not None and _key(event) < self.after
+        self.after = None
+        return True
 
-    def chosen(self, newest_first: Sequence[Entry]) -> list[Event]:
-        """The newest events within ``count`` and ``byte_limit``, oldest first; one larger than
-        the byte bound on its own is skipped (the in-process hub does not keep it either)."""
-        kept: list[Event] = []
-        size = 0
-        for event in _events(newest_first):
-            if len(kept) >= self.count:
-                break
+    def take(self, page: Sequence[Entry]) -> str | None:
+        """Keep what fits from a page (newest first); the next page's high end, or None: done.
+        An event larger than the byte bound on its own is skipped (the in-process hub does not
+        keep one either)."""
+        for event in _events(page):
             if event.size > self.byte_limit:
                 continue
-            if size + event.size > self.byte_limit:
-                break
-            kept.append(event)
-            size += event.size
-        kept.reverse()
-        return kept
+            if len(self._kept) >= self.count or self._size + event.size > self.byte_limit:
+                return None
+            self._kept.append(event)
+            self._size += event.size
+        if len(page) < REPLAY_PAGE or len(self._kept) >= self.count:
+            return None
+        return "(" + page[-1][0].decode("ascii")
+
+    def events(self) -> list[Event]:
+        return self._kept[::-1]
 
 
 _Inner = TypeVar("_Inner", HubSubscription, AsyncHubSubscription)
@@ -182,11 +195,13 @@ class _Delivery(Generic[_Inner]):
         # The newest id delivered (or the client's own): a live event at or before it is a duplicate.
         self._last = replay.after if replay is not None else None
 
-    def _replayed(self, events: list[Event]) -> None:
+    def _replayed(self, replay: _Replay) -> None:
+        events = replay.events()
         self._replay = None
         self._backlog.extend(events)
-        if events:
-            self._last = _key(events[-1])
+        # A live event at or before the last replayed (or the client's own id, if that named a
+        # position in the stream) is one the client has.
+        self._last = _key(events[-1]) if events else replay.after
 
     def _next_replayed(self) -> Event | None:
         return self._backlog.popleft() if self._backlog else None
@@ -336,7 +351,7 @@ class RedisEvents:
         if last_id is None:
             return ()
         try:
-            return tuple(self._read_replay(_Replay(last_id, self._replay, self._replay_bytes)))
+            return tuple(self._read_replay(_Replay(last_id, self._replay, self._replay_bytes)).events())
         except RedisError as error:
             raise EventsUnavailable(UNREACHABLE, RETRY_AFTER) from error
 
@@ -359,25 +374,29 @@ class RedisEvents:
     def _replay_for(self, last_id: EventId | None) -> _Replay | None:
         return None if last_id is None else _Replay(last_id, self._replay, self._replay_bytes)
 
-    def _read_replay(self, replay: _Replay) -> list[Event]:
+    def _read_replay(self, replay: _Replay) -> _Replay:
         client = self._sync()
         with client.pipeline(transaction=True) as pipe:
-            replay.commands(pipe, self._key)
-            after, newest = pipe.execute()
-        if replay.needs_all(newest):
-            after = client.xrevrange(self._key, "+", "-", count=max(replay.count, 1))
-        return replay.chosen(after) if replay.count else []
+            replay.first(pipe, self._key)
+            page, newest = pipe.execute()
+        if replay.foreign(newest):
+            page = client.xrevrange(self._key, "+", "-", count=REPLAY_PAGE)
+        while (high := replay.take(page)) is not None:
+            page = client.xrevrange(self._key, high, replay.low, count=REPLAY_PAGE)
+        return replay
 
-    async def _read_replay_async(self, replay: _Replay) -> list[Event]:
+    async def _read_replay_async(self, replay: _Replay) -> _Replay:
         client = self._async_client
         if client is None:
             raise RedisError("not serving")
         async with client.pipeline(transaction=True) as pipe:
-            replay.commands(pipe, self._key)
-            after, newest = await pipe.execute()
-        if replay.needs_all(newest):
-            after = await client.xrevrange(self._key, "+", "-", count=max(replay.count, 1))
-        return replay.chosen(after) if replay.count else []
+            replay.first(pipe, self._key)
+            page, newest = await pipe.execute()
+        if replay.foreign(newest):
+            page = await client.xrevrange(self._key, "+", "-", count=REPLAY_PAGE)
+        while (high := replay.take(page)) is not None:
+            page = await client.xrevrange(self._key, high, replay.low, count=REPLAY_PAGE)
+        return replay
 
     # The reader: a thread (Flask).
 

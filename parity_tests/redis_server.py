@@ -80,6 +80,15 @@ class RedisServer:
             stop_process(self._process, signal.SIGKILL)
             self._process = None
 
+    def pause(self) -> None:
+        """Freeze it (SIGSTOP), as a Redis that hangs: connections stay open, nothing answers."""
+        if self._process is not None:
+            self._process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self._process is not None:
+            self._process.send_signal(signal.SIGCONT)
+
     def restart(self) -> None:
         self.stop()
         self.start()

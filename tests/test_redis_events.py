@@ -21,7 +21,7 @@ import flask_impl
 import quart_impl
 from parity_tests.clients import Client, FlaskInProcess, QuartInProcess
 from parity_tests.redis_server import RedisServer, redis_server
-from shared.edge.redis_events import RedisEvents
+from shared.edge.redis_events import SOCKET_TIMEOUT, RedisEvents
 from shared.service.events import HEARTBEAT, OPENING, Event, EventId, Quiet, StreamsFull, parse_last_event_id
 
 JSON = (("Content-Type", "application/json"),)
@@ -323,3 +323,22 @@ def test_an_id_from_the_future_replays_all_kept_and_then_every_live_event(redis_
             assert subscription.next_event(5) == live
     finally:
         backend.close()
+
+
+def test_a_redis_that_hangs_costs_a_publish_the_socket_timeout_and_streams_beat_on(
+    runtime: str, settings: dict[str, object], lonely_redis: RedisServer
+) -> None:
+    for client in redis_client(runtime, settings, lonely_redis.url, sse_heartbeat=0.2):
+        publish(client, "before")  # the connections are open when it freezes
+        lonely_redis.pause()
+        try:
+            started = time.monotonic()
+            refused = client.request("POST", "/events", JSON, body("frozen"))
+            waited = time.monotonic() - started
+            assert refused.status == 503 and int(refused.header("Retry-After") or "0") >= 1
+            assert waited < SOCKET_TIMEOUT + 1.5, f"a publish waited {waited:.1f}s on a hung Redis"
+            answer = client.request("GET", "/events", read_limit=len(OPENING + HEARTBEAT))
+            assert answer.body == OPENING + HEARTBEAT
+        finally:
+            lonely_redis.resume()
+        _publish_when_back(client)

@@ -52,8 +52,9 @@ from typing import Any, Generic, Self, TypeVar, cast
 
 import redis
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import ConnectionError as RedisConnectionError, RedisError
 from redis.retry import Retry
 
 from ..protocol.representation import json_bytes
@@ -89,7 +90,9 @@ Entry = tuple[bytes, dict[bytes, bytes]]
 
 def _client_options(socket_timeout: float) -> dict[str, Any]:
     # One retry, at once, on a connection error only (a pooled connection Redis closed when it
-    # restarted); none on a timeout, so a hung Redis costs a request at most the socket timeout.
+    # restarted); none on a timeout (redis-py's Retry retries TimeoutError too unless told: a
+    # frozen Redis cost a publish two socket timeouts), so a hung Redis costs a request at most
+    # the socket timeout.
     return {
         "socket_timeout": socket_timeout,
         "socket_connect_timeout": SOCKET_TIMEOUT,
@@ -98,13 +101,13 @@ def _client_options(socket_timeout: float) -> dict[str, Any]:
 
 
 def _sync_client(url: str, socket_timeout: float) -> redis.Redis:
-    return redis.Redis.from_url(url, retry=Retry(NoBackoff(), 1), **_client_options(socket_timeout))
+    retry = Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))
+    return redis.Redis.from_url(url, retry=retry, **_client_options(socket_timeout))
 
 
 def _async_client(url: str, socket_timeout: float) -> aioredis.Redis:
-    from redis.asyncio.retry import Retry as AsyncRetry
-
-    return aioredis.Redis.from_url(url, retry=AsyncRetry(NoBackoff(), 1), **_client_options(socket_timeout))
+    retry = AsyncRetry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))
+    return aioredis.Redis.from_url(url, retry=retry, **_client_options(socket_timeout))
 
 
 def _event_id(entry_id: bytes) -> EventId:

@@ -148,7 +148,8 @@ def test_a_redis_outage_degrades_to_per_process_limits_then_they_are_shared_agai
 def wire_pair(settings: dict[str, object], server: RedisServer) -> Iterator[list[WireClient]]:
     """A real Flask server and a real Quart server (gunicorn, hypercorn), two worker processes
     each, on one Redis: four processes, whichever of them a request reaches."""
-    shared = {**settings, **LIMITS, "redis_url": server.url, "workers": 2}
+    # event_backend = redis: with workers > 1 the in-process hub answers /events 503 (issue 11).
+    shared = {**settings, **LIMITS, "redis_url": server.url, "workers": 2, "event_backend": "redis"}
     with running_server("flask", shared) as flask_server, running_server("quart", shared) as quart_server:
         yield [WireClient(each.host, each.port, each.runtime) for each in (flask_server, quart_server)]
 

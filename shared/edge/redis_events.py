@@ -60,12 +60,12 @@ from redis.retry import Retry
 from ..protocol.representation import json_bytes
 from ..service.events import Event, EventId, EventsUnavailable, JSONValue, Quiet, StreamsFull
 from .events import DEFAULT_SUBSCRIBER_BACKLOG, AsyncHubSubscription, EventHub, HubSubscription
+from .redis_limits import KEY_PREFIX  # the one place the keys' prefix is set
 
-__all__ = ["KEY_PREFIX", "MIN_STREAM_LENGTH", "AsyncRedisSubscription", "RedisEvents", "RedisSubscription"]
+__all__ = ["MIN_STREAM_LENGTH", "AsyncRedisSubscription", "RedisEvents", "RedisSubscription"]
 
 log = logging.getLogger("twinport.events")
 
-KEY_PREFIX = "twinport:"
 # Readers need slack: an entry trimmed before a lagging reader reads it is lost to its process, so
 # the stream keeps at least this many however small sse_replay is (sse_replay = 0 replays none).
 MIN_STREAM_LENGTH = 1000
@@ -74,6 +74,7 @@ SOCKET_TIMEOUT = 2.0
 # The reader's XREAD blocks this long; its socket waits a little more before it calls Redis hung.
 READ_BLOCK = 5.0
 READ_COUNT = 500
+MAX_CONNECTIONS = 32  # per process, for publishes and replays (the reader has its own)
 # The reader's reconnect backoff: doubling from the first to the cap, with jitter.
 BACKOFF_FIRST, BACKOFF_CAP = 0.05, 1.0
 # A replay that Redis could not serve is tried again this often (a heartbeat still goes out on time).
@@ -89,11 +90,14 @@ Entry = tuple[bytes, dict[bytes, bytes]]
 
 
 def _client_options(socket_timeout: float) -> dict[str, Any]:
-    # One retry, at once, on a connection error only (a pooled connection Redis closed when it
-    # restarted); none on a timeout (redis-py's Retry retries TimeoutError too unless told: a
-    # frozen Redis cost a publish two socket timeouts), so a hung Redis costs a request at most
-    # the socket timeout.
+    # A bounded pool (a Quart worker publishing for a thousand requests at once would otherwise
+    # open a thousand connections), waited for no longer than a reply. One retry, at once, on a
+    # connection error only (a pooled connection Redis closed when it restarted); none on a
+    # timeout (redis-py's Retry retries TimeoutError too unless told: a frozen Redis cost a
+    # publish two socket timeouts), so a hung Redis costs a request at most the socket timeout.
     return {
+        "max_connections": MAX_CONNECTIONS,
+        "timeout": SOCKET_TIMEOUT,
         "socket_timeout": socket_timeout,
         "socket_connect_timeout": SOCKET_TIMEOUT,
         "health_check_interval": 30,
@@ -102,12 +106,14 @@ def _client_options(socket_timeout: float) -> dict[str, Any]:
 
 def _sync_client(url: str, socket_timeout: float) -> redis.Redis:
     retry = Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))
-    return redis.Redis.from_url(url, retry=retry, **_client_options(socket_timeout))
+    pool = redis.BlockingConnectionPool.from_url(url, retry=retry, **_client_options(socket_timeout))
+    return redis.Redis.from_pool(pool)
 
 
 def _async_client(url: str, socket_timeout: float) -> aioredis.Redis:
     retry = AsyncRetry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))
-    return aioredis.Redis.from_url(url, retry=retry, **_client_options(socket_timeout))
+    pool = aioredis.BlockingConnectionPool.from_url(url, retry=retry, **_client_options(socket_timeout))
+    return aioredis.Redis.from_pool(pool)
 
 
 def _event_id(entry_id: bytes) -> EventId:

@@ -53,7 +53,12 @@ def ids(stream: bytes) -> list[str]:
 def redis_client(runtime: str, settings: dict[str, object], url: str, **more: object) -> Iterator[Client]:
     app_settings = {**settings, "event_backend": "redis", "redis_url": url, **more}
     if runtime == "flask":
-        yield FlaskInProcess(flask_impl.create_app(app_settings))
+        app = flask_impl.create_app(app_settings)
+        try:
+            yield FlaskInProcess(app)
+        finally:
+            # Its reader thread stops, as at a worker's SIGTERM (gunicorn_conf.py closes the hub).
+            next(each for each in app.extensions.values() if isinstance(each, RedisEvents)).close()
     else:
         with QuartInProcess(quart_impl.create_app(app_settings)) as quart:
             yield quart

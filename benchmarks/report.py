@@ -112,13 +112,15 @@ def _latency_and_cpu_table(document: Mapping[str, Any]) -> str:
 def _sse_table(document: Mapping[str, Any]) -> str:
     rows = []
     for (target, scenario), entry in _ok(document).items():
-        if scenario != "sse-fanout":
+        if not scenario.startswith("sse-fanout"):
             continue
+        # The in-process hub as the target's name; over Redis, with the scenario's (redis-1w, ...).
+        label = target if scenario == "sse-fanout" else f"{target}, {scenario.removeprefix('sse-fanout-')}"
         for level in entry["extra"]["levels"]:
             latency = level["latency_ms"]
             rows.append(
                 [
-                    target,
+                    label,
                     f"{level['clients']:,}",
                     f"{level['held']:,}",
                     f"{level['kib_per_client']:.1f}",

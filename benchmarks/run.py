@@ -15,6 +15,7 @@ import resource
 import shlex
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -23,6 +24,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from parity_tests.postgres import POSTGRES_BIN, find_postgres, running_postgres
+from parity_tests.redis_server import RedisServer
+from parity_tests.servers import find_program
 
 from .scenarios import BenchConfig, Context, Measured, Scenario, SkipScenario
 from .system import code_version, load_average, machine_facts, package_versions
@@ -137,7 +140,7 @@ def _run_group(
     factory = group[0].factory(target.runtime)
     results: list[dict[str, Any]] = []
     pending = list(group)
-    missing = _missing_database(group[0].database)
+    missing = _missing_database(group[0].database) or _missing_events(group[0].events)
     if missing:
         for scenario in pending:
             progress.begin(f"{target.name} {scenario.name}")
@@ -154,6 +157,11 @@ def _run_group(
                 postgres = database.enter_context(running_postgres())
                 overrides["database_url"] = postgres.fresh_database()  # the seed, as a first start leaves it
                 recorded["database_url"] = POSTGRES_RECORDED
+            if group[0].events == "redis":
+                # Started from here too: off the server's core and outside its process tree.
+                redis = database.enter_context(_running_redis())
+                overrides["redis_url"] = redis.url
+                recorded["redis_url"] = REDIS_RECORDED
             server, argv = database.enter_context(started(target, overrides, placement, factory))
             target_record.setdefault("argv", argv)
             target_record.setdefault("server_settings", {})[group[0].server_group] = recorded
@@ -185,6 +193,33 @@ def _run_group(
 
 # What a results file says of the PostgreSQL groups' database_url (its port changes every run).
 POSTGRES_RECORDED = "postgresql://postgres@127.0.0.1/<fresh database> (PostgreSQL 15 started by the bench, fsync off)"
+
+
+REDIS_RECORDED = "redis://127.0.0.1/0 (redis-server started by the bench, no persistence)"
+
+
+def _missing_events(events: str) -> str | None:
+    """Why a group with ``events`` cannot run here, or None."""
+    if events != "redis":
+        return None
+    if find_program("redis-server") is None:
+        return "redis-server is not installed"
+    if importlib.util.find_spec("redis") is None:
+        return "not installed: redis (pip install 'twinport[redis]')"
+    return None
+
+
+@contextmanager
+def _running_redis() -> Iterator[RedisServer]:
+    program = find_program("redis-server")
+    assert program is not None
+    with tempfile.TemporaryDirectory(prefix="twinport-bench-redis-") as directory:
+        server = RedisServer(program, Path(directory))
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()
 
 
 def _missing_database(database: str) -> str | None:

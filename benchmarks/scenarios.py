@@ -10,6 +10,7 @@ client used.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import statistics
 import time
@@ -125,6 +126,9 @@ class Scenario:
     # The store behind the server: the embedded SQLite file, or "postgresql", a local PostgreSQL
     # server the bench starts for the group (parity_tests.postgres), a fresh database per target.
     database: str = "sqlite"
+    # Where /events keeps and fans out events: "memory" (the in-process hub), or "redis", a local
+    # redis-server the bench starts for the group (the settings' event_backend and redis_url).
+    events: str = "memory"
 
     def factory(self, runtime: str) -> str | None:
         return None if self.factories is None else self.factories[runtime]
@@ -368,12 +372,17 @@ def _wait_until_no_subscribers(context: Context) -> None:
     connection fails (the first draws the peer's RST). Bounded by a heartbeat and then some."""
     host, port = context.server.host, context.server.port
     deadline = time.monotonic() + float(str(context.overrides.get("sse_heartbeat", SSE_HEARTBEAT))) + 5.0
+    # /ops/stats counts the streams of the worker that answers it: with several, zero from each
+    # is wanted, so a few zeros in a row (each request may reach any worker).
+    zeros_wanted, zeros = 3 * int(str(context.overrides.get("workers", 1))), 0
     while time.monotonic() < deadline:
         answer = download(host, port, "/ops/stats", keep_body=True)
-        if json.loads(answer.body)["sse_subscribers"] == 0:
+        zeros = zeros + 1 if json.loads(answer.body)["sse_subscribers"] == 0 else 0
+        if zeros >= zeros_wanted:
             return
-        asyncio.run(publish(host, port, "settle", {}))
-        time.sleep(0.5)
+        if zeros == 0:
+            asyncio.run(publish(host, port, "settle", {}))
+            time.sleep(0.5)
 
 
 def _sse_fanout(context: Context) -> Measured:
@@ -428,6 +437,12 @@ def _sse_fanout(context: Context) -> Measured:
 
 _REVALIDATE_304 = "GET /items/42 with a matching If-None-Match: 304 (wrk, 64 connections)"
 _PAGING = "GET /api/v1/items?page=2&size=20 (wrk, 64 connections)"
+
+
+def _sse_over_redis(config: BenchConfig, *, workers: int) -> Mapping[str, object]:
+    return {"sse_heartbeat": SSE_HEARTBEAT, "event_backend": "redis", "workers": workers}
+
+
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario("tiny-json", "GET /as-json (wrk, 64 connections)", "req/s", True, _tiny_json),
     Scenario("revalidate-304", _REVALIDATE_304, "req/s", True, _revalidate_304),
@@ -489,6 +504,20 @@ SCENARIOS: tuple[Scenario, ...] = (
         _sse_fanout,
         lambda config: {"sse_heartbeat": SSE_HEARTBEAT},
         "sse",
+    ),
+    *(
+        Scenario(
+            f"sse-fanout-redis-{workers}w",
+            f"sse-fanout with event_backend = redis (a local redis-server started by the bench), "
+            f"{workers} worker{'s' if workers > 1 else ''}: each event through the stream, read once per worker",
+            "ms",
+            False,
+            _sse_fanout,
+            functools.partial(_sse_over_redis, workers=workers),
+            f"sse-redis-{workers}w",
+            events="redis",
+        )
+        for workers in (1, 2)
     ),
     *(
         Scenario(

@@ -37,6 +37,8 @@ QUICK_TARGET = QUICK_TARGETS[1]  # the one the compare tests read
 WRK_SCENARIOS = ("tiny-json", "revalidate-304", "paging", "file-1mb", "range-64k", "io-wait-64", "io-wait-512")
 # Run where PostgreSQL is installed (and required in CI); the bench starts it itself.
 POSTGRESQL_SCENARIOS = ("revalidate-304-postgresql", "paging-postgresql")
+REDIS_SCENARIOS = ("sse-fanout-redis-1w", "sse-fanout-redis-2w")
+OPTIONAL_SCENARIOS = (*POSTGRESQL_SCENARIOS, *REDIS_SCENARIOS)  # each needs a server installed here
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads peak memory from Linux /proc")
@@ -62,6 +64,10 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         require_postgres()
     except pytest.skip.Exception:  # not installed and not required: the rest still runs
         scenarios = [name for name in scenarios if name not in POSTGRESQL_SCENARIOS]
+    try:
+        require_program("redis-server")
+    except pytest.skip.Exception:
+        scenarios = [name for name in scenarios if name not in REDIS_SCENARIOS]
     command = ["bench", "run", "--quick", "--targets", *QUICK_TARGETS, "--scenarios", *scenarios, "--out", str(out)]
     assert cli.main(command) == 0
     return out
@@ -105,7 +111,7 @@ def test_quick_run_writes_every_scenario_with_repeats_median_and_spread(quick_ru
     for target in QUICK_TARGETS:
         results = {entry["scenario"]: entry for entry in document["results"] if entry["target"] == target}
         assert set(results) == set(document["scenarios"]), target
-        assert set(document["scenarios"]) >= {scenario.name for scenario in SCENARIOS} - set(POSTGRESQL_SCENARIOS)
+        assert set(document["scenarios"]) >= {scenario.name for scenario in SCENARIOS} - set(OPTIONAL_SCENARIOS)
         assert [name for name, entry in results.items() if entry["status"] != "ok"] == [], target
         for name, entry in results.items():
             assert entry["values"] and len(entry["repeats"]) == len(entry["values"]), (target, name)

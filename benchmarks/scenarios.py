@@ -359,8 +359,11 @@ def sse_ceiling(argv: Sequence[str]) -> Ceiling | None:
         if "--worker-connections" in argv:
             connections = flag("--worker-connections")
             return Ceiling(workers * connections - 1, f"workers x worker_connections ({workers} x {connections})")
+        # Not workers x threads: the kernel hands connections to whichever worker accepts first, so
+        # one worker may get every stream, and a connection queued behind its held threads waits
+        # for ever, the publish too (a 2-worker run hung so).
         threads = flag("--threads")
-        return Ceiling(workers * threads - 1, f"workers x threads ({workers} x {threads})")
+        return Ceiling(threads - 1, f"threads of one worker ({threads}), whatever the workers ({workers})")
     return None
 
 

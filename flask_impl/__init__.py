@@ -21,6 +21,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from shared.compose import api_guard, counters, database_pool_size, prepare_state
 from shared.config import settings_from
+from shared.edge.access_log import install_service_log
 from shared.edge.store import StoreUnavailable, SyncStore, database_url_for
 from shared.protocol.representation import ResponsePlan
 from shared.service import errors
@@ -52,6 +53,7 @@ class TwinportFlask(Flask):
 def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
     """Settings from the argument, else from twinport.toml and TWINPORT_* (as ``serve`` sets)."""
     resolved = settings_from(settings)
+    install_service_log()  # a Redis gone and back, on stderr with time and pid
     app = TwinportFlask(__name__, static_folder=None)
     app.config.from_mapping(
         TWINPORT=resolved,

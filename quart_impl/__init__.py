@@ -21,6 +21,7 @@ from werkzeug.exceptions import HTTPException
 
 from shared.compose import api_guard, async_counters, database_pool_size, prepare_state
 from shared.config import settings_from
+from shared.edge.access_log import install_service_log
 from shared.edge.files import HandedFiles
 from shared.edge.store import AsyncStore, StoreUnavailable, database_url_for
 from shared.protocol.representation import ResponsePlan
@@ -56,6 +57,7 @@ class TwinportQuart(Quart):
 def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Quart:
     """Settings from the argument, else from twinport.toml and TWINPORT_* (as ``serve`` sets)."""
     resolved = settings_from(settings)
+    install_service_log()  # a Redis gone and back, on stderr with time and pid
     app = TwinportQuart(__name__, static_folder=None)
     app.config.from_mapping(
         TWINPORT=resolved,

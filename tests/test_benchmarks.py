@@ -24,8 +24,8 @@ from benchmarks import csv_memory
 from benchmarks.goals import NOT_GRADED, evaluate_goals, pairings
 from benchmarks.report import SMOKE_BANNER
 from benchmarks.run import POSTGRES_RECORDED, run_benchmarks, summarize
-from benchmarks.scenarios import SCENARIOS, BenchConfig, sse_ceiling
-from benchmarks.targets import TARGETS, Placement, Target, effective_settings, resolve_targets, server_argv
+from benchmarks.scenarios import SCENARIOS, BenchConfig, Ceiling, sse_ceiling
+from benchmarks.targets import BY_NAME, TARGETS, Placement, Target, effective_settings, resolve_targets, server_argv
 from benchmarks.wrk import parse_wrk_output, wrk_available
 from parity_tests.postgres import require_postgres
 from parity_tests.servers import SERVINGS, require_program
@@ -164,6 +164,11 @@ def test_each_flask_targets_sse_ceiling_is_read_from_its_servers_argv() -> None:
     # One thread (or greenlet) of the one worker is kept for the publish; an event loop has no ceiling.
     # gevent: sse_max_streams (pinned at 1,000,000 here) plus 1,000 connections for requests.
     assert ceilings == {"flask-gthread": 31, "flask-gevent": 1_000_999, "quart-granian": None}
+    # Two gthread workers hold no more than one can: every stream may reach the same worker.
+    argv = server_argv(
+        BY_NAME["flask-gthread"], effective_settings(BY_NAME["flask-gthread"], {"workers": 2}, 8123, "/x")
+    )
+    assert sse_ceiling(argv) == Ceiling(31, "threads of one worker (32), whatever the workers (2)")
 
 
 def test_a_target_whose_server_is_not_installed_is_skipped_not_measured_elsewhere() -> None:

@@ -26,6 +26,7 @@ __all__ = [
     "RESPONSE_START",
     "AsgiAccessLog",
     "AsgiAtoms",
+    "install_service_log",
 ]
 
 # gunicorn's default access_log_format: passed to it explicitly, so this is the one definition.
@@ -159,6 +160,21 @@ class AsgiAccessLog:
         finally:
             atoms = AsgiAtoms(scope, scope.get(RESPONSE_START), time.perf_counter() - start)
             self.logger.info(ACCESS_LOG_FORMAT, atoms)
+
+
+def install_service_log() -> None:
+    """The ``twinport`` loggers (``twinport.events``, ``twinport.redis``: a backend gone and back)
+    write to stderr with time, pid and level, as the servers' own error logs do, instead of as
+    bare lines through logging's last resort. Once per process, and only where nothing has
+    configured logging (a root handler: the user's, or pytest's capture, which then gets them
+    instead); the access log keeps its own."""
+    logger = logging.getLogger("twinport")
+    if not logger.handlers and not logging.getLogger().handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        line = "[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s"
+        handler.setFormatter(logging.Formatter(line, "%Y-%m-%d %H:%M:%S %z"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
 
 
 def _access_logger() -> logging.Logger:

@@ -515,12 +515,12 @@ class RedisEvents:
 def _lost(error: RedisError, delay: float) -> None:
     """One line when the reader loses Redis (not one per retry)."""
     if delay == BACKOFF_FIRST:
-        log.warning("twinport: events: lost Redis (%s); reconnecting with backoff", error)
+        log.warning("lost Redis (%s); reconnecting with backoff", error)
 
 
 def _back(delay: float) -> float:
     if delay != BACKOFF_FIRST:
-        log.warning("twinport: events: Redis is back; reading on from the last event seen")
+        log.warning("Redis is back; reading on from the last event seen")
     return BACKOFF_FIRST
 
 

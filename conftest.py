@@ -19,6 +19,7 @@ import quart_impl
 from parity_tests.clients import Client, FlaskInProcess, QuartInProcess, WireClient
 from parity_tests.harness import parity_settings
 from parity_tests.postgres import DATABASES, PostgresServer, require_postgres, running_postgres
+from parity_tests.redis_server import RedisServer, redis_server
 from parity_tests.servers import DEFAULT_SERVINGS, SERVINGS, Serving, running_server
 
 RUNTIMES = ("flask", "quart")
@@ -123,3 +124,10 @@ def wire_client(serving: Serving, settings: dict[str, object], servers: dict[str
         return
     with running_server(serving.runtime, settings, serving) as server:
         yield WireClient(server.host, server.port, server.runtime)
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    """A Redis of the test's own, for a test that kills, freezes or restarts it, or counts its clients."""
+    with redis_server() as server:
+        yield server

@@ -218,18 +218,12 @@ def _assert_each_got_what_followed(published: list[Event], results: list[tuple[E
 # A Redis that goes away: its own server, killed and started again.
 
 
-@pytest.fixture
-def lonely_redis() -> Iterator[RedisServer]:
-    with redis_server() as server:
-        yield server
-
-
 def test_while_redis_is_away_publishing_is_503_and_streams_keep_beating(
-    runtime: str, settings: dict[str, object], lonely_redis: RedisServer
+    runtime: str, settings: dict[str, object], own_redis: RedisServer
 ) -> None:
-    for client in redis_client(runtime, settings, lonely_redis.url, sse_heartbeat=0.2):
+    for client in redis_client(runtime, settings, own_redis.url, sse_heartbeat=0.2):
         before = publish(client, "before")
-        lonely_redis.kill()
+        own_redis.kill()
         started = time.monotonic()
         refused = client.request("POST", "/events", JSON, body("away"))
         assert time.monotonic() - started < 5
@@ -239,7 +233,7 @@ def test_while_redis_is_away_publishing_is_503_and_streams_keep_beating(
         # A stream opened meanwhile: the opening and heartbeats (its replay waits for Redis).
         answer = client.request("GET", "/events", (("Last-Event-ID", before),), read_limit=len(OPENING + HEARTBEAT))
         assert answer.status == 200 and answer.body == OPENING + HEARTBEAT
-        lonely_redis.start()
+        own_redis.start()
         after = _publish_when_back(client)
         answer = client.request("GET", "/events", (("Last-Event-ID", before),), events=2)
         assert ids(answer.body) == [after]
@@ -255,20 +249,20 @@ def _publish_when_back(client: Client) -> str:
         time.sleep(0.05)
 
 
-def test_a_subscriber_gets_what_was_published_while_its_reader_was_cut_off(lonely_redis: RedisServer) -> None:
+def test_a_subscriber_gets_what_was_published_while_its_reader_was_cut_off(own_redis: RedisServer) -> None:
     """The reader resumes from its last id: what another process publishes once Redis is back,
     before this reader has reconnected, is not lost; the subscription beats meanwhile."""
-    backend = RedisEvents(lonely_redis.url, replay=10, replay_bytes=1 << 20)
+    backend = RedisEvents(own_redis.url, replay=10, replay_bytes=1 << 20)
     try:
         subscription = backend.subscribe()
         assert not isinstance(subscription, StreamsFull)
         with subscription:
             backend.publish("x", 0)
             assert isinstance(subscription.next_event(5), Event)
-            lonely_redis.kill()
+            own_redis.kill()
             assert subscription.next_event(0.3) is Quiet.IDLE
-            lonely_redis.start()
-            publisher = RedisEvents(lonely_redis.url, replay=10, replay_bytes=1 << 20)
+            own_redis.start()
+            publisher = RedisEvents(own_redis.url, replay=10, replay_bytes=1 << 20)
             published = [publisher.publish("x", n).id for n in range(1, 4)]
             publisher.close()
             got = [subscription.next_event(10) for _ in published]
@@ -331,11 +325,11 @@ def test_an_id_from_the_future_replays_all_kept_and_then_every_live_event(redis_
 
 
 def test_a_redis_that_hangs_costs_a_publish_the_socket_timeout_and_streams_beat_on(
-    runtime: str, settings: dict[str, object], lonely_redis: RedisServer
+    runtime: str, settings: dict[str, object], own_redis: RedisServer
 ) -> None:
-    for client in redis_client(runtime, settings, lonely_redis.url, sse_heartbeat=0.2):
+    for client in redis_client(runtime, settings, own_redis.url, sse_heartbeat=0.2):
         publish(client, "before")  # the connections are open when it freezes
-        lonely_redis.pause()
+        own_redis.pause()
         try:
             started = time.monotonic()
             refused = client.request("POST", "/events", JSON, body("frozen"))
@@ -345,5 +339,5 @@ def test_a_redis_that_hangs_costs_a_publish_the_socket_timeout_and_streams_beat_
             answer = client.request("GET", "/events", read_limit=len(OPENING + HEARTBEAT))
             assert answer.body == OPENING + HEARTBEAT
         finally:
-            lonely_redis.resume()
+            own_redis.resume()
         _publish_when_back(client)

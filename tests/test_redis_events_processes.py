@@ -153,23 +153,17 @@ def test_four_workers_deliver_every_event_to_every_stream_of_every_worker(
             assert reader.events(5) == published
 
 
-@pytest.fixture
-def lonely_redis() -> Iterator[RedisServer]:
-    with redis_server() as server:
-        yield server
-
-
 @pytest.mark.parametrize("runtime", ["flask", "quart"])
 def test_a_redis_outage_is_503_meanwhile_and_streams_resume_without_loss(
-    runtime: str, settings: dict[str, object], lonely_redis: RedisServer, readers: list[EventReader]
+    runtime: str, settings: dict[str, object], own_redis: RedisServer, readers: list[EventReader]
 ) -> None:
-    on_redis = {**settings, "event_backend": "redis", "redis_url": lonely_redis.url, "sse_heartbeat": 0.3}
+    on_redis = {**settings, "event_backend": "redis", "redis_url": own_redis.url, "sse_heartbeat": 0.3}
     with running_server(runtime, on_redis) as server:
         reader = EventReader(server)
         readers.append(reader)
         before = [(publish(server, "before"), '"before"')]
         assert reader.events(1) == before
-        lonely_redis.kill()
+        own_redis.kill()
         started = time.monotonic()
         refused = client_of(server).request("POST", "/events", JSON, b'{"event": "n", "data": 1}')
         assert time.monotonic() - started < 5  # the socket timeout, not a hang
@@ -177,10 +171,10 @@ def test_a_redis_outage_is_503_meanwhile_and_streams_resume_without_loss(
         assert int(refused.header("Retry-After") or "0") >= 1
         heartbeats = reader.heartbeats
         time.sleep(1)
-        lonely_redis.start()
+        own_redis.start()
         # Published once Redis is back, through another client of the stream (a process that
         # reconnected first): the reader resumes from its last id and delivers it.
-        with redis.Redis.from_url(lonely_redis.url) as direct:
+        with redis.Redis.from_url(own_redis.url) as direct:
             direct.xadd("twinport:events", {"t": "n", "d": '"elsewhere"'}, maxlen=1000)
         got = reader.events(1, within=20)
         assert [data for _, data in got] == ['"elsewhere"'] and reader.heartbeats > heartbeats

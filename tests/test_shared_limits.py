@@ -121,25 +121,19 @@ def test_the_item_count_is_shared_through_redis(
         assert client.request("GET", "/api/v1/items?page=1&size=2", TOKEN).header("X-Total-Count") == str(total)
 
 
-@pytest.fixture
-def own_server() -> Iterator[RedisServer]:
-    with redis_server() as running:
-        yield running
-
-
 def test_a_redis_outage_degrades_to_per_process_limits_then_they_are_shared_again(
-    runtime: str, settings: dict[str, object], own_server: RedisServer
+    runtime: str, settings: dict[str, object], own_redis: RedisServer
 ) -> None:
-    with workers((runtime, runtime), {**settings, **LIMITS, "redis_url": own_server.url}) as clients:
+    with workers((runtime, runtime), {**settings, **LIMITS, "redis_url": own_redis.url}) as clients:
         assert api_statuses(clients, 1) == [200, 200]
-        own_server.kill()
+        own_redis.kill()
         # Each worker's own bucket (3 each, untouched so far): not a 500, and not unlimited.
         assert api_statuses(clients, 2) == [200, 200, 200, 200]
         paged = clients[0].request("GET", "/api/v1/items?page=1&size=2", TOKEN)
         assert paged.status == 200 and int(paged.header("X-Total-Count") or "0") > 0  # counted locally
         assert api_statuses(clients, 1) == [429, 200]
         assert api_statuses(clients, 1) == [429, 429]
-        own_server.start()  # back, empty
+        own_redis.start()  # back, empty
         time.sleep(OUTAGE_PAUSE + 0.1)  # the pause over, Redis is tried again: one burst for both
         assert api_statuses(clients, 2) == [200, 200, 200, 429]
 

@@ -190,38 +190,31 @@ def test_the_item_count_is_shared_and_expires(limiters: Limiters, admin: redis.R
     assert get(0.0) is None
 
 
-@pytest.fixture
-def own_server() -> Iterator[RedisServer]:
-    """A Redis of the test's own, to kill or to count its connections."""
-    with redis_server() as running:
-        yield running
-
-
 @pytest.fixture(params=FLAVOURS)
-def limiters_on_own(request: pytest.FixtureRequest, own_server: RedisServer) -> Iterator[Limiters]:
-    built = Limiters(request.param, own_server.url)
+def limiters_on_own(request: pytest.FixtureRequest, own_redis: RedisServer) -> Iterator[Limiters]:
+    built = Limiters(request.param, own_redis.url)
     yield built
     built.close()
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)
 def test_a_killed_redis_degrades_to_the_process_bucket_then_comes_back(
-    flavour: str, own_server: RedisServer, caplog: pytest.LogCaptureFixture
+    flavour: str, own_redis: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, "twinport.redis")
-    limiters = Limiters(flavour, own_server.url)
+    limiters = Limiters(flavour, own_redis.url)
     try:
         take = limiters.limiter(0.001, 2)
         get, put = limiters.total(10.0, "test:total:")
         assert [take("a", 0.0) for _ in range(3)] == [None, None, Limited(1000)]
-        own_server.kill()
+        own_redis.kill()
         # Per process now, never off: this process's own bucket, which has not seen those takes.
         assert [take("a", 1.0) for _ in range(3)] == [None, None, Limited(1000)]
         assert (get(1.0), put(7, 1.0), get(1.1)) == (None, 7, 7)  # the local copy of the count
         warnings = [record for record in caplog.records if record.name == "twinport.redis"]
         assert len(warnings) == 1, warnings  # one warning per outage, not one per request
         assert "is not answering" in warnings[0].getMessage()
-        own_server.start()  # an empty Redis again, on the same port
+        own_redis.start()  # an empty Redis again, on the same port
         assert take("a", 1.5) == Limited(1000)  # within the pause Redis is not tried
         assert take("a", 5.0) is None  # then it is: a fresh bucket on Redis
         assert [take("a", 5.0) for _ in range(2)] == [None, Limited(1000)]
@@ -270,12 +263,12 @@ def test_a_hung_redis_costs_one_timeout_then_is_left_alone_for_the_pause(flavour
                 connection.close()
 
 
-def test_a_process_holds_a_bounded_number_of_connections(limiters_on_own: Limiters, own_server: RedisServer) -> None:
+def test_a_process_holds_a_bounded_number_of_connections(limiters_on_own: Limiters, own_redis: RedisServer) -> None:
     # 200 takes at once (Quart's tasks, or many threads) share at most MAX_CONNECTIONS; each
     # is answered, from Redis or, when a connection is not free in time, from the local bucket.
     answers = limiters_on_own.at_once(0.001, 1000, 200, parallel=200)
     assert len(answers) == 200 and sum(answer is None for answer in answers) == 200
-    admin = redis.Redis.from_url(own_server.url)
+    admin = redis.Redis.from_url(own_redis.url)
     try:
         assert 1 < len(admin.client_list()) <= MAX_CONNECTIONS + 1  # and this one
     finally:

@@ -8,6 +8,8 @@ granian runs this in each worker process (in its only process when ``workers`` i
   handler in place (``granian/server/common.py``, ``signal_handler_interrupt``), which swallows
   the signal in a worker until granian installs the worker's own, after this factory. SIGTERM is
   set back to its default action here, so a worker told to stop before it serves simply ends.
+  The notice comes once, however many times the kernel repeats it: a second SIGTERM before
+  granian serves blocks the worker for good (``exit_with_parent`` says how).
 - **The gate sees the request as the client sent it** (``GranianScope``): granian's scope
   (``src/asgi/utils.rs``, ``build_scope_common``) says ``"1"`` for HTTP/1.0, and invents a
   ``host`` header when the request has no Host field: the target's authority, else empty.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import gc
+import math
 import os
 import signal
 import sys
@@ -18,7 +19,16 @@ import threading
 import time
 from collections.abc import Iterable
 
-__all__ = ["GC_YOUNG_THRESHOLD", "LINGER_BYTES", "declared_length", "exit_with_parent", "head_complete", "settle_heap"]
+__all__ = [
+    "GC_YOUNG_THRESHOLD",
+    "LINGER_BYTES",
+    "ORPHAN_GRACE_SECONDS",
+    "ORPHAN_SIGNAL",
+    "declared_length",
+    "exit_with_parent",
+    "head_complete",
+    "settle_heap",
+]
 
 #: A lingering close (RFC 9112 §9.6) reads and discards at most this much of a request body the
 #: app did not read (for at most ``client_timeout``) before it closes, so a client still sending
@@ -33,6 +43,16 @@ LINGER_BYTES = 4 * 1024 * 1024
 GC_YOUNG_THRESHOLD = 10_000
 
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+#: The signal a worker gets when its master dies (``exit_with_parent``): one no server here
+#: handles (gunicorn and uvicorn use SIGUSR1 to reopen logs; hypercorn, uvicorn and granian stop
+#: on SIGINT and SIGTERM).
+ORPHAN_SIGNAL = signal.SIGUSR2
+
+#: How long an orphaned worker's own stop may take before SIGALRM ends it: the longest graceful
+#: stop a server here is given (uvicorn's 5 s backstop; hypercorn's and granian's are 3 s), and
+#: as long again, so that an answer in progress can end.
+ORPHAN_GRACE_SECONDS = 10.0
 
 
 def head_complete(received: bytes, max_head: int) -> bool:
@@ -52,24 +72,48 @@ def declared_length(headers: Iterable[tuple[str, str]]) -> int | None:
     return None
 
 
-def exit_with_parent(parent_pid: int, poll_seconds: float = 1.0) -> str:
-    """Make this worker process get SIGTERM as soon as its master (``parent_pid``) dies.
+def exit_with_parent(parent_pid: int, grace_seconds: float = ORPHAN_GRACE_SECONDS, poll_seconds: float = 1.0) -> str:
+    """Make this worker process stop as soon as its master (``parent_pid``) dies: one SIGTERM to
+    itself, the stop its server already handles, and SIGKILL's equal ``grace_seconds`` later if
+    that stop has not ended the process by then.
 
-    Linux: ``prctl(PR_SET_PDEATHSIG, SIGTERM)``, the kernel's own notice, at once and without a
-    thread; then a check that the master did not die before the call (we would have been
-    re-parented already, and no signal comes). Elsewhere: a daemon thread that polls
-    ``getppid()``. Returns which one was used (for the log)."""
+    Linux: the kernel's parent-death notice (``prctl(PR_SET_PDEATHSIG)``), at once and without a
+    thread, then a check that the master did not die before the call (we would have been
+    re-parented already, and no notice comes). The notice is ``ORPHAN_SIGNAL``, not SIGTERM
+    itself, because the kernel sends it once per re-parenting: a master with threads (granian's
+    has one per worker) that is killed hands its children from thread to thread as they exit,
+    and a child got 1 to 3 SIGTERMs (30 runs). A granian worker that gets two SIGTERMs before it
+    serves (during the app's startup) blocks forever in the second one's handler, holding the
+    GIL (``WorkerSignal.set``: a one-slot channel no one reads yet); that was a worker outliving
+    its master (``tests/test_processes.py``; ``tests/test_lifecycle.py`` shows the repeats).
+    The handler here turns any number of notices into one SIGTERM, after arming ``alarm()``:
+    SIGALRM's default action ends the process in the kernel, whatever its threads hold.
+
+    Elsewhere: a daemon thread that polls ``getppid()`` and sends itself the same notice.
+    Returns which one was used (for the log)."""
+    noticed = False
+
+    def orphaned(signum: int, frame: object) -> None:
+        nonlocal noticed
+        if noticed:
+            return
+        noticed = True
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+        signal.alarm(max(1, math.ceil(grace_seconds)))
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    signal.signal(ORPHAN_SIGNAL, orphaned)
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) == 0:
+        if libc.prctl(_PR_SET_PDEATHSIG, ORPHAN_SIGNAL, 0, 0, 0) == 0:
             if os.getppid() != parent_pid:
-                os.kill(os.getpid(), signal.SIGTERM)
+                os.kill(os.getpid(), ORPHAN_SIGNAL)
             return "prctl"
 
     def watch() -> None:
         while os.getppid() == parent_pid:
             time.sleep(poll_seconds)
-        os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), ORPHAN_SIGNAL)
 
     threading.Thread(target=watch, name="twinport-parent-watch", daemon=True).start()
     return "poll"

@@ -85,7 +85,7 @@ def exit_with_parent(parent_pid: int, grace_seconds: float = ORPHAN_GRACE_SECOND
     and a child got 1 to 3 SIGTERMs (30 runs). A granian worker that gets two SIGTERMs before it
     serves (during the app's startup) blocks forever in the second one's handler, holding the
     GIL (``WorkerSignal.set``: a one-slot channel no one reads yet); that was a worker outliving
-    its master (``tests/test_processes.py``; ``tests/test_lifecycle.py`` shows the repeats).
+    its master (``tests/test_processes.py``; ``tests/test_parent_death.py`` shows the repeats).
     The handler here turns any number of notices into one SIGTERM, after arming ``alarm()``:
     SIGALRM's default action ends the process in the kernel, whatever its threads hold.
 

@@ -29,11 +29,10 @@ import hashlib
 from dataclasses import dataclass
 
 from .clients import Exchange
+from .rules import DEFAULT_RULES, Rules
 
 __all__ = [
     "BOOT",
-    "HOP_BY_HOP",
-    "NORMALIZED_VALUES",
     "FieldDifference",
     "diff_exchanges",
     "fingerprint",
@@ -42,10 +41,6 @@ __all__ = [
 ]
 
 BOOT = "<boot>"
-HOP_BY_HOP = frozenset(
-    {"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"}
-)
-NORMALIZED_VALUES = frozenset({"date", "server"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,14 +52,15 @@ class FieldDifference:
     right: str
 
 
-def fingerprint(exchange: Exchange) -> dict[str, object]:
+def fingerprint(exchange: Exchange, rules: Rules = DEFAULT_RULES) -> dict[str, object]:
     """The exchange as compared: status, headers grouped by lowercase name, body."""
     headers: dict[str, list[str]] = {}
     for name, value in exchange.headers:
         key = name.lower()
-        if key in HOP_BY_HOP:
+        rule = rules.header(key)
+        if rule is not None and rule.kind == "ignore":
             continue
-        headers.setdefault(key, []).append("<present>" if key in NORMALIZED_VALUES else value)
+        headers.setdefault(key, []).append("<present>" if rule is not None and rule.kind == "presence" else value)
     return {"status": exchange.status, "headers": headers, "body": exchange.body}
 
 
@@ -87,8 +83,8 @@ def without_boot(exchange: Exchange, boot: str) -> Exchange:
     return Exchange(exchange.status, tuple((name, text(value)) for name, value in exchange.headers), body)
 
 
-def diff_exchanges(left: Exchange, right: Exchange) -> list[FieldDifference]:
-    a, b = fingerprint(left), fingerprint(right)
+def diff_exchanges(left: Exchange, right: Exchange, rules: Rules = DEFAULT_RULES) -> list[FieldDifference]:
+    a, b = fingerprint(left, rules), fingerprint(right, rules)
     differences: list[FieldDifference] = []
     if a["status"] != b["status"]:
         differences.append(FieldDifference("status", str(a["status"]), str(b["status"])))

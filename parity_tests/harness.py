@@ -14,20 +14,20 @@ import tempfile
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from .cases import CASES, Case
 from .cases.files import prepare_file_fixtures
-from .clients import Client, FlaskInProcess, QuartInProcess, WireClient
-from .compare import diff_exchanges, with_boot, without_boot
+from .clients import Client, Exchange, FlaskInProcess, QuartInProcess, WireClient
+from .compare import with_boot, without_boot
+from .pair import Finding, compare_case, send_case
 from .servers import DEFAULT_SERVINGS, Serving, running_server
 
 __all__ = [
     "MODES",
     "PROFILES",
-    "Finding",
     "Pairs",
     "format_table",
     "in_process_pair",
@@ -56,46 +56,12 @@ PROFILES: dict[str, dict[str, Any]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
-    case: str
-    mode: str
-    kind: str  # "difference", or "nondeterministic in flask" / "... in quart"
-    field: str
-    flask: str
-    quart: str
-
-
 def run_case(case: Case, flask: Client, quart: Client, mode: str) -> list[Finding]:
-    def send(client: Client) -> Any:
+    def send(client: Client, case: Case) -> Exchange:
         boot = event_boot(client)  # compare.without_boot: the one value learned per runtime
-        headers = with_boot(case.headers, boot)
-        for _ in range(case.prelude):
-            client.request(case.method, case.target, headers, case.body)
-        exchange = client.request(
-            case.method, case.target, headers, case.body, read_limit=case.read_limit, events=case.events
-        )
-        return without_boot(exchange, boot)
+        return without_boot(send_case(client, replace(case, headers=with_boot(case.headers, boot))), boot)
 
-    first_flask, first_quart = send(flask), send(quart)
-    findings = [
-        Finding(case.id, mode, "difference", difference.field, difference.left, difference.right)
-        for difference in diff_exchanges(first_flask, first_quart)
-    ]
-    if case.repeatable:
-        for client, first in ((flask, first_flask), (quart, first_quart)):
-            for difference in diff_exchanges(first, send(client)):
-                findings.append(
-                    Finding(
-                        case.id,
-                        mode,
-                        f"nondeterministic in {client.name}",
-                        difference.field,
-                        difference.left,
-                        difference.right,
-                    )
-                )
-    return findings
+    return compare_case(case, flask, quart, mode, send=send)
 
 
 _BOOTS: weakref.WeakKeyDictionary[Client, str] = weakref.WeakKeyDictionary()
@@ -216,7 +182,7 @@ def wire_pair(
 
 def format_table(findings: Iterable[Finding]) -> str:
     rows = [("case", "mode", "kind", "field", "flask (or 1st)", "quart (or 2nd)")]
-    rows += [(f.case, f.mode, f.kind, f.field, _clip(f.flask), _clip(f.quart)) for f in findings]
+    rows += [(f.case, f.mode, f.kind, f.field, _clip(f.left), _clip(f.right)) for f in findings]
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * width for width in widths))

@@ -24,7 +24,7 @@ CASE = Case("planted", "/as-json")
 def test_in_process_catches_a_planted_header(settings: dict[str, object]) -> None:
     with in_process_pair(settings, flask_app=planted.flask_with_extra_header(dict(settings))) as (flask, quart):
         findings = run_case(CASE, flask, quart, "in-process")
-    assert [(f.kind, f.field, f.flask, f.quart) for f in findings] == [
+    assert [(f.kind, f.field, f.left, f.right) for f in findings] == [
         ("difference", "header x-planted", "flask-only", "(absent)")
     ]
     assert "x-planted" in format_table(findings)

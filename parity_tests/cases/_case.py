@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..rules import Rules
 
 __all__ = ["Case", "get_and_head"]
 
@@ -18,7 +22,8 @@ class Case:
     bucket before the request that must get 429). ``after`` names the cases with side effects
     whose state this one reads (the replay cases read what the publish cases published): the
     harness sends those first, to the same pair, if they have not been sent yet, so a case
-    selected alone (``pytest -k replay``) answers as it does in the whole run."""
+    selected alone (``pytest -k replay``) answers as it does in the whole run. ``rules``: the
+    case's own comparison rules, on top of the run's (a case file's ``rules`` table)."""
 
     id: str
     target: str
@@ -31,6 +36,7 @@ class Case:
     profile: str = "default"
     prelude: int = 0
     after: tuple[str, ...] = ()
+    rules: Rules | None = None
 
 
 def get_and_head(case_id: str, target: str, headers: tuple[tuple[str, str], ...] = ()) -> list[Case]:

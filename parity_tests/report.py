@@ -186,7 +186,7 @@ def log_tail(path: Path, lines: int = LOG_LINES) -> str:
 
 # --- shared by the formats ----------------------------------------------------------------------
 
-_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 _NON_ASCII = re.compile(r"[^\x20-\x7e]")
 
 
@@ -413,7 +413,7 @@ table { border-collapse: collapse; width: 100%; table-layout: fixed; }
 th, td { border: 1px solid #ddd; padding: .3rem .5rem; vertical-align: top; text-align: left; }
 th { background: #f4f4f4; }
 th.cases { width: 22%; } th.modes { width: 12%; }
-pre { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font: 13px/1.35 ui-monospace, monospace; }
+pre, code { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font: 13px/1.35 ui-monospace, monospace; }
 td.left pre { color: #8a1c1c; } td.right pre { color: #1c4f8a; }
 summary { cursor: pointer; }
 .log pre { background: #f7f7f7; padding: .5rem; border: 1px solid #ddd; }

@@ -31,9 +31,9 @@ if TYPE_CHECKING:
 ITEMS = 386
 MEGABYTE = "m" * 1_000_000
 SCRIPT = '<script>window.ran = true</script><img src=x onerror="window.ran = true">'
-HOSTILE = "quote\" apostrophe' <tag> & amp \x00nul \x1b[31mred \x7f é ☃ \udcff"
+HOSTILE = "quote\" apostrophe' <tag> & amp \x00nul \x1b[31mred \x7f é ☃ \udcff \r\nsplit"
 # HOSTILE as the reports show a value they do not quote: control characters escaped, the rest kept.
-HOSTILE_ESCAPED = "quote\" apostrophe' <tag> & amp \\x00nul \\x1b[31mred \\x7f é ☃ \\udcff"
+HOSTILE_ESCAPED = "quote\" apostrophe' <tag> & amp \\x00nul \\x1b[31mred \\x7f é ☃ \\udcff \\r\\nsplit"
 ODD_CASE = "GET /odd\x00\x1b<&\"'é"
 
 
@@ -152,7 +152,8 @@ def test_text_is_plain_ascii_with_hostile_values_clipped_and_escaped(planted: Ru
     assert "\x1b" not in text and "\x00" not in text
     assert len(text) < 5_000  # the megabyte is clipped
     assert f"'{'m' * 80}'... (1,000,000 chars) vs 'small'" in text
-    assert "'quote\" apostrophe\\' <tag> & amp \\x00nul \\x1b[31mred \\x7f \\xe9 \\u2603 \\udcff' vs (absent)" in text
+    hostile = "'quote\" apostrophe\\' <tag> & amp \\x00nul \\x1b[31mred \\x7f \\xe9 \\u2603 \\udcff \\r\\nsplit'"
+    assert f"{hostile} vs (absent)" in text
     assert "GET /odd\\x00\\x1b<&\"'\\xe9" in text  # a case id is escaped too
     assert "nondeterministic in quart: header etag (1st vs 2nd answer) -- 1 case" in text
 

@@ -67,7 +67,14 @@ def real_run() -> Run:
         FlaskInProcess(make_app("left", added=None), "flask"), FlaskInProcess(make_app("right", added="yes"), "port")
     )
     findings = pair.run(cases)
-    return Run(findings, [case.id for case in cases], ["in-process"], "flask", "port", {}, [("GET /boom", "port", 500)])
+    return Run(
+        findings,
+        [case.id for case in cases],
+        ["in-process"],
+        "flask",
+        "port",
+        server_errors=[("GET /boom", "port", 500)],
+    )
 
 
 def finding(case: str, field: str, left: str, right: str, *, mode: str = "wire", kind: str = "difference") -> Finding:
@@ -182,8 +189,8 @@ def test_text_shows_the_end_of_the_log_of_a_side_that_answered_5xx(tmp_path: Pat
         ["wire"],
         "flask",
         "quart",
-        {"quart": log},
-        [("GET /boom", "quart", 500), ("GET /fail", "quart", 503)],
+        logs={"quart": log},
+        server_errors=[("GET /boom", "quart", 500), ("GET /fail", "quart", 503)],
     )
     lines = render(run, "text").splitlines()
     at = lines.index(f"quart answered 5xx: GET /boom (500), GET /fail (503); last 40 lines of {log}:")
@@ -201,8 +208,8 @@ def test_a_side_without_a_readable_log_is_said_so(tmp_path: Path) -> None:
         ["wire"],
         "flask",
         "quart",
-        {"quart": missing},
-        [("GET /boom", "quart", 500), ("GET /boom", "flask", 502)],
+        logs={"quart": missing},
+        server_errors=[("GET /boom", "quart", 500), ("GET /boom", "flask", 502)],
     )
     text = render(run, "text")
     assert (

@@ -24,6 +24,9 @@ to compare what they answered::
   (SIGINT or SIGTERM: stop listening, let the comparisons in flight finish, write the report,
   exit 1 if there was any finding, else 0).
 
+The proxy adds no Via field (RFC 9110 §7.6.3 asks a proxy for one): a shadow is meant to be
+invisible, and its clients get left's answer as left sent it, hop-by-hop fields aside.
+
 Both sides speak HTTP/1.1 through h11 (the listening side as a server, the upstreams as a
 client, one connection per upstream request), as its docs intend: h11 decides, this module does
 the I/O. Comparison is ``compare.diff_exchanges`` under ``rules.DEFAULT_RULES``.
@@ -467,6 +470,11 @@ class ShadowProxy:
             if isinstance(head, h11.ConnectionClosed):
                 return None
             assert isinstance(head, h11.Request)
+            # h11 bounds a head that arrives in pieces; one that arrives in a single read is measured here.
+            if len(head.target) + sum(len(name) + len(value) + 4 for name, value in head.headers) > MAX_HEAD_BYTES:
+                raise ClientError(
+                    431, "Request Header Fields Too Large", f"a request head is at most {MAX_HEAD_BYTES} bytes"
+                )
             if connection.they_are_waiting_for_100_continue:  # RFC 9110 §10.1.1
                 writer.write(connection.send(h11.InformationalResponse(status_code=100, headers=[])))
             body = bytearray()
@@ -594,7 +602,10 @@ async def serve_proxy(settings: ProxySettings, *, listening: Callable[[str, int]
     ``listening`` is told the address once the socket listens (by default it is printed: with
     ``--listen HOST:0`` that line names the port the system chose)."""
     proxy = ShadowProxy(settings)
-    server = await asyncio.start_server(proxy.serve_connection, settings.host, settings.port, limit=READ_SIZE)
+    try:
+        server = await asyncio.start_server(proxy.serve_connection, settings.host, settings.port, limit=READ_SIZE)
+    except OSError as error:  # the port is taken, or the host is not this machine's
+        raise ConfigError(f"--listen {settings.host}:{settings.port}: {error.strerror or error}") from None
     host, port = server.sockets[0].getsockname()[:2]
     (listening or _print_listening)(host, port)
     stop = asyncio.Event()
@@ -715,10 +726,7 @@ def run(arguments: argparse.Namespace) -> int:
     settings = settings_from_arguments(arguments)
     if settings.report is not None and not settings.report.parent.is_dir():
         raise ConfigError(f"--report {str(settings.report)!r}: its folder does not exist")
-    try:
-        return asyncio.run(serve_proxy(settings))
-    except OSError as error:  # the port is taken, or the host is not this machine's
-        raise ConfigError(f"--listen {arguments.listen!r}: {error.strerror or error}") from None
+    return asyncio.run(serve_proxy(settings))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

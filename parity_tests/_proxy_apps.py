@@ -6,8 +6,9 @@ Written the ordinary way, each in its framework's idioms. Planted on purpose:
   the port (the kind of slip a port makes);
 - noise: ``/items/<id>`` carries an ``X-Request-Id`` that is new on every answer, on both sides.
 
-Everything else answers alike: a 2 MiB download, an endless event stream, and a hit counter
-(``POST /hits`` adds one, ``GET /hits`` says how many) that tells whether a side saw a POST.
+Everything else answers alike: a 2 MiB download, an endless event stream, the Host a request
+named (``/host``), and a hit counter (``POST /hits`` adds one, ``GET /hits`` says how many) that
+tells whether a side saw a POST.
 
 Served by gunicorn (``parity_tests._proxy_apps:flask_app``) and hypercorn (``...:quart_app``).
 """
@@ -62,6 +63,10 @@ def create_flask_app() -> flask.Flask:
 
         return flask.Response(stream(), mimetype="text/event-stream")
 
+    @app.get("/host")
+    def host() -> str:
+        return flask.request.host
+
     @app.route("/hits", methods=["GET", "POST"])
     def count_hits() -> str:
         if flask.request.method == "POST":
@@ -101,6 +106,10 @@ def create_quart_app() -> quart.Quart:
         response = quart.Response(stream(), mimetype="text/event-stream")
         response.timeout = None  # an endless stream: Quart's RESPONSE_TIMEOUT would cut it
         return response
+
+    @app.get("/host")
+    async def host() -> str:
+        return quart.request.host
 
     @app.route("/hits", methods=["GET", "POST"])
     async def count_hits() -> str:

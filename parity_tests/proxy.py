@@ -9,9 +9,10 @@ to compare what they answered::
 
 - The client is answered from left as left answers, streams included (relayed as they come);
   it never waits for right or left-again: those are fetched and compared in the background.
-- A field that differs between left and right and also between left and left-again is noise
-  (Diffy's learned noise): counted per field under ``noise``, not reported. Where left-again is
-  the left service itself, a request is sent to it twice.
+- A field that differs between left's two answers (left and left-again) is noise, Diffy's
+  learned noise: counted per field under ``noise``, and not reported where right differs in it
+  too. Without ``--left-again`` every difference is reported. Where left-again is the left
+  service itself, it gets each request twice (with ``--allow-unsafe``, a second instance is wiser).
 - Safe methods only (GET, HEAD, OPTIONS, RFC 9110 §9.2.1) are mirrored unless
   ``--allow-unsafe``: a POST sent to both would do its side effect twice.
 - Bounded in memory and in time: a body is compared up to ``--max-body`` bytes, beyond that by
@@ -140,8 +141,9 @@ class ProxySettings:
 @dataclass(frozen=True, slots=True)
 class Unanswered:
     """An upstream that gave no answer to compare: nothing listened (``unreachable``), it was
-    too slow (``timeout``), what it sent was not HTTP (``malformed``), or (left only) the client
-    hung up before the part of left's answer that is compared had passed (``abandoned``)."""
+    too slow (``timeout``), what it sent was not HTTP (``malformed``), or (left only) the relay
+    to the client stopped before the part of left's answer that is compared had passed: the
+    client hung up, or left broke off (``abandoned``)."""
 
     kind: Literal["unreachable", "timeout", "malformed", "abandoned"]
     detail: str
@@ -457,7 +459,7 @@ class ShadowProxy:
             await self._answer_from_left(request, connection, writer, left_capture)
         finally:
             if not left_capture.done():
-                left_capture.set_result(Unanswered("abandoned", "the client hung up first"))
+                left_capture.set_result(Unanswered("abandoned", "the relay to the client stopped first"))
         return connection.our_state is h11.DONE and connection.their_state is h11.DONE
 
     async def _read_request(
@@ -602,6 +604,11 @@ async def serve_proxy(settings: ProxySettings, *, listening: Callable[[str, int]
     ``listening`` is told the address once the socket listens (by default it is printed: with
     ``--listen HOST:0`` that line names the port the system chose)."""
     proxy = ShadowProxy(settings)
+    if settings.report is not None:
+        try:
+            proxy.tally.write(settings.report)  # there from the start, and proven writable
+        except OSError as error:
+            raise ConfigError(f"--report {str(settings.report)!r}: {error.strerror or error}") from None
     try:
         server = await asyncio.start_server(proxy.serve_connection, settings.host, settings.port, limit=READ_SIZE)
     except OSError as error:  # the port is taken, or the host is not this machine's
@@ -649,8 +656,8 @@ def _print_listening(host: str, port: int) -> None:
 async def _report_periodically(tally: Tally, settings: ProxySettings) -> None:
     assert settings.report is not None
     while True:
-        tally.write(settings.report)
         await asyncio.sleep(settings.report_every)
+        tally.write(settings.report)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -723,10 +730,7 @@ def parse_listen(text: str) -> tuple[str, int]:
 
 def run(arguments: argparse.Namespace) -> int:
     """The handler of ``twinport parity proxy``: parsed options in, the exit status out."""
-    settings = settings_from_arguments(arguments)
-    if settings.report is not None and not settings.report.parent.is_dir():
-        raise ConfigError(f"--report {str(settings.report)!r}: its folder does not exist")
-    return asyncio.run(serve_proxy(settings))
+    return asyncio.run(serve_proxy(settings_from_arguments(arguments)))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -244,15 +244,42 @@ def test_the_client_is_served_when_right_is_down_or_hangs(apps: Apps, tmp_path: 
     assert finding["right"].startswith("unreachable")
 
     # Right hangs for longer than the client will wait (5 s against 2.5 s): answered all the same.
+    options = ("--timeout", "5", "--max-in-flight", "1")
     with (
         silent_server() as port,
-        proxy(tmp_path, "--left", apps.left_url, "--right", f"http://127.0.0.1:{port}", "--timeout", "5") as shadow,
+        proxy(tmp_path, "--left", apps.left_url, "--right", f"http://127.0.0.1:{port}", *options) as shadow,
     ):
         assert ask(shadow.port, "GET", "/items/8", timeout=2.5).status == 200
+        # --max-in-flight 1: the first comparison waits for right, so the next is not compared.
+        assert ask(shadow.port, "GET", "/items/9", timeout=2.5).status == 200
         report = shadow.stop()
     [finding] = report["findings"]
-    assert (finding["field"], finding["left"]) == ("answer", "200")
+    assert (finding["case"], finding["field"], finding["left"]) == ("GET /items/8", "answer", "200")
     assert finding["right"].startswith("timeout")
+    assert report["not_compared"] == {"too many comparisons in flight (see --max-in-flight)": 1}
+
+
+def ask_host(port: int, host: str) -> bytes:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+    try:
+        connection.request("GET", "/host", headers={"Host": host})
+        return connection.getresponse().read()
+    finally:
+        connection.close()
+
+
+def test_each_service_is_sent_its_own_host_unless_keep_host(apps: Apps, tmp_path: Path) -> None:
+    with proxy(tmp_path, "--left", apps.left_url, "--right", apps.right_url) as shadow:
+        assert ask_host(shadow.port, "shop.example") == f"127.0.0.1:{apps.left.port}".encode()
+        report = shadow.stop()
+    # Each side named its own authority: a difference the rewrite itself makes.
+    [finding] = [finding for finding in report["findings"] if finding["field"] == "body"]
+    assert (finding["field"], finding["right"]) == ("body", repr(f"127.0.0.1:{apps.right.port}".encode()))
+
+    with proxy(tmp_path, "--left", apps.left_url, "--right", apps.right_url, "--keep-host") as shadow:
+        assert ask_host(shadow.port, "shop.example") == b"shop.example"
+        report = shadow.stop()
+    assert (report["compared"], report["findings"]) == (1, [])
 
 
 def test_left_down_is_a_502_and_nothing_compared(apps: Apps, tmp_path: Path) -> None:
@@ -314,12 +341,14 @@ def test_a_bad_or_slow_request_gets_an_error_and_the_connection_closed(
         ("--left", "ftp://127.0.0.1", "give a base URL"),
         ("--right", "http://127.0.0.1:99999", "--right 'http://127.0.0.1:99999'"),
         ("--listen", "localhost:http", "give [HOST:]PORT"),
+        ("--report", "/nonexistent/shadow.json", "--report '/nonexistent/shadow.json': No such file or directory"),
     ],
 )
 def test_a_bad_option_is_one_line_and_exit_status_2(
     capsys: pytest.CaptureFixture[str], option: str, value: str, message: str
 ) -> None:
-    arguments = {"--left": "http://127.0.0.1:1", "--right": "http://127.0.0.1:2", "--listen": "0", option: value}
+    arguments = {"--left": "http://127.0.0.1:1", "--right": "http://127.0.0.1:2", "--listen": "127.0.0.1:0"}
+    arguments[option] = value
     assert main([part for pair in arguments.items() for part in pair]) == 2
     error = capsys.readouterr().err
     assert error.startswith("twinport parity proxy: ") and message in error and error.count("\n") == 1

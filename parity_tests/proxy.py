@@ -82,6 +82,8 @@ SAFE_METHODS = frozenset({b"GET", b"HEAD", b"OPTIONS"})
 READ_SIZE = 65536
 #: h11's own default bound for a request head (its line and fields): beyond it, 431.
 MAX_HEAD_BYTES = 16 * 1024
+LINGER_SECONDS = 2.0
+LINGER_BYTES = MIB
 
 Headers = list[tuple[bytes, bytes]]
 
@@ -415,6 +417,17 @@ class ClientError(Exception):
         ).encode() + body
 
 
+async def _linger(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """RFC 9112 §9.6: close our half, then read and drop what the client still sends (a while,
+    a bounded amount), so that closing with its data unread does not reset the connection and
+    lose the error answer on its way."""
+    writer.write_eof()
+    dropped = 0
+    async with asyncio.timeout(LINGER_SECONDS):
+        while dropped < LINGER_BYTES and (data := await reader.read(READ_SIZE)):
+            dropped += len(data)
+
+
 class ShadowProxy:
     """The proxy's state: the tally, and the comparisons and client connections in flight."""
 
@@ -434,9 +447,10 @@ class ShadowProxy:
             while await self._serve_request(connection, reader, writer):
                 connection.start_next_cycle()
         except ClientError as error:
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(OSError, TimeoutError):
                 writer.write(error.answer())
                 await writer.drain()
+                await _linger(reader, writer)
         except (OSError, h11.ProtocolError, TimeoutError):
             pass  # the client went away, or the answer can no longer be framed: close
         finally:

@@ -255,6 +255,19 @@ class BodyCapture:
         return f"<{self.length} bytes, sha256 {self.digest.hexdigest()}>".encode()
 
 
+def origin_form(target: bytes) -> bytes | None:
+    """RFC 9112 §3.2: the target as an origin server takes it. Origin-form (``/path?query``) and
+    asterisk-form (``*``, OPTIONS) as they are; absolute-form (what a client sends to a proxy it
+    was configured to use) as its path and query; None for authority-form (CONNECT's
+    ``host:port``), as a shadow proxy does not tunnel."""
+    if target.startswith(b"/") or target == b"*":
+        return target
+    parts = urlsplit(target)
+    if parts.scheme.lower() not in (b"http", b"https") or not parts.netloc:
+        return None
+    return (parts.path or b"/") + (b"?" + parts.query if parts.query else b"")
+
+
 def is_event_stream(headers: Headers) -> bool:
     return any(
         name.lower() == b"content-type" and value.split(b";")[0].strip().lower() == b"text/event-stream"
@@ -340,7 +353,7 @@ async def open_upstream(
     headers += [(name, value) for name, value in request.headers if name.lower() != b"host"]
     if request.body or request.method not in SAFE_METHODS:
         headers.append((b"Content-Length", str(len(request.body)).encode()))
-    target = upstream.prefix.encode() + request.target
+    target = request.target if request.target == b"*" else upstream.prefix.encode() + request.target
     try:
         writer.write(connection.send(h11.Request(method=request.method, target=target, headers=headers)))
         if request.body:
@@ -515,7 +528,12 @@ class ShadowProxy:
         headers = [
             (name, value) for name, value in end_to_end(head.headers.raw_items()) if name.lower() != b"content-length"
         ]
-        return Forwarded(bytes(head.method), bytes(head.target), headers, bytes(body))
+        target = origin_form(bytes(head.target))
+        if target is None:
+            raise ClientError(
+                400, "Bad Request", "a shadow proxy takes a path (or an absolute URL); it does not tunnel"
+            )
+        return Forwarded(bytes(head.method), target, headers, bytes(body))
 
     def _start_comparison(self, request: Forwarded, left_capture: asyncio.Future[Outcome]) -> None:
         if request.method not in SAFE_METHODS and not self.settings.allow_unsafe:

@@ -283,6 +283,15 @@ def test_each_service_is_sent_its_own_host_unless_keep_host(apps: Apps, tmp_path
     assert (report["compared"], report["findings"]) == (1, [])
 
 
+def test_a_client_configured_to_use_a_proxy_is_served_too(apps: Apps, tmp_path: Path) -> None:
+    # RFC 9112 §3.2.2: such a client names the whole URL; each service gets its path and query.
+    with proxy(tmp_path, "--left", apps.left_url, "--right", apps.right_url, "--left-again", apps.left_url) as shadow:
+        answer = ask(shadow.port, "GET", "http://shop.example/items/5?color=red")
+        report = shadow.stop()
+    assert answer.comparable() == ask(apps.left.port, "GET", "/items/5?color=red").comparable()
+    assert [finding["case"] for finding in report["findings"]] == ["GET /items/5?color=red"]
+
+
 def test_left_down_is_a_502_and_nothing_compared(apps: Apps, tmp_path: Path) -> None:
     with proxy(tmp_path, "--left", f"http://127.0.0.1:{free_port()}", "--right", apps.right_url) as shadow:
         answer = ask(shadow.port, "GET", "/items/1")
@@ -307,6 +316,9 @@ def exchange_raw(port: int, request: bytes) -> bytes:
     [
         pytest.param(b"GET /items/1 HTTP/1.1\r\nHost: x\r\nno colon\r\n\r\n", b"HTTP/1.1 400 ", id="malformed-field"),
         pytest.param(b"NOT HTTP AT ALL\r\n\r\n", b"HTTP/1.1 400 ", id="not-http"),
+        pytest.param(
+            b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", b"HTTP/1.1 400 ", id="connect"
+        ),
         pytest.param(
             b"GET /items/1 HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n",
             b"HTTP/1.1 431 ",

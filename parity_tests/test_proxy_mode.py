@@ -44,10 +44,17 @@ class Answer:
         return self.status, self.reason, headers, self.body
 
 
-def ask(port: int, method: str, target: str, body: bytes | None = None, timeout: float = 20) -> Answer:
+def ask(
+    port: int,
+    method: str,
+    target: str,
+    body: bytes | None = None,
+    timeout: float = 20,
+    headers: dict[str, str] | None = None,
+) -> Answer:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
-        connection.request(method, target, body=body)
+        connection.request(method, target, body=body, headers=headers or {})
         response = connection.getresponse()
         return Answer(response.status, response.reason, response.getheaders(), response.read())
     finally:
@@ -260,25 +267,19 @@ def test_the_client_is_served_when_right_is_down_or_hangs(apps: Apps, tmp_path: 
     assert report["not_compared"] == {"too many comparisons in flight (see --max-in-flight)": 1}
 
 
-def ask_host(port: int, host: str) -> bytes:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
-    try:
-        connection.request("GET", "/host", headers={"Host": host})
-        return connection.getresponse().read()
-    finally:
-        connection.close()
-
-
 def test_each_service_is_sent_its_own_host_unless_keep_host(apps: Apps, tmp_path: Path) -> None:
     with proxy(tmp_path, "--left", apps.left_url, "--right", apps.right_url) as shadow:
-        assert ask_host(shadow.port, "shop.example") == f"127.0.0.1:{apps.left.port}".encode()
+        assert (
+            ask(shadow.port, "GET", "/host", headers={"Host": "shop.example"}).body
+            == f"127.0.0.1:{apps.left.port}".encode()
+        )
         report = shadow.stop()
     # Each side named its own authority: a difference the rewrite itself makes.
     [finding] = [finding for finding in report["findings"] if finding["field"] == "body"]
     assert (finding["field"], finding["right"]) == ("body", repr(f"127.0.0.1:{apps.right.port}".encode()))
 
     with proxy(tmp_path, "--left", apps.left_url, "--right", apps.right_url, "--keep-host") as shadow:
-        assert ask_host(shadow.port, "shop.example") == b"shop.example"
+        assert ask(shadow.port, "GET", "/host", headers={"Host": "shop.example"}).body == b"shop.example"
         report = shadow.stop()
     assert (report["compared"], report["findings"]) == (1, [])
 

@@ -160,6 +160,7 @@ def test_the_client_gets_lefts_answers_and_the_report_lists_the_planted_differen
         for method, target in requests:
             through = ask(shadow.port, method, target)
             assert through.comparable() == ask(apps.left.port, method, target).comparable()
+            assert "X-Request-Id" in dict(through.headers)  # relayed, though new on every answer
         report = shadow.stop()
     assert shadow.exit_status == 1
     assert report["requests"] == report["compared"] == len(requests)

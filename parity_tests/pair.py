@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from .cases import Case
+from .case import Case
 from .clients import Client, Exchange
 from .compare import diff_exchanges
 from .rules import DEFAULT_RULES, Rules
@@ -102,14 +102,22 @@ class Pair:
     rules: Rules = DEFAULT_RULES
     send: Sender = send_case
     findings: list[Finding] = field(default_factory=list)
+    #: (case id, side, status) of every answer 5xx, in order: a report shows the server's log for them.
+    server_errors: list[tuple[str, str, int]] = field(default_factory=list)
 
     def run(self, cases: Iterable[Case]) -> list[Finding]:
         """Every case's findings, in order; also kept in ``findings``."""
         found: list[Finding] = []
         for case in cases:
-            found += compare_case(case, self.left, self.right, self.mode, self.rules, self.send)
+            found += compare_case(case, self.left, self.right, self.mode, self.rules, self._send_noting_errors)
         self.findings += found
         return found
+
+    def _send_noting_errors(self, client: Client, case: Case) -> Exchange:
+        exchange = self.send(client, case)
+        if exchange.status >= 500 and (case.id, client.name, exchange.status) not in self.server_errors:
+            self.server_errors.append((case.id, client.name, exchange.status))
+        return exchange
 
     def check(
         self,

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import pytest
 from flask import Flask, Response
 
-from parity_tests.cases import Case
+from parity_tests.case import Case
 from parity_tests.clients import FlaskInProcess
 from parity_tests.pair import Finding, Pair
 from parity_tests.report import FORMATS, LOG_READ_LIMIT, Format, Group, Run, group, log_tail, render, write

@@ -5,7 +5,7 @@ One module per area of the seed; ``CASES`` is all of them, in order.
 
 from __future__ import annotations
 
-from ._case import Case
+from ..case import Case
 from .basic import BASIC_CASES
 from .data import DATA_CASES
 from .files import FILE_CASES

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._case import Case, get_and_head
+from ..case import Case, get_and_head
 
 BASIC_CASES: tuple[Case, ...] = (
     # Operations.

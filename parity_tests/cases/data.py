@@ -6,7 +6,7 @@ from __future__ import annotations
 from shared.edge.schema import SEED_EPOCH
 from shared.protocol.dates import format_http_date
 
-from ._case import Case, get_and_head
+from ..case import Case, get_and_head
 
 __all__ = ["DATA_CASES"]
 

@@ -14,7 +14,7 @@ from shared.protocol.representation import Representation
 from shared.service import files
 from shared.service.files import FileFacts
 
-from ._case import Case, get_and_head
+from ..case import Case, get_and_head
 
 __all__ = [
     "FIFO",

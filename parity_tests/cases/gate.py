@@ -4,7 +4,7 @@ no Host, Content-Length with Transfer-Encoding, broken chunks) are in tests/test
 
 from __future__ import annotations
 
-from ._case import Case
+from ..case import Case
 
 __all__ = ["GATE_CASES"]
 

@@ -18,7 +18,7 @@ import json
 
 from shared.service.events import HEARTBEAT, OPENING
 
-from ._case import Case, get_and_head
+from ..case import Case, get_and_head
 
 __all__ = ["PUBLISHED", "STREAM_CASES"]
 

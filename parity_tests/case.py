@@ -1,4 +1,8 @@
-"""One parity case: a request sent alike to both runtimes."""
+"""One parity case: a request sent alike to both sides.
+
+A module of its own, outside ``cases/`` (twinport's own cases): a run of any pair needs ``Case``
+without loading those (and both apps they import).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..rules import Rules
+    from .rules import Rules
 
 __all__ = ["Case", "get_and_head"]
 

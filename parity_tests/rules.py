@@ -133,8 +133,7 @@ class BodyRule:
     def matches(self, location: Location) -> bool:
         """Whether this rule's path names ``location``."""
         return len(self.steps) == len(location) and all(
-            step is ANY or (type(step) is type(place) and step == place)
-            for step, place in zip(self.steps, location, strict=True)
+            step is ANY or step == place for step, place in zip(self.steps, location, strict=True)
         )
 
 

@@ -97,8 +97,12 @@ def test_a_set_rule_keeps_a_quoted_comma_inside_its_member() -> None:
     by_set = rule("header:cache-control=set")
     left = with_headers(("Cache-Control", 'no-cache="Set-Cookie, X-Id", max-age=60'))
     assert fields(left, with_headers(("Cache-Control", 'max-age=60, no-cache="Set-Cookie, X-Id"')), by_set) == []
-    split = with_headers(("Cache-Control", 'max-age=60, no-cache="Set-Cookie", X-Id"'))
-    assert fields(left, split, by_set) == ["header cache-control"]
+    # Split at every comma, these two would be the same pieces: `no-cache="Set-Cookie` and `X-Id"`.
+    pieces = with_headers(("Cache-Control", 'X-Id", no-cache="Set-Cookie, max-age=60'))
+    assert fields(left, pieces, by_set) == ["header cache-control"]
+    # A backslash quotes the next character (RFC 9110 §5.6.4): the quoted string goes on past it.
+    escaped = with_headers(("Cache-Control", r'no-cache="a\"b, c", max-age=60'))
+    assert fields(escaped, with_headers(("Cache-Control", r'max-age=60, no-cache="a\"b, c"')), by_set) == []
 
 
 def test_a_set_rule_on_set_cookie_takes_each_line_whole() -> None:
@@ -231,6 +235,15 @@ def test_an_unordered_array_of_objects_honours_the_rules_inside_its_elements() -
     assert diff_exchanges(left, other, rules) == [
         FieldDifference("body $.items", 'only here: [{"id":1,"tags":["x"]}]', 'only here: [{"id":1,"tags":["y"]}]')
     ]
+
+
+def test_arrays_inside_an_unordered_arrays_elements_keep_their_order_unless_a_rule_says() -> None:
+    outer = rule("json:$.items=unordered")
+    both = outer.extended(parse_rule("json:$.items[*].tags=unordered"))
+    left = json_body('{"items": [{"id": 1, "tags": ["x", "y"]}, {"id": 2, "tags": ["z"]}]}')
+    right = json_body('{"items": [{"id": 2, "tags": ["z"]}, {"id": 1, "tags": ["y", "x"]}]}')
+    assert fields(left, right, outer) == ["body $.items"]
+    assert fields(left, right, both) == []
 
 
 def test_a_body_that_differs_everywhere_shows_the_first_differences_and_counts_the_rest() -> None:

@@ -69,8 +69,8 @@ _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # RFC 9535 §2.5.1.1: the names a shorthand ``.name`` can spell; any other takes brackets.
 _SHORTHAND = re.compile(r"[A-Za-z_\u0080-\U0010ffff][A-Za-z0-9_\u0080-\U0010ffff]*")
 _STEP = re.compile(
-    r"""\.(?P<name>[A-Za-z_\u0080-\U0010ffff][A-Za-z0-9_\u0080-\U0010ffff]*)
-      | \[(?P<index>0|[1-9][0-9]{0,17})\]
+    rf"\.(?P<name>{_SHORTHAND.pattern})"
+    r"""| \[(?P<index>0|[1-9][0-9]{0,17})\]
       | (?:\[\*\]|\.\*)(?P<any>)
       | \['(?P<single>(?:[^'\\]|\\.)*)'\]
       | \["(?P<double>(?:[^"\\]|\\.)*)"\]""",

@@ -16,10 +16,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["Event", "EventStream", "parse_events", "parse_stream"]
+__all__ = ["Event", "EventStream", "end_of_events", "parse_events", "parse_stream"]
 
 # §9.2.5: end-of-line = ( cr lf / cr / lf ); str.splitlines() would split on more.
 _END_OF_LINE = re.compile(r"\r\n|\r|\n")
+_END_OF_LINE_BYTES = re.compile(rb"\r\n|\r|\n")
+_BOM = "\ufeff".encode()
 _DIGITS = re.compile(r"[0-9]+")
 # int() refuses more digits than sys.get_int_max_str_digits() (4300): a longer retry is ignored,
 # as no client could keep such a delay anyway.
@@ -71,6 +73,24 @@ def parse_stream(body: bytes) -> EventStream:
         block = []
     unfinished = [line for line in (*block, last) if line and not line.startswith(":")]
     return EventStream(tuple(events), heartbeats, "\n".join(unfinished))
+
+
+def end_of_events(body: bytes | bytearray, count: int) -> int | None:
+    """Where the ``count``-th complete event of a partial body ends (just after its blank line),
+    or None while the body holds fewer: how far to read an endless stream so that what is
+    compared never depends on how the bytes after it were chunked. Counted as ``parse_stream``
+    counts (comment-only blocks are heartbeats, not events), on any of the three line ends;
+    line ends are ASCII, so the bytes need no decoding."""
+    seen, position, fields = 0, len(_BOM) if body.startswith(_BOM) else 0, False
+    for line_end in _END_OF_LINE_BYTES.finditer(body, position):
+        line, position = body[position : line_end.start()], line_end.end()
+        if line:
+            fields = fields or not line.startswith(b":")
+        elif fields:
+            seen, fields = seen + 1, False
+            if seen == count:
+                return position
+    return None
 
 
 def _event(lines: list[str]) -> Event:

@@ -110,7 +110,7 @@ class HeaderRule:
         if self.kind == "regex":
             if self.pattern is None:
                 raise ValueError(f"header {self.name}: a regex rule needs a pattern")
-            _compile(self.pattern, f"header {self.name}")
+            _check_regex(self.pattern, f"header {self.name}")
         elif self.pattern is not None:
             raise ValueError(f"header {self.name}: only a regex rule takes a pattern, not {self.kind!r}")
 
@@ -239,9 +239,9 @@ def _unquote(inside: str, path: str) -> str:
         raise ValueError(f"JSON path {path!r}: the name {inside!r} has a bad escape ({error.args[0]})") from None
 
 
-def _compile(pattern: str, where: str) -> re.Pattern[str]:
+def _check_regex(pattern: str, where: str) -> None:
     try:
-        return re.compile(pattern)
+        re.compile(pattern)
     except re.error as error:
         raise ValueError(f"{where}: the regex {pattern!r} does not compile: {error}") from None
 
@@ -262,7 +262,8 @@ def parse_rule(text: str) -> Rules:
             name, equals, kind = rest.partition("=")
             if not equals:
                 raise ValueError("expected header:NAME=KIND")
-            return Rules(headers=(_header_rule(name, kind),))
+            kind, pattern, _ = _rule_spec(kind, f"header {name}", takes_pattern=True)
+            return Rules(headers=(HeaderRule(name, cast(HeaderKind, kind), pattern),))
         if scope == "json":
             # A kind has no "=", a path might (['a=b']): the last one ends the path.
             path, equals, kind = rest.rpartition("=")
@@ -277,14 +278,6 @@ def parse_rule(text: str) -> Rules:
         raise ValueError(f"unknown scope {scope!r}: expected header, json or sse")
     except ValueError as error:
         raise ValueError(f"rule {text!r}: {error}") from None
-
-
-def _header_rule(name: str, kind: str, reason: str = "") -> HeaderRule:
-    if kind.startswith("regex:"):
-        return HeaderRule(name, "regex", kind.removeprefix("regex:"), reason)
-    if kind == "regex":
-        raise ValueError(f"header {name}: a regex rule is written regex:PATTERN")
-    return HeaderRule(name, cast(HeaderKind, kind), reason=reason)
 
 
 def _heartbeats(value: object) -> Heartbeats:
@@ -330,6 +323,8 @@ def _rule_spec(spec: object, where: str, *, takes_pattern: bool) -> tuple[str, s
     if isinstance(spec, str):
         if takes_pattern and spec.startswith("regex:"):
             return "regex", spec.removeprefix("regex:"), ""
+        if takes_pattern and spec == "regex":
+            raise ValueError(f"{where}: a regex rule is written regex:PATTERN")
         return spec, None, ""
     table = _table(spec, where)
     _refuse_unknown(table, {"kind", "pattern", "regex", "reason"} if takes_pattern else {"kind", "reason"}, where)

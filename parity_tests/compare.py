@@ -243,7 +243,14 @@ def _diff_bodies(left: Exchange, right: Exchange, rules: Rules) -> list[FieldDif
         except RecursionError:
             pass  # nested deeper than this walk can go: compared as bytes below
         else:
-            return found.differences("body $", "body")
+            by_path = found.differences("body $", "body")
+            if by_path:
+                return by_path
+            # The same JSON value in other bytes (member order, spacing, 1.0 vs 1.00, a final
+            # newline): no JSON client tells them apart, but a byte-for-byte port would not
+            # differ, and a cache or a signature over the body does; shown, as bytes.
+            left_shown, right_shown = _show_bodies(left.body, right.body)
+            return [FieldDifference("body", f"{left_shown} (the same JSON value)", right_shown)]
     return [FieldDifference("body", *_show_bodies(left.body, right.body))]
 
 

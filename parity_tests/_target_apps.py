@@ -9,7 +9,10 @@ HTTP allows none (HEAD, 204, 304), and the broken targets each error test names.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+import asyncio
+import itertools
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import flask
@@ -17,6 +20,7 @@ import quart
 
 __all__ = [
     "asgi_with_forbidden_bodies",
+    "async_factory_that_raises",
     "create_flask_app",
     "create_quart_app",
     "create_quart_app_async",
@@ -54,6 +58,22 @@ def create_flask_app(settings: Mapping[str, Any] | None = None) -> flask.Flask:
     def boom() -> str:
         raise RuntimeError("planted failure in /boom")
 
+    @routes.get("/cookies")
+    def cookies() -> flask.Response:
+        response = flask.Response("two cookies")
+        response.set_cookie("first", "1")
+        response.set_cookie("second", "2")
+        return response
+
+    @routes.get("/ticks")
+    def ticks() -> flask.Response:
+        def endless() -> Iterator[str]:
+            for number in itertools.count():
+                yield f"id: {number}\ndata: tick {number}\n\n"
+                time.sleep(0.01)
+
+        return flask.Response(endless(), mimetype="text/event-stream")
+
     app.register_blueprint(routes, url_prefix=app.config.get("PREFIX") or None)
     if app.config.get("PLANT_HEADER"):
 
@@ -90,13 +110,43 @@ def create_quart_app(settings: Mapping[str, Any] | None = None) -> quart.Quart:
     async def boom() -> str:
         raise RuntimeError("planted failure in /boom")
 
+    @routes.get("/cookies")
+    async def cookies() -> quart.Response:
+        response = quart.Response("two cookies")
+        response.set_cookie("first", "1")
+        response.set_cookie("second", "2")
+        return response
+
+    @routes.get("/ticks")
+    async def ticks() -> quart.Response:
+        async def endless() -> AsyncIterator[str]:
+            for number in itertools.count():
+                yield f"id: {number}\ndata: tick {number}\n\n"
+                await asyncio.sleep(0.01)
+
+        response = quart.Response(endless(), mimetype="text/event-stream")
+        response.timeout = None  # Quart's RESPONSE_TIMEOUT would cut an endless stream
+        return response
+
+    @routes.get("/loop")
+    async def loop() -> str:
+        """Whether this request runs on the loop an async factory was awaited on."""
+        built_on = app.config.get("BUILT_ON_LOOP")
+        return "same loop" if built_on == id(asyncio.get_running_loop()) else f"other loop ({built_on})"
+
     app.register_blueprint(routes, url_prefix=app.config.get("PREFIX") or None)
     return app
 
 
 async def create_quart_app_async(settings: Mapping[str, Any] | None = None) -> quart.Quart:
-    """An async factory (one that would open a database pool first, say)."""
-    return create_quart_app(settings)
+    """An async factory (one that would open a database pool first, say): it notes its loop."""
+    app = create_quart_app(settings)
+    app.config["BUILT_ON_LOOP"] = id(asyncio.get_running_loop())
+    return app
+
+
+async def async_factory_that_raises() -> quart.Quart:
+    raise RuntimeError("the async pool is unreachable")
 
 
 flask_app = create_flask_app()

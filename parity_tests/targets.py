@@ -36,15 +36,17 @@ from urllib.parse import urlsplit
 
 from .clients import Client, FlaskInProcess, QuartInProcess, UrlClient, WireClient
 from .pair import Pair
-from .rules import DEFAULT_RULES, Rules
+from .rules import DEFAULT_RULES, HeaderRule, Rules
 from .servers import REPO_ROOT, STARTUP_SECONDS, free_port, stop_process
 
 __all__ = [
     "BUILT_ENV",
     "FACTORY_ENV",
+    "SERVER_FIELDS",
     "SETTINGS_ENV",
     "AppTarget",
     "Interface",
+    "Mode",
     "Target",
     "TargetError",
     "UrlTarget",
@@ -66,6 +68,14 @@ BUILT_ENV = "TWINPORT_PARITY_BUILT"
 #: The server each interface runs on over the wire, and what its side's label says.
 SERVER_OF: dict[Interface, str] = {"wsgi": "gunicorn", "asgi": "hypercorn"}
 POSITIONS = ("left", "right")
+#: What a server adds that an app in-process never sends: where one side runs in-process and
+#: the other behind a server, these fields say only that, so a mixed pair ignores them.
+SERVER_FIELDS = Rules(
+    headers=(
+        HeaderRule("date", "ignore", reason="added by the server (RFC 9110 §6.6.1), absent in-process"),
+        HeaderRule("server", "ignore", reason="names the server, absent in-process"),
+    )
+)
 
 
 class TargetError(ValueError):
@@ -374,7 +384,8 @@ def open_pair(
     in-process or, with ``mode="wire"``, behind gunicorn and hypercorn (their logs in
     ``logs_dir``, default ``default_logs_dir()``: kept, and named by each client's
     ``log_path``); URL targets as URLs in either mode. The Pair's ``mode`` says what ran:
-    ``in-process``, ``wire gunicorn / hypercorn``, ``url``, or each side's (``in-process / url``)."""
+    ``in-process``, ``wire gunicorn / hypercorn``, ``url``, or each side's (``in-process / url``).
+    A side in-process against one behind a server compares under ``SERVER_FIELDS`` too."""
     if mode not in ("in-process", "wire"):
         raise TargetError(f"mode {mode!r} is neither 'in-process' nor 'wire'")
     chosen_logs: list[Path] = []
@@ -391,6 +402,8 @@ def open_pair(
         ]
         _name_apart(sides, (left, right))
         (left_client, left_kind), (right_client, right_kind) = sides
+        if (left_kind == "in-process") != (right_kind == "in-process"):
+            rules = rules.extended(SERVER_FIELDS)
         yield Pair(left_client, right_client, _label(mode, left_kind, right_kind), rules)
 
 

@@ -20,6 +20,7 @@ import quart
 
 __all__ = [
     "asgi_with_forbidden_bodies",
+    "asgi_with_lifespan",
     "async_factory_that_raises",
     "create_flask_app",
     "create_quart_app",
@@ -193,3 +194,21 @@ async def asgi_with_forbidden_bodies(
     ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": FORBIDDEN_BODY})
+
+
+async def asgi_with_lifespan(
+    scope: dict[str, Any],
+    receive: Callable[[], Awaitable[dict[str, Any]]],
+    send: Callable[[dict[str, Any]], Awaitable[None]],
+) -> None:
+    """A bare ASGI app that speaks the lifespan protocol: what its startup puts in the lifespan
+    state (ASGI's ``state`` extension), each request answers."""
+    if scope["type"] == "lifespan":
+        while (await receive())["type"] != "lifespan.shutdown":
+            scope["state"]["opened"] = "at startup"
+            await send({"type": "lifespan.startup.complete"})
+        await send({"type": "lifespan.shutdown.complete"})
+        return
+    body = f"state: {scope['state'].get('opened')}".encode()
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": body})

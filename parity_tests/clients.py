@@ -470,7 +470,13 @@ class UrlClient:
     ) -> Exchange:
         import httpx
 
-        url = self._base.copy_with(raw_path=(self.path_prefix + target).encode("ascii"))
+        try:
+            raw_path = (self.path_prefix + target).encode("ascii")
+        except UnicodeEncodeError:
+            raise ValueError(
+                f"{self.name}: target {target!r} is not ASCII: percent-encode it (RFC 3986 §2.1)"
+            ) from None
+        url = self._base.copy_with(raw_path=raw_path)
         request = self._client.build_request(
             method, url, headers=list(with_host(headers, self.host_header)), content=body or None
         )

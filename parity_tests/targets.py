@@ -149,12 +149,15 @@ def framework_of(app: object) -> str | None:
 
 def resolve(target: AppTarget) -> object:
     """The object ``target.factory`` names, imported from the working directory as a server
-    would import it."""
+    would import it (gunicorn puts its directory first on ``sys.path``; a console script such
+    as ``twinport`` does not)."""
     module_name, _, attribute = target.factory.partition(":")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as error:
-        if error.name is not None and module_name.startswith(error.name):
+        if error.name is not None and (module_name == error.name or module_name.startswith(f"{error.name}.")):
             raise TargetError(
                 f"{target.factory}: no module {error.name!r} (run from the directory it imports from)"
             ) from None
@@ -244,6 +247,8 @@ def _close(awaitable: Awaitable[object]) -> None:
 
 def log_tail(path: Path | str, lines: int = 40) -> str:
     """The last ``lines`` lines of a server's log, read from its end (a log may be large)."""
+    if lines <= 0:
+        return ""
     with open(path, "rb") as log:
         size = log.seek(0, os.SEEK_END)
         log.seek(max(0, size - 256 * 1024))

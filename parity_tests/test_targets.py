@@ -17,7 +17,7 @@ from parity_tests.clients import Exchange, ResponseTooLarge, UrlClient, WireClie
 from parity_tests.compare import diff_exchanges
 from parity_tests.pair import Finding
 from parity_tests.rules import DEFAULT_RULES
-from parity_tests.servers import require_program
+from parity_tests.servers import free_port, require_program
 from parity_tests.targets import (
     SERVER_FIELDS,
     AppTarget,
@@ -258,6 +258,15 @@ def test_a_204s_content_length_is_dropped_by_gunicorn_and_kept_by_hypercorn_in_p
         ]
 
 
+def test_a_bare_asgi_apps_lifespan_runs_in_process_as_on_hypercorn(tmp_path: Path) -> None:
+    lifespan = AppTarget(f"{APPS}:asgi_with_lifespan", "asgi")
+    with open_pair(lifespan, lifespan) as in_process:
+        seen = in_process.left.request("GET", "/")
+    assert seen.body == b"state: at startup"
+    with serve_target(lifespan, tmp_path) as wire:
+        assert diff_exchanges(seen, wire.request("GET", "/"), DEFAULT_RULES.extended(SERVER_FIELDS)) == []
+
+
 def test_the_servers_log_keeps_the_traceback_of_a_500(tmp_path: Path) -> None:
     with open_pair(FLASK, QUART, mode="wire", logs_dir=tmp_path) as pair:
         assert pair.check("GET", "/boom") == []
@@ -316,6 +325,15 @@ def test_a_url_client_reads_an_endless_stream_only_as_far_as_asked(flask_under_a
         with pytest.raises(ResponseTooLarge, match="over 4096 bytes"):
             client.request("GET", "/ticks")
         assert client.request("GET", "/").status == 200  # the client is still usable
+
+
+def test_a_url_that_does_not_answer_or_a_target_that_is_not_ascii_is_a_clear_error() -> None:
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    with open_pair(FLASK, UrlTarget(url, name="production")) as pair:
+        with pytest.raises(ConnectionError, match=re.escape(f"production: GET {url}/items/1: ")):
+            pair.check("GET", "/items/1")
+        with pytest.raises(ValueError, match="is not ASCII: percent-encode it"):
+            pair.right.request("GET", "/caf\u00e9")
 
 
 def test_https_with_a_self_signed_certificate(quart_over_tls: WireClient, certificate: Certificate) -> None:

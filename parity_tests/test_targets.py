@@ -176,34 +176,28 @@ def test_a_target_that_is_not_one_is_refused_when_made(make: object, message: st
         make()  # type: ignore[operator]
 
 
-def test_over_the_wire_a_factory_that_raises_is_told_with_its_servers_log(tmp_path: Path) -> None:
-    failing = AppTarget(f"{APPS}:factory_that_raises", "wsgi")
-    with (
-        pytest.raises(TargetError, match="exited with") as raised,
-        open_pair(failing, QUART, mode="wire", logs_dir=tmp_path),
-    ):
-        pass
-    assert "the database is unreachable" in str(raised.value)
-    assert "the database is unreachable" in (tmp_path / "left-gunicorn.log").read_text()
-
-
-def test_over_the_wire_an_async_factory_that_raises_stops_hypercorn(tmp_path: Path) -> None:
-    failing = AppTarget(f"{APPS}:async_factory_that_raises", "asgi")
-    with (
-        pytest.raises(TargetError, match="exited with") as raised,
-        open_pair(FLASK, failing, mode="wire", logs_dir=tmp_path),
-    ):
-        pass
-    assert "the async pool is unreachable" in str(raised.value)
+@pytest.mark.parametrize(
+    ("failing", "log", "message"),
+    [
+        (AppTarget(f"{APPS}:factory_that_raises", "wsgi"), "left-gunicorn.log", "the database is unreachable"),
+        (AppTarget(f"{APPS}:async_factory_that_raises", "asgi"), "left-hypercorn.log", "the async pool is unreachable"),
+    ],
+    ids=["sync-on-gunicorn", "async-on-hypercorn"],
+)
+def test_over_the_wire_a_factory_that_raises_is_told_with_its_servers_log(
+    failing: AppTarget, log: str, message: str, tmp_path: Path
+) -> None:
+    """The server exits (hypercorn on a failed lifespan startup); the error quotes its log."""
+    with pytest.raises(TargetError, match="exited with") as raised:
+        open_and_close(failing, QUART, mode="wire", logs_dir=tmp_path)
+    assert message in str(raised.value)
+    assert message in (tmp_path / log).read_text()
 
 
 def test_over_the_wire_settings_must_travel_as_json(tmp_path: Path) -> None:
     unsendable = AppTarget(FLASK.factory, "wsgi", settings={"OPENED": object()})
-    with (
-        pytest.raises(TargetError, match="settings travel as JSON"),
-        open_pair(unsendable, QUART, mode="wire", logs_dir=tmp_path),
-    ):
-        pass
+    with pytest.raises(TargetError, match="settings travel as JSON"):
+        open_and_close(unsendable, QUART, mode="wire", logs_dir=tmp_path)
 
 
 # In-process and over the wire

@@ -24,6 +24,8 @@ from urllib.parse import unquote_to_bytes, urlsplit
 
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
+from .sse import end_of_events
+
 if TYPE_CHECKING:
     import ssl
 
@@ -40,6 +42,8 @@ __all__ = [
 ]
 
 Headers = tuple[tuple[str, str], ...]
+#: The most of an event stream read while waiting for a case's events (``enough``).
+STREAM_LIMIT = 16 * 1024 * 1024
 # Both runtimes see the same Host, in-process and on the wire, so URLs they build agree.
 HOST = "localhost"
 
@@ -64,12 +68,17 @@ def enough(body: bytes | bytearray, read_limit: int | None, events: int | None) 
     ``read_limit`` is a byte count. ``events`` counts the complete server-sent events at the
     start of the body (blocks ending in a blank line, comment-only blocks such as heartbeats not
     counted); the body is cut right after the last one, so a comparison never depends on how the
-    bytes that followed were chunked. Both twins end lines with LF (``shared.protocol.sse.encode_event``).
+    bytes that followed were chunked (``sse.end_of_events``: LF, CRLF or CR line ends). A stream
+    that never sends that many events (heartbeats only) is cut at ``STREAM_LIMIT`` bytes.
     """
     if read_limit is not None and len(body) >= read_limit:
         return read_limit
     if events is None:
         return None
+    end = end_of_events(body, events)
+    if end is None and len(body) >= STREAM_LIMIT:
+        return STREAM_LIMIT
+    return end
     start = seen = 0
     while (end := body.find(b"\n\n", start)) != -1:
         block, start = body[start:end], end + 2

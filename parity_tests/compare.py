@@ -6,8 +6,10 @@ fields such as Set-Cookie in order), and the body: byte for byte, except that
 - two JSON bodies (both parse as JSON) are compared value by value, and each difference is
   reported at its path (``body $.items[3].name``, values as compact JSON: ``"Apple"``, ``10.0``;
   a member one side lacks is ``(absent)``). Types count: ``1``, ``1.0`` and ``"1"`` differ.
-  Member order and whitespace do not (RFC 8259 §4: an object is an unordered collection; §2:
-  whitespace around tokens is insignificant): they are not the value a client reads.
+  The same value in other bytes (member order, whitespace: RFC 8259 §4 and §2 make them
+  insignificant to a JSON reader) is still one ``body`` difference, shown as bytes and said
+  to be the same value: a port that is byte for byte the same has none, and a cache, an ETag
+  or a signature over the body sees it. With any JSON path rule (below), values alone count.
 - two event streams (both ``Content-Type: text/event-stream``) are compared event by event as a
   client reads them (``sse``): ``event 3 data``, ``event 3 id``, ``event 3 event``,
   ``event 3 retry`` (events counted from 1), ``events`` when one side sent more, and
@@ -244,7 +246,7 @@ def _diff_bodies(left: Exchange, right: Exchange, rules: Rules) -> list[FieldDif
             pass  # nested deeper than this walk can go: compared as bytes below
         else:
             by_path = found.differences("body $", "body")
-            if by_path:
+            if by_path or rules.body:  # body rules: the user chose to compare values
                 return by_path
             # The same JSON value in other bytes (member order, spacing, 1.0 vs 1.00, a final
             # newline): no JSON client tells them apart, but a byte-for-byte port would not

@@ -73,8 +73,9 @@ from pathlib import Path
 from typing import Literal
 
 from .pair import DIFFERENCE, Finding
+from .servers import LOG_LINES, log_tail
 
-__all__ = ["FORMATS", "Format", "Group", "Run", "group", "log_tail", "render", "write"]
+__all__ = ["FORMATS", "Format", "Group", "Run", "group", "render", "write"]
 
 Format = Literal["text", "json", "junit", "html"]
 FORMATS: tuple[Format, ...] = ("text", "json", "junit", "html")
@@ -84,9 +85,7 @@ ABSENT = "(absent)"  # compare's word for a header one side did not send
 
 TEXT_VALUE_LIMIT = 80  # characters of a value on one console line
 TEXT_GROUPS_PER_FIELD = 5  # then "... and N more": a field whose values differ per case (a timestamp) stays short
-LOG_LINES = 40
 LOG_LINE_LIMIT = 500  # characters of one log line shown
-LOG_READ_LIMIT = 256 * 1024  # bytes read from a log's end, however long its lines
 HTML_VALUE_LIMIT = 8192  # characters of a value in the page
 HTML_FOLD_AT = 160  # a longer value is folded in <details>
 JUNIT_MESSAGE_LIMIT = 200
@@ -163,25 +162,6 @@ def write(run: Run, format: Format, output: Path | None, *, color: bool | None =
         color = format == "text" and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     sys.stdout.write(render(run, format, color=color))
     sys.stdout.flush()
-
-
-def log_tail(path: Path, lines: int = LOG_LINES) -> str:
-    """The last ``lines`` lines of a log, read backwards from its end and at most
-    ``LOG_READ_LIMIT`` bytes of it: a log of any size, or one endless line, costs the same."""
-    with path.open("rb") as log:
-        end = log.seek(0, os.SEEK_END)
-        start, newlines = end, 0
-        chunks: list[bytes] = []
-        while start > 0 and end - start < LOG_READ_LIMIT and newlines <= lines:
-            step = min(8192, start, LOG_READ_LIMIT - (end - start))
-            start -= step
-            log.seek(start)
-            chunks.insert(0, log.read(step))
-            newlines += chunks[0].count(b"\n")
-    tail = b"".join(chunks).decode("utf-8", "replace").splitlines()
-    if start > 0 and len(tail) > lines:
-        tail = tail[1:]  # begun mid-line
-    return "\n".join(tail[-lines:])
 
 
 # --- shared by the formats ----------------------------------------------------------------------

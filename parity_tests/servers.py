@@ -27,6 +27,8 @@ from shared.settings import ENV_PREFIX, SERVERS
 
 __all__ = [
     "DEFAULT_SERVINGS",
+    "LOG_LINES",
+    "LOG_READ_LIMIT",
     "PAIRINGS",
     "REPO_ROOT",
     "SERVINGS",
@@ -34,6 +36,7 @@ __all__ = [
     "Serving",
     "find_program",
     "free_port",
+    "log_tail",
     "require_program",
     "running_command",
     "running_server",
@@ -217,3 +220,27 @@ def require_program(name: str) -> str:
             pytest.fail(f"{name} is required here (TWINPORT_TEST_REQUIRE) but not installed")
         pytest.skip(f"{name} is not installed (install it, or let .ci/run do it)")
     return path
+
+
+#: A server log's tail, as reports and errors show it: its last lines, read from its end.
+LOG_LINES = 40
+LOG_READ_LIMIT = 256 * 1024  # bytes read from a log's end, however long its lines
+
+
+def log_tail(path: Path, lines: int = LOG_LINES) -> str:
+    """The last ``lines`` lines of a log, read backwards from its end and at most
+    ``LOG_READ_LIMIT`` bytes of it: a log of any size, or one endless line, costs the same."""
+    with path.open("rb") as log:
+        end = log.seek(0, os.SEEK_END)
+        start, newlines = end, 0
+        chunks: list[bytes] = []
+        while start > 0 and end - start < LOG_READ_LIMIT and newlines <= lines:
+            step = min(8192, start, LOG_READ_LIMIT - (end - start))
+            start -= step
+            log.seek(start)
+            chunks.insert(0, log.read(step))
+            newlines += chunks[0].count(b"\n")
+    tail = b"".join(chunks).decode("utf-8", "replace").splitlines()
+    if start > 0 and len(tail) > lines:
+        tail = tail[1:]  # begun mid-line
+    return "\n".join(tail[-lines:])

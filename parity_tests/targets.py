@@ -37,7 +37,7 @@ from urllib.parse import urlsplit
 from .clients import Client, FlaskInProcess, QuartInProcess, UrlClient, WireClient
 from .pair import Pair
 from .rules import DEFAULT_RULES, HeaderRule, Rules
-from .servers import REPO_ROOT, STARTUP_SECONDS, free_port, stop_process
+from .servers import REPO_ROOT, STARTUP_SECONDS, free_port, log_tail, stop_process
 
 __all__ = [
     "BUILT_ENV",
@@ -52,7 +52,6 @@ __all__ = [
     "UrlTarget",
     "build_app",
     "framework_of",
-    "log_tail",
     "open_pair",
     "serve_target",
 ]
@@ -243,17 +242,6 @@ def _close(awaitable: Awaitable[object]) -> None:
     close = getattr(awaitable, "close", None)
     if close is not None:
         close()  # a coroutine never awaited warns (an error under filterwarnings)
-
-
-def log_tail(path: Path | str, lines: int = 40) -> str:
-    """The last ``lines`` lines of a server's log, read from its end (a log may be large)."""
-    if lines <= 0:
-        return ""
-    with open(path, "rb") as log:
-        size = log.seek(0, os.SEEK_END)
-        log.seek(max(0, size - 256 * 1024))
-        text = log.read().decode("utf-8", errors="replace")
-    return "\n".join(text.splitlines()[-lines:])
 
 
 def default_logs_dir() -> Path:

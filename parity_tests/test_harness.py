@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from parity_tests import planted
-from parity_tests.cases import Case
+from parity_tests.case import Case
 from parity_tests.clients import Exchange, WireClient
 from parity_tests.compare import diff_exchanges
 from parity_tests.harness import format_table, in_process_pair, main, run_case

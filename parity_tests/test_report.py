@@ -22,8 +22,8 @@ from flask import Flask, Response
 from parity_tests.case import Case
 from parity_tests.clients import FlaskInProcess
 from parity_tests.pair import Finding, Pair
-from parity_tests.report import FORMATS, LOG_READ_LIMIT, Format, Group, Run, group, log_tail, render, write
-from parity_tests.servers import require_program
+from parity_tests.report import FORMATS, Format, Group, Run, group, render, write
+from parity_tests.servers import LOG_READ_LIMIT, log_tail, require_program
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser

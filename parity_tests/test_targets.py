@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from parity_tests.cases import Case
+from parity_tests.case import Case
 from parity_tests.clients import Exchange, ResponseTooLarge, UrlClient, WireClient
 from parity_tests.compare import diff_exchanges
 from parity_tests.pair import Finding
 from parity_tests.rules import DEFAULT_RULES
-from parity_tests.servers import free_port, require_program
+from parity_tests.servers import free_port, log_tail, require_program
 from parity_tests.targets import (
     SERVER_FIELDS,
     AppTarget,
@@ -25,7 +25,6 @@ from parity_tests.targets import (
     Target,
     TargetError,
     UrlTarget,
-    log_tail,
     open_pair,
     serve_target,
 )

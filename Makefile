@@ -1,5 +1,5 @@
 # Two targets a newcomer needs: `make serve` and `make test`. Each creates .venv on first use;
-# `make serve` installs only what serving needs, `make test` adds the test, bench, postgresql, servers and redis extras.
+# `make serve` installs only what serving needs, `make test` adds the test, bench, postgresql, servers, redis and parity extras.
 # PYTHON and VENV can be overridden, e.g. `make test PYTHON=python3.13 VENV=.venv-3.13`
 # (which is how .ci/run proves the port on Quart 0.23, the release Python >= 3.13 gets).
 
@@ -31,7 +31,7 @@ $(SERVE_STAMP): pyproject.toml | $(VENV)/bin/python
 	touch $@
 
 $(TEST_STAMP): pyproject.toml | $(VENV)/bin/python
-	$(VENV)/bin/python -m pip install --quiet -e '.[test,bench,postgresql,servers,redis]'
+	$(VENV)/bin/python -m pip install --quiet -e '.[test,bench,postgresql,servers,redis,parity]'
 	@$(VENV)/bin/python -c "$(VERSIONS)"
 	touch $@ $(SERVE_STAMP)
 

@@ -12,6 +12,10 @@ from typing import TYPE_CHECKING
 from shared.cli import Commands
 from shared.settings import SERVERS, ConfigError
 
+from .proxy import add_arguments as add_proxy_arguments
+from .runner import add_arguments as add_runner_arguments
+from .runner import has_targets, refuse_options_without_targets
+
 if TYPE_CHECKING:
     from .servers import Serving
 
@@ -19,9 +23,23 @@ __all__ = ["register"]
 
 
 def register(commands: Commands) -> None:
-    parity = commands.add_parser("parity", help="send the parity cases to both runtimes and show every difference")
+    parity = commands.add_parser(
+        "parity",
+        help="send the same requests to two runtimes (twinport's own, or your app and its port) and show every difference",
+        description=(
+            "Without targets: twinport's own Flask and Quart apps, every parity case. With --flask and --quart (app"
+            " factories) or --left and --right (base URLs): your pair, with cases from --cases, --har or --generate"
+            " (the default where an app is given). Exit status 1 on any difference. `twinport parity proxy --help`:"
+            " shadow mode, for live traffic."
+        ),
+    )
     # harness.MODES and "both", written out: importing the harness to read them would load both apps.
-    parity.add_argument("--mode", choices=("in-process", "wire", "both"), default="both")
+    parity.add_argument(
+        "--mode",
+        choices=("in-process", "wire", "both"),
+        default="both",
+        help="app targets in-process, behind gunicorn and hypercorn, or both (default); URLs are URLs",
+    )
     for runtime in SERVERS:
         offered = ", ".join(f"{server} ({' or '.join(classes)})" for server, classes in SERVERS[runtime].items())
         parity.add_argument(
@@ -34,10 +52,25 @@ def register(commands: Commands) -> None:
         action="store_true",
         help="over the wire, every pairing the test suite proves: each server against the other runtime's default",
     )
+    add_runner_arguments(parity)
     parity.set_defaults(handler=_parity)
+    subcommands = parity.add_subparsers(title="subcommands", metavar="COMMAND")
+    shadow = subcommands.add_parser(
+        "proxy",
+        help="shadow mode: answer clients from --left, compare each answer with --right's in the background",
+    )
+    add_proxy_arguments(shadow)
+    shadow.set_defaults(handler=_proxy)
 
 
 def _parity(arguments: argparse.Namespace) -> int:
+    if has_targets(arguments):
+        if arguments.every_pairing or arguments.flask_server or arguments.quart_server:
+            raise ConfigError("--every-pairing, --flask-server and --quart-server are for twinport's own apps")
+        from .runner import run
+
+        return run(arguments)
+    refuse_options_without_targets(arguments)
     chosen = {runtime: _serving(runtime, getattr(arguments, f"{runtime}_server")) for runtime in SERVERS}
     if arguments.every_pairing and any(chosen.values()):
         raise ConfigError("--every-pairing runs every server; it takes no --flask-server or --quart-server")
@@ -48,6 +81,12 @@ def _parity(arguments: argparse.Namespace) -> int:
         return main(mode=arguments.mode, pairings=PAIRINGS)
     pairing = (chosen["flask"] or DEFAULT_SERVINGS["flask"], chosen["quart"] or DEFAULT_SERVINGS["quart"])
     return main(mode=arguments.mode, pairings=[pairing])
+
+
+def _proxy(arguments: argparse.Namespace) -> int:
+    from .proxy import run
+
+    return run(arguments)
 
 
 def _serving(runtime: str, text: str | None) -> Serving | None:

@@ -558,12 +558,12 @@ def load_har(
     need (timings, the response, a recorder's ``_`` fields) are not read; the ones it reads are
     checked as a case file's are, and a ``HarError`` names the entry (from 1) and the key."""
     path = Path(path)
-    replacements = {name.lower(): value for name, value in (redact_with or {}).items()}
-    for name, value in replacements.items():
+    for name, value in (redact_with or {}).items():
         try:
             _field(name, value, "redact_with")
         except _Invalid as invalid:
             raise ValueError(f"{invalid.key}: {invalid.problem}") from None
+    replacements = {name.lower(): value for name, value in (redact_with or {}).items()}
     redacted = frozenset(name.lower() for name in redact) | replacements.keys()
     wanted = None if include is None else _origins(include)
     document = _parse_json(path, HarError)

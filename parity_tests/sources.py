@@ -20,14 +20,15 @@ import difflib
 import json
 import os
 import re
+import reprlib
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
 
-from werkzeug.routing import BuildError, Map, Rule
+from werkzeug.routing import BuildError, Map, MapAdapter, Rule
 from werkzeug.routing.converters import FloatConverter, IntegerConverter, UUIDConverter
 
 from .cases import Case
@@ -40,6 +41,8 @@ __all__ = [
     "MAX_FILE_BYTES",
     "PROBE_EVENTS",
     "PROBE_READ_LIMIT",
+    "SAFE_METHODS",
+    "App",
     "CaseFile",
     "CaseFileError",
     "Generated",
@@ -113,7 +116,7 @@ class CaseFile:
 
     cases: tuple[Case, ...]
     rules: Mapping[str, Any] | None = None
-    case_rules: Mapping[str, Mapping[str, Any]] | None = None
+    case_rules: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,15 +136,24 @@ class _Invalid(Exception):
         self.problem = problem
 
 
-def _shown(value: object, limit: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else f"{text[: limit - 3]}..."
+def _brief_repr() -> reprlib.Repr:
+    """How a refusal quotes a value: briefly, however long or deeply nested the value is
+    (``Repr`` takes its limits as arguments only from Python 3.12)."""
+    brief = reprlib.Repr()
+    brief.maxlevel, brief.maxstring, brief.maxother, brief.maxlist, brief.maxdict = 2, 60, 60, 4, 4
+    return brief
+
+
+_BRIEF = _brief_repr()
+
+
+def _shown(value: object) -> str:
+    return _BRIEF.repr(value)
 
 
 def _kind(value: object) -> str:
-    return {dict: "a table", list: "a list", str: "a string", bool: "a boolean", int: "an integer"}.get(
-        type(value), f"a {type(value).__name__}"
-    )
+    kinds = {dict: "a table", list: "a list", str: "a string", bool: "a boolean", int: "an integer", float: "a float"}
+    return "nothing (missing or null)" if value is None else kinds.get(type(value), f"a {type(value).__name__}")
 
 
 # --- reading a file within its limits ------------------------------------------------------------
@@ -240,7 +252,11 @@ def _field(name: object, value: object, key: str) -> tuple[str, str]:
     if not _TOKEN.fullmatch(name):
         raise _Invalid(key, f"{_shown(name)} is not a field name (RFC 9110 §5.1: a token)")
     if not _FIELD_VALUE.fullmatch(value):
-        raise _Invalid(f"{key} {name}", f"{_shown(value)} has CR, LF or another control (RFC 9110 §5.5)")
+        if any(char > "\xff" for char in value):
+            problem = "has a character beyond Latin-1: a field value is octets (RFC 9110 §5.5; RFC 8187 encodes text)"
+        else:
+            problem = "has CR, LF or another control (RFC 9110 §5.5)"
+        raise _Invalid(f"{key} {name}", f"{_shown(value)} {problem}")
     return name, value
 
 
@@ -648,7 +664,7 @@ def _is_static(rule: Rule) -> bool:
     return rule.endpoint == "static" or str(rule.endpoint).endswith(".static")
 
 
-def _route_target(adapter: Any, rule: Rule, examples: Mapping[str, str]) -> str:
+def _route_target(adapter: MapAdapter, rule: Rule, examples: Mapping[str, str]) -> str:
     """The URL of ``rule``, built by the map (its converters quote the values), or ``_Invalid``
     saying why there is none. Example values the rule has no argument for become the query
     string, as ``url_for`` makes them."""
@@ -662,7 +678,7 @@ def _route_target(adapter: Any, rule: Rule, examples: Mapping[str, str]) -> str:
         target = adapter.build(rule.endpoint, values, method="GET")
     except (BuildError, ValueError) as exc:
         raise _Invalid(rule.rule, f"its example does not build: {exc}") from None
-    if not isinstance(target, str) or not target.startswith("/"):
+    if not target.startswith("/"):
         raise _Invalid(rule.rule, f"builds {target!r}, on another host")
     return target
 
@@ -716,7 +732,9 @@ def _cases_for(target: str, probe: Client) -> list[Case]:
     event stream read for ``PROBE_EVENTS`` events and resumed after its second (Last-Event-ID,
     HTML §9.2.4); for an answer with a validator, the conditional requests that should get 304
     (RFC 9110 §13.1.2 If-None-Match, §13.1.3 If-Modified-Since) and, when it takes ranges, its
-    first bytes (§14.2), the same under If-Range (§13.1.5) and a range past its end (416, §15.5.17)."""
+    first bytes (§14.2), the same under If-Range (§13.1.5) and a range past its end (416, §15.5.17).
+    An answer of more than ``PROBE_READ_LIMIT`` bytes and no Content-Length (a stream, maybe
+    endless) is compared on that many bytes, and gets no Range variants: its length is unknown."""
     answer = _probe(probe, target)
     get = f"gen GET {target}"
     if _media_type(answer) == "text/event-stream":

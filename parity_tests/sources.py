@@ -367,15 +367,18 @@ def _unique_ids(ids: list[str | None], defaults: list[str]) -> list[str]:
     """Each case's id: the one it was given, else ``METHOD target``, made unique with ``#2``,
     ``#3``... past every id already taken (given ids first, so a default never takes one)."""
     taken = {case_id for case_id in ids if case_id is not None}
+    last_copy: dict[str, int] = {}  # per default id, the copy number its search goes on from (linear, not quadratic)
     result = []
     for given, default in zip(ids, defaults, strict=True):
         if given is not None:
             result.append(given)
             continue
-        chosen, copy = default, 1
+        copy = last_copy.get(default, 1)
+        chosen = default if copy == 1 else f"{default}#{copy}"
         while chosen in taken:
             copy += 1
             chosen = f"{default}#{copy}"
+        last_copy[default] = copy
         taken.add(chosen)
         result.append(chosen)
     return result

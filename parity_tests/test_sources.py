@@ -11,6 +11,7 @@ import asyncio
 import io
 import itertools
 import json
+import threading
 from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,9 +20,11 @@ from typing import Any
 import flask
 import pytest
 import quart
+from werkzeug.serving import make_server
 
 from parity_tests.cases import Case
 from parity_tests.clients import Client, Exchange, FlaskInProcess, QuartInProcess
+from parity_tests.servers import require_program
 from parity_tests.sources import (
     MAX_CASES,
     MAX_FILE_BYTES,
@@ -239,7 +242,9 @@ def test_more_than_10000_cases_are_refused(tmp_path: Path) -> None:
     path = write(tmp_path, "many.json", json.dumps([{"target": "/"}] * (MAX_CASES + 1)))
     with pytest.raises(CaseFileError, match=r"many\.json: holds 10001 cases; the limit is 10000"):
         load_case_file(path)
-    assert len(load_case_file(write(tmp_path, "enough.json", json.dumps([{"target": "/"}] * MAX_CASES))).cases) == 10000
+    alike = load_case_file(write(tmp_path, "enough.json", json.dumps([{"target": "/"}] * MAX_CASES)))
+    ids = [case.id for case in alike.cases]  # made unique in linear time: 10,000 alike cases load at once
+    assert (len(set(ids)), ids[:3], ids[-1]) == (10000, ["GET /", "GET /#2", "GET /#3"], "GET /#10000")
 
 
 # --- HAR -----------------------------------------------------------------------------------------
@@ -390,6 +395,80 @@ def test_a_wrong_har_file_is_refused_naming_the_entry_and_the_key(
         load_har(path)
     assert str(refused.value).startswith(f"{path}: ")
     assert expected in str(refused.value)
+
+
+PAGE = """<!doctype html><title>shop</title><script>
+window.done = (async () => {
+    await fetch("/api/items?page=2", {headers: {"Accept": "application/json"}});
+    await fetch("/api/orders", {method: "POST", body: '{"item": 1}',
+        headers: {"Authorization": "Bearer secret", "Content-Type": "application/json"}});
+    return true;
+})();
+</script>"""
+
+
+def create_shop_app() -> flask.Flask:
+    app = flask.Flask(__name__)
+
+    @app.get("/")
+    def page() -> str:
+        return PAGE
+
+    @app.get("/api/items")
+    def items() -> Any:
+        return flask.jsonify(page=flask.request.args.get("page"), authorized="Authorization" in flask.request.headers)
+
+    @app.post("/api/orders")
+    def orders() -> Any:
+        return flask.jsonify(ordered=flask.request.get_json(), authorized="Authorization" in flask.request.headers), 201
+
+    return app
+
+
+def test_a_har_that_chromium_recorded_replays_without_its_secrets(tmp_path: Path) -> None:
+    """Chromium's own HAR (playwright's record_har_path), of a page that fetches with a token."""
+    chromium = require_program("chromium")
+    from playwright.sync_api import sync_playwright
+
+    app = create_shop_app()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    serving = threading.Thread(target=server.serve_forever)
+    serving.start()
+    recording = tmp_path / "shop.har"
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
+            try:
+                context = browser.new_context(record_har_path=recording)
+                page = context.new_page()
+                page.goto(f"http://127.0.0.1:{server.server_port}/")
+                assert page.evaluate("window.done") is True
+                context.close()  # writes the HAR
+            finally:
+                browser.close()
+    finally:
+        server.shutdown()
+        serving.join()
+        server.server_close()
+    cases = {case.id: case for case in load_har(recording)}
+    assert (
+        {"GET /", "GET /api/items?page=2", "POST /api/orders"}
+        <= set(cases)
+        <= {
+            "GET /",
+            "GET /api/items?page=2",
+            "POST /api/orders",
+            "GET /favicon.ico",
+        }
+    )
+    order = cases["POST /api/orders"]
+    assert (order.body, order.repeatable) == (b'{"item": 1}', False)
+    for case in cases.values():
+        names = {name.lower() for name, _ in case.headers}
+        assert not names & {"authorization", "host", "content-length", "connection"}, case.id
+    replay = FlaskInProcess(app)
+    assert json.loads(sent(replay, order).body) == {"ordered": {"item": 1}, "authorized": False}
+    assert json.loads(sent(replay, cases["GET /api/items?page=2"]).body) == {"page": "2", "authorized": False}
 
 
 def test_a_har_file_is_held_to_the_same_limits(tmp_path: Path) -> None:

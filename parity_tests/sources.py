@@ -23,7 +23,7 @@ import re
 import reprlib
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
@@ -616,10 +616,7 @@ def load_har(
         if len(cases) > MAX_CASES:
             raise HarError(path, f"holds more than {MAX_CASES} distinct requests; the limit is {MAX_CASES}")
     ids = _unique_ids([None] * len(cases), [case.id for case in cases])
-    return tuple(
-        Case(case_id, case.target, case.method, case.headers, case.body, repeatable=case.repeatable)
-        for case_id, case in zip(ids, cases, strict=True)
-    )
+    return tuple(replace(case, id=case_id) for case_id, case in zip(ids, cases, strict=True))
 
 
 def _entry_place(index: int, request: object) -> str:

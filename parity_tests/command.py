@@ -13,8 +13,7 @@ from shared.cli import Commands
 from shared.settings import SERVERS, ConfigError
 
 from .proxy import add_arguments as add_proxy_arguments
-from .runner import add_arguments as add_runner_arguments
-from .runner import has_targets, refuse_options_without_targets
+from .runner import add_arguments as add_runner_arguments, has_targets, refuse_options_without_targets
 
 if TYPE_CHECKING:
     from .servers import Serving
@@ -25,7 +24,7 @@ __all__ = ["register"]
 def register(commands: Commands) -> None:
     parity = commands.add_parser(
         "parity",
-        help="send the same requests to two runtimes (twinport's own, or your app and its port) and show every difference",
+        help="send the same requests to two sides (twinport's own apps, or yours and its port), show each difference",
         description=(
             "Without targets: twinport's own Flask and Quart apps, every parity case. With --flask and --quart (app"
             " factories) or --left and --right (base URLs): your pair, with cases from --cases, --har or --generate"

@@ -25,7 +25,7 @@ import inspect
 import json
 import sys
 import tomllib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -38,7 +38,7 @@ from .clients import Client
 from .report import FORMATS, Run, write
 from .rules import DEFAULT_RULES, Rules, parse_rule, rules_from_mapping
 from .sources import DEFAULT_REDACT, SourceError, generate_cases, load_case_file, load_har
-from .targets import AppTarget, Target, TargetError, UrlTarget, build_app, open_pair
+from .targets import AppTarget, Mode, Target, TargetError, UrlTarget, build_app, open_pair
 
 __all__ = ["add_arguments", "has_targets", "refuse_options_without_targets", "run"]
 
@@ -137,7 +137,7 @@ def _run(arguments: argparse.Namespace) -> int:
     if generate and app_side is None:
         raise ConfigError("two URLs have no url map: give --cases or --har (or an app factory with --flask or --quart)")
     cases = _Cases(given, generate, _examples(arguments.examples))
-    modes = ["in-process", "wire"] if arguments.mode == "both" else [arguments.mode]
+    modes: list[Mode] = ["in-process", "wire"] if arguments.mode == "both" else [arguments.mode]
     if app_side is None:
         modes = modes[:1]  # URLs answer the same whatever the mode
     findings: list[Any] = []
@@ -186,7 +186,8 @@ def _targets(arguments: argparse.Namespace) -> tuple[Target, Target]:
         other = "--quart or --right" if name == "right" else "--flask or --left"
         raise ConfigError(f"the {name} side is missing: give {other}")
 
-    return side("left", arguments.flask, arguments.left, "wsgi"), side("right", arguments.quart, arguments.right, "asgi")
+    left = side("left", arguments.flask, arguments.left, "wsgi")
+    return left, side("right", arguments.quart, arguments.right, "asgi")
 
 
 def _given_cases_and_rules(arguments: argparse.Namespace) -> tuple[Rules, tuple[Case, ...]]:
@@ -225,16 +226,17 @@ def _generated(cases: _Cases, target: AppTarget | None, probe: Client) -> tuple[
 def _url_map_app(target: AppTarget, probe: Client) -> Iterator[Any]:
     """The app whose url map generates the cases: the probe's own in-process, else one built
     here only to read its map (an async factory awaited on a loop of its own)."""
-    app = getattr(probe, "app", None)
+    app: Any = getattr(probe, "app", None)
     if app is None or not hasattr(app, "url_map"):
-        app = build_app(target)
-        if inspect.isawaitable(app):
+        built = build_app(target)
+        if inspect.isawaitable(built):
             import asyncio
 
-            async def awaited() -> object:
-                return await app
+            async def awaited(pending: Awaitable[object]) -> object:
+                return await pending
 
-            app = asyncio.run(awaited())
+            built = asyncio.run(awaited(built))
+        app = built
     yield app
 
 

@@ -31,7 +31,7 @@ from urllib.parse import quote, urlsplit
 from werkzeug.routing import BuildError, Map, MapAdapter, Rule
 from werkzeug.routing.converters import FloatConverter, IntegerConverter, UUIDConverter
 
-from .cases import Case
+from .case import Case
 from .clients import HOST, Client, Exchange, enough
 from .rules import HOP_BY_HOP
 
@@ -732,7 +732,8 @@ def _cases_for(target: str, probe: Client) -> list[Case]:
     event stream read for ``PROBE_EVENTS`` events and resumed after its second (Last-Event-ID,
     HTML §9.2.4); for an answer with a validator, the conditional requests that should get 304
     (RFC 9110 §13.1.2 If-None-Match, §13.1.3 If-Modified-Since) and, when it takes ranges, its
-    first bytes (§14.2), the same under If-Range (§13.1.5) and a range past its end (416, §15.5.17).
+    first bytes (§14.2), its last bytes (a suffix range), the first under If-Range (§13.1.5) and a
+    range past its end (416, §15.5.17).
     An answer of more than ``PROBE_READ_LIMIT`` bytes and no Content-Length (a stream, maybe
     endless) is compared on that many bytes, and gets no Range variants: its length is unknown."""
     answer = _probe(probe, target)
@@ -761,6 +762,9 @@ def _cases_for(target: str, probe: Client) -> list[Case]:
         return cases
     first_bytes = ("Range", "bytes=0-99")
     cases.append(Case(f"{get} range", target, headers=(first_bytes,)))
+    # The last bytes (a suffix range, §14.1.2): what a player or a resumed download asks for,
+    # and where a port that computes the range itself goes wrong (its length is not the file's).
+    cases.append(Case(f"{get} range-suffix", target, headers=(("Range", "bytes=-100"),)))
     validator = next(value for value in (etag, modified) if value is not None)  # RFC 9110 §13.1.5: either
     cases.append(Case(f"{get} if-range", target, headers=(("If-Range", validator), first_bytes)))
     past_end = ("Range", f"bytes={length + 1000}-")

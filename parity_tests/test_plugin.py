@@ -166,3 +166,63 @@ def test_a_factory_that_is_not_there_or_no_targets_fail_each_test_clearly(projec
             "parity: no targets: give --parity-left and --parity-right*",
         ]
     )
+
+
+def test_one_pair_serves_the_whole_session_and_the_ini_can_name_it(project: pytest.Pytester) -> None:
+    project.makeini(f"{INI}parity_left = {FLASK}\nparity_right = {QUART}\n")
+    project.makepyfile(
+        test_first="""
+        def test_create(parity_pair):
+            left, right = parity_pair.check(
+                "POST", "/items", {"Content-Type": "application/json"}, '{"name": "Bancha", "unit_price": "1.100"}'
+            )
+            assert left.status == right.status == 201
+        """,
+        test_second="""
+        def test_created_item_is_there_on_both_sides(parity_pair):
+            left, _ = parity_pair.check("GET", "/items/4")
+            assert left.status == 200
+        """,
+    )
+    result = project.runpytest(*PLUGIN)
+    result.assert_outcomes(passed=2)
+
+
+def test_check_passes_events_through_to_read_a_stream_event_by_event(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        """
+        def test_first_two_events_agree(parity_pair):
+            left, _ = parity_pair.check("GET", "/events", events=2)
+            assert left.body == b"id: 1\\ndata: Spring teas are in\\n\\nid: 2\\ndata: Free shipping this week\\n\\n"
+
+        def test_the_third_does_not(parity_pair):
+            parity_pair.check("GET", "/events", events=3)
+        """
+    )
+    result = project.runpytest(*TARGETS, "-v")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*test_the_third_does_not FAILED*"])
+
+
+def test_case_ids_are_made_unique_in_file_order(project: pytest.Pytester) -> None:
+    cases = project.makefile(
+        ".toml", cases='[[case]]\ntarget = "/"\n[[case]]\ntarget = "/"\nmethod = "head"\n[[case]]\ntarget = "/"\n'
+    )
+    result = project.runpytest(*TARGETS, "--parity-cases", str(cases), "--collect-only", "-q")
+    result.stdout.fnmatch_lines(["*cases.toml::GET /", "*cases.toml::HEAD /", "*cases.toml::GET /#2"])
+
+
+def test_a_huge_or_deeply_nested_or_missing_case_file_is_refused_clearly(project: pytest.Pytester) -> None:
+    huge = project.path / "huge.json"
+    with huge.open("wb") as file:
+        file.truncate(17 * 1024 * 1024)  # sparse: refused by its size, before it is read
+    nested = project.path / "nested.json"
+    nested.write_text("[" * 100_000 + "]" * 100_000)
+    for path, message in (
+        (huge, "*huge.json: 17825792 bytes, more than 16777216"),
+        (nested, "*nested.json: not valid JSON*"),
+        (project.path / "absent.toml", "*absent.toml: cannot read: No such file or directory"),
+    ):
+        result = project.runpytest(*TARGETS, "--parity-cases", str(path))
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+        result.stderr.fnmatch_lines([f"ERROR: parity cases {message}"])

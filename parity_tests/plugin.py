@@ -2,7 +2,7 @@
 
     # pytest --parity-left wsgi:shop.app:create_app --parity-right asgi:shop_quart.app:create_app
     def test_item(parity_pair):
-        parity_pair.check("GET", "/items/1")  # fails the test, with a table, on any difference
+        parity_pair.check("GET", "/items/1")  # fails the test on any difference, by field
 
     @pytest.mark.parity(left="wsgi:shop.app:create_app", right="http://localhost:8000")
     def test_against_the_running_port(parity_pair): ...
@@ -41,16 +41,15 @@ import pytest
 from .cases import Case
 from .clients import Client, Exchange, FlaskInProcess, QuartInProcess
 from .pair import Finding, Pair
+from .report import Run, render
 
-__all__ = ["Exchanges", "ParityPair", "TargetSpec", "findings_table", "parse_target"]
+__all__ = ["Exchanges", "ParityPair", "TargetSpec", "failure_report", "parse_target"]
 
 Mode = Literal["in-process", "wire"]
 MODES: tuple[Mode, ...] = ("in-process", "wire")
 #: A case file larger than this is refused before it is read.
 MAX_CASE_FILE_BYTES = 16 * 1024 * 1024
 MAX_CASES = 10_000
-#: A cell of the failure table longer than this is cut (bodies are summarized by the comparison).
-MAX_CELL = 200
 
 # RFC 9110 §5.6.2: a method is a token.
 TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -170,7 +169,7 @@ class ParityPair:
         **options: Any,
     ) -> Exchanges:
         """Send the request to both sides (twice each when it is safe, to learn noise) and
-        return both answers; fail the test with a table of the findings if there are any.
+        return both answers; fail the test with the findings, by field, if there are any.
         ``options`` are ``Pair.check``'s: ``id``, ``events``, ``read_limit``, ``repeatable``,
         ``rules``."""
         fields = tuple(headers.items()) if isinstance(headers, Mapping) else tuple(headers)
@@ -188,24 +187,23 @@ class ParityPair:
             findings = self.pair.check(method, target, fields, content, **options)
         finally:
             self.pair.send = send
+        answers = Exchanges(first[id(self.pair.left)], first[id(self.pair.right)])
         if findings:
-            pytest.fail(f"{self.label}\n{findings_table(findings)}", pytrace=False)
-        return Exchanges(first[id(self.pair.left)], first[id(self.pair.right)])
+            sides = ((self.pair.left.name, answers.left), (self.pair.right.name, answers.right))
+            pytest.fail(failure_report(self.label, self.pair, findings[0].case, findings, sides), pytrace=False)
+        return answers
 
 
-def findings_table(findings: Iterable[Finding]) -> str:
-    """The findings as an aligned table: case, kind, field, left value, right value."""
-    rows = [("case", "kind", "field", "left", "right")]
-    rows += [(f.case, f.kind, f.field, _cell(f.left), _cell(f.right)) for f in findings]
-    widths = [max(len(row[column]) for row in rows) for column in range(5)]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
-    lines.insert(1, "  ".join("-" * width for width in widths))
-    return "\n".join(lines)
-
-
-def _cell(value: str) -> str:
-    one_line = value.replace("\r", "\\r").replace("\n", "\\n")
-    return one_line if len(one_line) <= MAX_CELL else one_line[: MAX_CELL - 1] + "…"
+def failure_report(
+    label: str, pair: Pair, case_id: str, findings: list[Finding], answers: Iterable[tuple[str, Exchange]] = ()
+) -> str:
+    """What a failed check shows: the targets, then the run's console report (``report.render``:
+    the findings by field, values escaped and clipped), with the sides that answered 5xx."""
+    errors = [(case_id, side, answer.status) for side, answer in answers if answer.status >= 500]
+    run = Run(
+        findings, cases=[case_id], modes=[pair.mode], left=pair.left.name, right=pair.right.name, server_errors=errors
+    )
+    return f"{label}\n{render(run, 'text')}"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -319,7 +317,7 @@ class ParityCaseItem(pytest.Item):
         pair = self.config.stash[OPEN_PAIRS].get(key)
         findings = pair.run([self.case])
         if findings:
-            pytest.fail(f"{_label(key)}\n{findings_table(findings)}", pytrace=False)
+            pytest.fail(failure_report(_label(key), pair, self.case.id, findings), pytrace=False)
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.path, 0, f"parity case {self.case.id}"

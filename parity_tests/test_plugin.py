@@ -56,8 +56,9 @@ def test_a_check_fails_on_a_planted_difference_naming_the_field(project: pytest.
     result.stdout.fnmatch_lines(
         [
             f"*parity (in-process): left {FLASK}, right {QUART}",
-            "*case*kind*field*left*right",
-            "*GET /items*difference*header cache-control*max-age=60*no-cache",
+            "header cache-control -- 1 case",
+            "  1 case: 'max-age=60' vs 'no-cache'   e.g. GET /items (in-process)",
+            "FAIL: 1 finding in 1 field*",
         ]
     )
     result.stdout.no_fnmatch_line("*not reached*")
@@ -81,7 +82,7 @@ def test_the_marker_sets_the_targets_per_module_and_per_test(project: pytest.Pyt
     result = project.runpytest(*PLUGIN, "-v")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*test_planted_price_differs FAILED*", "*test_flask_against_itself PASSED*"])
-    result.stdout.fnmatch_lines(["*GET /items/2*difference*body*2.67*2.66*"])
+    result.stdout.fnmatch_lines(["body* -- 1 case", "*2.67*vs*2.66*e.g. GET /items/2 (in-process)"])
 
 
 def test_parity_cases_runs_one_test_per_case_named_by_its_id(project: pytest.Pytester) -> None:
@@ -109,7 +110,9 @@ def test_parity_cases_runs_one_test_per_case_named_by_its_id(project: pytest.Pyt
             "*cases.toml::GET /files/brewing.txt FAILED*",
         ]
     )
-    result.stdout.fnmatch_lines(["*GET /files/brewing.txt*header content-range*/4127*/4126"])
+    result.stdout.fnmatch_lines(
+        ["header content-range -- 1 case", "*'bytes 4027-4126/4127' vs 'bytes 4027-4126/4126'*"]
+    )
 
 
 def test_parity_cases_takes_json_and_k_selects_among_the_cases(project: pytest.Pytester) -> None:

@@ -160,7 +160,11 @@ class FlaskInProcess:
         environ["HTTP_HOST"] = ",".join(value for name, value in fields if name.lower() == "host")
         app_iter, status_line, response_headers = run_wsgi_app(self.app, environ, buffered=False)
         status = int(status_line.split()[0])
-        header_fields = tuple(response_headers.items())
+        # As gunicorn writes them: its own Date and Server, never the app's (werkzeug's
+        # make_conditional writes a Date; gunicorn.util.hop_headers drops it).
+        header_fields = tuple(
+            (name, value) for name, value in response_headers.items() if name.lower() not in ("date", "server")
+        )
         if 100 <= status < 200 or status == 204:
             # RFC 9110 §8.6: no Content-Length on a 1xx or 204; gunicorn removes an app's.
             header_fields = tuple(field for field in header_fields if field[0].lower() != "content-length")
@@ -277,14 +281,19 @@ class QuartInProcess:
         async def send(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 start.update(message)
-                # Nothing more reaches the client (hypercorn's suppress_body), so a client has
-                # its answer now, as one reading HEAD has after the fields.
-                if body_suppressed(method, int(message["status"])):
+                # Nothing more reaches the client (hypercorn's suppress_body). A body of a
+                # declared length is still let run to its end, as a server on a kept-alive
+                # connection lets it: cut short, Quart cancels a file body as it opens the file,
+                # which then leaks. A stream (no Content-Length, maybe endless) ends here, as a
+                # client reading HEAD has its answer after the fields.
+                declared = any(name.lower() == b"content-length" for name, _ in message.get("headers", ()))
+                if body_suppressed(method, int(message["status"])) and not declared:
                     finished.set()
-            elif message["type"] == "http.response.body" and not body_suppressed(method, int(start["status"])):
-                # As hypercorn (every ASGI server) does, a body sent to HEAD, or with a 204 or a
-                # 304, never reaches the client: Quart leaves dropping it to the server.
-                collected.extend(message.get("body", b""))
+            elif message["type"] == "http.response.body":
+                if not body_suppressed(method, int(start["status"])):
+                    # As hypercorn (every ASGI server) does, a body sent to HEAD, or with a 204
+                    # or a 304, never reaches the client: Quart leaves dropping it to the server.
+                    collected.extend(message.get("body", b""))
                 if not message.get("more_body", False) or enough(collected, read_limit, events) is not None:
                     finished.set()
 

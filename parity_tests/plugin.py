@@ -25,11 +25,6 @@ marker can choose its pair.
 from __future__ import annotations
 
 import dataclasses
-import importlib
-import json
-import os
-import re
-import tomllib
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -38,28 +33,18 @@ from typing import Any, Literal, NamedTuple
 
 import pytest
 
-from .cases import Case
-from .clients import Client, Exchange, FlaskInProcess, QuartInProcess
+from .case import Case
+from .clients import Client, Exchange
 from .pair import Finding, Pair
 from .report import Run, render
+from .rules import rules_from_mapping
+from .sources import SourceError, load_case_file
+from .targets import AppTarget, TargetError, UrlTarget, open_pair
 
 __all__ = ["Exchanges", "ParityPair", "TargetSpec", "failure_report", "parse_target"]
 
 Mode = Literal["in-process", "wire"]
 MODES: tuple[Mode, ...] = ("in-process", "wire")
-#: A case file larger than this is refused before it is read.
-MAX_CASE_FILE_BYTES = 16 * 1024 * 1024
-MAX_CASES = 10_000
-
-# RFC 9110 §5.6.2: a method is a token.
-TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-# RFC 9112 §3.2: origin-form, without spaces or control characters.
-ORIGIN_FORM = re.compile(r"/[^\x00-\x20\x7f]*")
-FIELD_VALUE = re.compile(r"[^\x00-\x08\x0a-\x1f\x7f]*")
-
-
-class TargetError(ValueError):
-    """A target that cannot be opened: a bad spec, a module or factory that is not there."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,37 +71,18 @@ def parse_target(text: str) -> TargetSpec:
     return TargetSpec(interface, location)  # type: ignore[arg-type]  # checked just above
 
 
-def load_app(spec: TargetSpec) -> Any:
-    """The app that ``spec``'s factory returns (called with no argument)."""
-    module_name, _, factory_name = spec.location.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as error:
-        raise TargetError(f"parity target {spec}: cannot import {module_name!r}: {error}") from None
-    factory = getattr(module, factory_name, None)
-    if not callable(factory):
-        raise TargetError(f"parity target {spec}: {module_name!r} has no factory {factory_name!r}")
-    try:
-        return factory()
-    except Exception as error:
-        raise TargetError(f"parity target {spec}: {factory_name}() raised {error!r}") from None
+def _target(spec: TargetSpec) -> AppTarget | UrlTarget:
+    if spec.interface == "url":
+        return UrlTarget(spec.location)
+    return AppTarget(spec.location, spec.interface)
 
 
 @contextmanager
 def _open(left: TargetSpec, right: TargetSpec, mode: Mode) -> Iterator[Pair]:
-    """The pair of clients for two targets, until the block ends: in process, each app driven
-    through its own interface (``FlaskInProcess`` for WSGI, ``QuartInProcess`` for ASGI)."""
-    if mode != "in-process" or "url" in (left.interface, right.interface):
-        raise TargetError(f"parity: {mode} mode and URL targets need parity_tests.targets.open_pair")
-    with ExitStack() as stack:
-        clients: list[Client] = []
-        for spec, side in ((left, "left"), (right, "right")):
-            app = load_app(spec)
-            if spec.interface == "wsgi":
-                clients.append(FlaskInProcess(app, name=side))
-            else:
-                clients.append(stack.enter_context(QuartInProcess(app, name=side)))
-        yield Pair(clients[0], clients[1], mode=mode)
+    """The pair of two targets, until the block ends (``targets.open_pair``): app targets
+    in-process or behind gunicorn and hypercorn, URLs as URLs."""
+    with open_pair(_target(left), _target(right), mode=mode) as pair:
+        yield pair
 
 
 PairKey = tuple[TargetSpec, TargetSpec, Mode]
@@ -302,7 +268,23 @@ class ParityCaseFile(pytest.File):
     """A ``--parity-cases`` file; its items are made when the run starts (``load_case_file``)."""
 
     def collect(self) -> Iterable[pytest.Item]:
-        return [ParityCaseItem.from_parent(self, name=case.id, case=case) for case in load_case_file(self.path)]
+        return [ParityCaseItem.from_parent(self, name=case.id, case=case) for case in _cases_of(self.path)]
+
+
+def _cases_of(path: Path) -> tuple[Case, ...]:
+    """A case file's cases (``sources.load_case_file``), its rules applied: the file's
+    ``[rules]`` and each case's own ride on the cases."""
+    case_file = load_case_file(path)
+    shared = rules_from_mapping(case_file.rules, where=f"{path}: rules") if case_file.rules else None
+    own = case_file.case_rules or {}
+    cases = []
+    for case in case_file.cases:
+        rules = shared
+        if case.id in own:
+            mine = rules_from_mapping(own[case.id], where=f"{path}: case {case.id!r}: rules")
+            rules = mine if rules is None else rules.extended(mine)
+        cases.append(dataclasses.replace(case, rules=rules))
+    return tuple(cases)
 
 
 class ParityCaseItem(pytest.Item):
@@ -331,84 +313,6 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         path = Path(name).resolve()
         try:
             collected = list(ParityCaseFile.from_parent(session, path=path).collect())
-        except CaseFileError as error:
-            raise pytest.UsageError(str(error)) from None
+        except (SourceError, ValueError) as error:
+            raise pytest.UsageError(f"parity cases: {error}") from None
         items.extend(collected)
-
-
-class CaseFileError(ValueError):
-    """A case file that cannot be run; the message names the file, the case and the key."""
-
-
-CASE_KEYS = frozenset({"id", "method", "target", "headers", "body"})
-
-
-def load_case_file(path: Path) -> tuple[Case, ...]:
-    """The cases of a TOML (``[[case]]`` tables) or JSON (a list of objects, or ``{"cases":
-    [...]}``) file, checked hard: a bad file is a clear error, never a traceback."""
-    try:
-        size = os.stat(path).st_size
-    except OSError as error:
-        raise CaseFileError(f"parity cases {path}: cannot read: {error.strerror}") from None
-    if size > MAX_CASE_FILE_BYTES:
-        raise CaseFileError(f"parity cases {path}: {size} bytes, more than {MAX_CASE_FILE_BYTES}")
-    try:
-        text = path.read_text(encoding="utf-8")
-        if path.suffix == ".toml":
-            entries: object = tomllib.loads(text).get("case", [])
-        elif path.suffix == ".json":
-            data = json.loads(text)
-            entries = data.get("cases", []) if isinstance(data, dict) else data
-        else:
-            raise CaseFileError(f"parity cases {path}: expected a .toml or .json file")
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError, json.JSONDecodeError, RecursionError) as error:
-        raise CaseFileError(f"parity cases {path}: not valid {path.suffix[1:].upper()}: {error}") from None
-    if not isinstance(entries, list):
-        raise CaseFileError(f"parity cases {path}: the cases must be a list ([[case]] tables in TOML)")
-    if len(entries) > MAX_CASES:
-        raise CaseFileError(f"parity cases {path}: {len(entries)} cases, more than {MAX_CASES}")
-    cases: list[Case] = []
-    seen: set[str] = set()
-    for index, entry in enumerate(entries, start=1):
-        case = _case(entry, f"parity cases {path}, case {index}")
-        unique, n = case.id, 1
-        while unique in seen:
-            n += 1
-            unique = f"{case.id}#{n}"
-        seen.add(unique)
-        cases.append(dataclasses.replace(case, id=unique))
-    return tuple(cases)
-
-
-def _case(entry: object, where: str) -> Case:
-    if not isinstance(entry, dict):
-        raise CaseFileError(f"{where}: expected a table/object, got {type(entry).__name__}")
-    unknown = sorted(set(entry) - CASE_KEYS)
-    if unknown:
-        raise CaseFileError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(CASE_KEYS))})")
-    method, target = entry.get("method", "GET"), entry.get("target")
-    if not isinstance(method, str) or not TOKEN.fullmatch(method):
-        raise CaseFileError(f"{where}: key 'method': expected a method name such as GET, got {method!r}")
-    if not isinstance(target, str) or not ORIGIN_FORM.fullmatch(target):
-        raise CaseFileError(f"{where}: key 'target': expected a path starting with '/', without spaces, got {target!r}")
-    headers = entry.get("headers", {})
-    if not isinstance(headers, dict) or not all(
-        isinstance(name, str) and TOKEN.fullmatch(name) and isinstance(value, str) and FIELD_VALUE.fullmatch(value)
-        for name, value in headers.items()
-    ):
-        raise CaseFileError(f"{where}: key 'headers': expected a table of field names to values, without CR or LF")
-    body = entry.get("body", "")
-    if not isinstance(body, str):
-        raise CaseFileError(f"{where}: key 'body': expected a string")
-    method = method.upper()
-    case_id = entry.get("id", f"{method} {target}")
-    if not isinstance(case_id, str) or not case_id:
-        raise CaseFileError(f"{where}: key 'id': expected a non-empty string")
-    return Case(
-        case_id,
-        target,
-        method=method,
-        headers=tuple(headers.items()),
-        body=body.encode(),
-        repeatable=method in ("GET", "HEAD", "OPTIONS"),
-    )

@@ -7,44 +7,18 @@ for (a 304 that became a 200) fails here rather than passing by comparing two 20
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 
-from parity_tests.cases import Case
+from parity_tests.case import Case
 from parity_tests.clients import Exchange, FlaskInProcess, QuartInProcess
 from parity_tests.example import EXAMPLE_RULES, flask_app, quart_app
 from parity_tests.pair import Finding, Pair
 
 FILE = "/files/brewing.txt"
 JSON = (("Content-Type", "application/json"),)
-
-
-class ServedAsGunicorn:
-    """The Flask app in process, with the app's Date and Server dropped as gunicorn drops them
-    (``gunicorn.util.hop_headers``: PEP 3333 makes them the server's, and gunicorn sends its own).
-    werkzeug's ``make_conditional`` writes a Date into every file answer; over the wire that Date
-    never arrives, and hypercorn keeps an app's Date beside its own, so a port that copied it would
-    send two. Without this, the in-process run would ask the port for the Date the wire forbids."""
-
-    def __init__(self, driver: FlaskInProcess) -> None:
-        self.driver = driver
-        self.name = driver.name
-
-    def request(
-        self,
-        method: str,
-        target: str,
-        headers: Iterable[tuple[str, str]] = (),
-        body: bytes = b"",
-        *,
-        read_limit: int | None = None,
-        events: int | None = None,
-    ) -> Exchange:
-        answer = self.driver.request(method, target, headers, body, read_limit=read_limit, events=events)
-        kept = tuple((name, value) for name, value in answer.headers if name.lower() not in ("date", "server"))
-        return Exchange(answer.status, kept, answer.body)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +95,7 @@ class ExampleRun:
 
 @pytest.fixture(scope="module")
 def example_run() -> Iterator[ExampleRun]:
-    flask = ServedAsGunicorn(FlaskInProcess(flask_app.create_app()))
+    flask = FlaskInProcess(flask_app.create_app())
     with QuartInProcess(quart_app.create_app()) as quart:
         probe = flask.request("GET", FILE)
         etag, last_modified = probe.header("ETag"), probe.header("Last-Modified")

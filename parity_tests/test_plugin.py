@@ -125,11 +125,11 @@ def test_parity_cases_takes_json_and_k_selects_among_the_cases(project: pytest.P
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ('[[case]]\ntarget = "items"\n', "*case 1: key 'target': expected a path starting with '/'*"),
-        ('[[case]]\ntarget = "/"\nverb = "GET"\n', "*case 1: unknown key 'verb'*"),
-        ('[[case]]\ntarget = "/"\nheaders = { X = "a\\r\\nb" }\n', "*case 1: key 'headers'*without CR or LF*"),
-        ('[[case]]\ntarget = "/"\n[[case]]\nmethod = "GE T"\ntarget = "/"\n', "*case 2: key 'method'*"),
-        ("[[case]\n", "*not valid TOML*"),
+        ('[[case]]\ntarget = "items"\n', "*case 1 ('GET items'): key 'target': 'items' must start with '/'*"),
+        ('[[case]]\ntarget = "/"\nverb = "GET"\n', "*case 1 ('GET /'): key 'verb': is not a case key*"),
+        ('[[case]]\ntarget = "/"\nheaders = { X = "a\\r\\nb" }\n', "*key 'headers X': *has CR, LF or another control*"),
+        ('[[case]]\ntarget = "/"\n[[case]]\nmethod = "GE T"\ntarget = "/"\n', "*case 2 ('GE T /'): key 'method'*"),
+        ("[[case]\n", "*is not valid TOML*"),
     ],
     ids=["relative target", "unknown key", "header with CRLF", "bad method", "not TOML"],
 )
@@ -137,7 +137,7 @@ def test_a_bad_case_file_is_a_clear_usage_error(project: pytest.Pytester, conten
     cases = project.makefile(".toml", cases=content)
     result = project.runpytest(*TARGETS, "--parity-cases", str(cases))
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines([f"ERROR: parity cases *cases.toml{message}"])
+    result.stderr.fnmatch_lines([f"ERROR: parity cases: *cases.toml{message}"])
     assert "Traceback" not in result.stdout.str() + result.stderr.str()
 
 
@@ -165,7 +165,7 @@ def test_a_factory_that_is_not_there_or_no_targets_fail_each_test_clearly(projec
     result.assert_outcomes(errors=2)  # the fixture fails: each test errs in its setup
     result.stdout.fnmatch_lines(
         [
-            "parity target wsgi:no_such_shop.app:create_app: cannot import 'no_such_shop.app': No module named*",
+            "*no_such_shop.app:create_app: no module 'no_such_shop'*",
             "parity: no targets: give --parity-left and --parity-right*",
         ]
     )
@@ -212,7 +212,7 @@ def test_case_ids_are_made_unique_in_file_order(project: pytest.Pytester) -> Non
         ".toml", cases='[[case]]\ntarget = "/"\n[[case]]\ntarget = "/"\nmethod = "head"\n[[case]]\ntarget = "/"\n'
     )
     result = project.runpytest(*TARGETS, "--parity-cases", str(cases), "--collect-only", "-q")
-    result.stdout.fnmatch_lines(["*cases.toml::GET /", "*cases.toml::HEAD /", "*cases.toml::GET /#2"])
+    result.stdout.fnmatch_lines(["*cases.toml::GET /", "*cases.toml::head /", "*cases.toml::GET /#2"])
 
 
 def test_a_huge_or_deeply_nested_or_missing_case_file_is_refused_clearly(project: pytest.Pytester) -> None:
@@ -222,10 +222,10 @@ def test_a_huge_or_deeply_nested_or_missing_case_file_is_refused_clearly(project
     nested = project.path / "nested.json"
     nested.write_text("[" * 100_000 + "]" * 100_000)
     for path, message in (
-        (huge, "*huge.json: 17825792 bytes, more than 16777216"),
-        (nested, "*nested.json: not valid JSON*"),
-        (project.path / "absent.toml", "*absent.toml: cannot read: No such file or directory"),
+        (huge, "*huge.json: is 17825792 bytes; the limit is 16777216*"),
+        (nested, "*nested.json: nests too deeply to be read"),
+        (project.path / "absent.toml", "*absent.toml: cannot be read: No such file or directory"),
     ):
         result = project.runpytest(*TARGETS, "--parity-cases", str(path))
         assert result.ret == pytest.ExitCode.USAGE_ERROR
-        result.stderr.fnmatch_lines([f"ERROR: parity cases {message}"])
+        result.stderr.fnmatch_lines([f"ERROR: parity cases: {message}"])

@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING
 from shared.cli import Commands
 from shared.settings import SERVERS, ConfigError
 
-from .proxy import add_arguments as add_proxy_arguments
-from .runner import add_arguments as add_runner_arguments, has_targets, refuse_options_without_targets
+from .options import add_parity_arguments, add_proxy_arguments, has_targets, refuse_options_without_targets
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from .servers import Serving
 
 __all__ = ["register"]
@@ -51,7 +52,7 @@ def register(commands: Commands) -> None:
         action="store_true",
         help="over the wire, every pairing the test suite proves: each server against the other runtime's default",
     )
-    add_runner_arguments(parity)
+    add_parity_arguments(parity)
     parity.set_defaults(handler=_parity)
     subcommands = parity.add_subparsers(title="subcommands", metavar="COMMAND")
     shadow = subcommands.add_parser(
@@ -76,10 +77,10 @@ def _parity(arguments: argparse.Namespace) -> int:
     from .harness import main
     from .servers import DEFAULT_SERVINGS, PAIRINGS
 
-    if arguments.every_pairing:
-        return main(mode=arguments.mode, pairings=PAIRINGS)
-    pairing = (chosen["flask"] or DEFAULT_SERVINGS["flask"], chosen["quart"] or DEFAULT_SERVINGS["quart"])
-    return main(mode=arguments.mode, pairings=[pairing])
+    pairings: Sequence[tuple[Serving, Serving]] = PAIRINGS
+    if not arguments.every_pairing:
+        pairings = [(chosen["flask"] or DEFAULT_SERVINGS["flask"], chosen["quart"] or DEFAULT_SERVINGS["quart"])]
+    return main(mode=arguments.mode, pairings=pairings, format=arguments.format, output=arguments.output)
 
 
 def _proxy(arguments: argparse.Namespace) -> int:
@@ -92,6 +93,7 @@ def _serving(runtime: str, text: str | None) -> Serving | None:
     """``granian`` or ``gunicorn:gevent`` as a serving of ``runtime``, checked as ``serve`` checks it."""
     if text is None:
         return None
+
     from .servers import Serving
 
     server, _, worker_class = text.partition(":")

@@ -23,6 +23,7 @@ from .cases.files import prepare_file_fixtures
 from .clients import Client, Exchange, FlaskInProcess, QuartInProcess, WireClient
 from .compare import with_boot, without_boot
 from .pair import Finding, compare_case, send_case
+from .report import Format, Run, write
 from .servers import DEFAULT_SERVINGS, Serving, running_server
 
 __all__ = [
@@ -194,10 +195,15 @@ def _clip(text: str, limit: int = 60) -> str:
 
 
 def main(
-    mode: str = "both", cases: Iterable[Case] = CASES, pairings: Sequence[tuple[Serving, Serving]] | None = None
+    mode: str = "both",
+    cases: Iterable[Case] = CASES,
+    pairings: Sequence[tuple[Serving, Serving]] | None = None,
+    format: Format = "text",
+    output: Path | None = None,
 ) -> int:
     """``twinport parity``: every case, both runtimes, the chosen modes (over the wire on each of
-    ``pairings``, else on the default servers); exit 1 on any finding."""
+    ``pairings``, else on the default servers), reported as ``report.write`` writes ``format``;
+    exit 1 on any finding."""
     cases = tuple(cases)
     chosen: list[tuple[str, tuple[Serving, Serving] | None]] = []
     if mode in ("both", "in-process"):
@@ -206,6 +212,7 @@ def main(
         wire: Sequence[tuple[Serving, Serving] | None] = pairings or [None]
         chosen += [("wire", pairing) for pairing in wire]
     findings: list[Finding] = []
+    labels: list[str] = []
     with tempfile.TemporaryDirectory(prefix="twinport-parity-") as scratch:
         settings = parity_settings(Path(scratch) / "data")
         for current, servings in chosen:
@@ -213,10 +220,8 @@ def main(
             with ExitStack() as servers:
                 pairs = Pairs(current, settings, servers, servings)
                 findings += run_cases(cases, pairs)
+            labels.append(pairs.label)
             print(f"{pairs.label}: {len(cases)} cases sent to both runtimes", file=sys.stderr)
-    if findings:
-        print(format_table(findings))
-        print(f"\n{len(findings)} finding(s): the runtimes do not answer alike.")
-        return 1
-    print(f"no differences: {len(cases)} cases x {len(chosen)} run(s), each sent twice to each runtime.")
-    return 0
+    run = Run(findings, [case.id for case in cases], labels, "flask", "quart")
+    write(run, format, output)
+    return 0 if run.alike else 1

@@ -59,6 +59,7 @@ from shared.settings import ConfigError
 
 from .clients import Exchange, enough
 from .compare import diff_exchanges
+from .options import MIB, add_proxy_arguments
 from .pair import DIFFERENCE, Finding
 from .rules import DEFAULT_RULES, HOP_BY_HOP, Rules
 
@@ -68,7 +69,6 @@ __all__ = [
     "Tally",
     "Unanswered",
     "Upstream",
-    "add_arguments",
     "main",
     "run",
     "serve_proxy",
@@ -76,7 +76,6 @@ __all__ = [
 ]
 
 MODE = "proxy"
-MIB = 1024 * 1024
 #: RFC 9110 §9.2.1: the methods a client does not expect to change anything.
 SAFE_METHODS = frozenset({b"GET", b"HEAD", b"OPTIONS"})
 READ_SIZE = 65536
@@ -692,44 +691,6 @@ async def _report_periodically(tally: Tally, settings: ProxySettings) -> None:
         tally.write(settings.report)
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of ``twinport parity proxy`` (and of ``python -m parity_tests.proxy``)."""
-    parser.add_argument("--left", required=True, metavar="URL", help="the service that answers the clients")
-    parser.add_argument("--right", required=True, metavar="URL", help="the service compared with it")
-    parser.add_argument(
-        "--left-again",
-        metavar="URL",
-        help="left once more (itself, or a second instance): what differs between left's two answers is noise",
-    )
-    parser.add_argument(
-        "--listen", required=True, metavar="[HOST:]PORT", help="where clients connect; HOST defaults to 127.0.0.1"
-    )
-    parser.add_argument("--report", type=Path, metavar="FILE", help="JSON report, rewritten while running and on exit")
-    parser.add_argument(
-        "--allow-unsafe",
-        action="store_true",
-        help="mirror every method, not only GET, HEAD and OPTIONS (side effects happen on each service)",
-    )
-    parser.add_argument(
-        "--keep-host", action="store_true", help="send each service the client's Host, not the service's own"
-    )
-    parser.add_argument("--max-body", type=_count, default=MIB, metavar="BYTES", help="compare bodies up to this size")
-    parser.add_argument(
-        "--max-request-body", type=_count, default=MIB, metavar="BYTES", help="a larger request body gets 413"
-    )
-    parser.add_argument(
-        "--timeout", type=_seconds, default=10.0, metavar="SECONDS", help="for every read, client or upstream"
-    )
-    parser.add_argument(
-        "--max-findings", type=_count, default=1000, metavar="N", help="findings kept; the rest counted"
-    )
-    parser.add_argument("--max-in-flight", type=_positive, default=64, metavar="N", help="comparisons at once")
-    parser.add_argument("--events", type=_positive, default=5, metavar="N", help="events compared per stream")
-    parser.add_argument(
-        "--report-every", type=_seconds, default=2.0, metavar="SECONDS", help="how often --report is rewritten"
-    )
-
-
 def settings_from_arguments(arguments: argparse.Namespace) -> ProxySettings:
     host, port = parse_listen(arguments.listen)
     return ProxySettings(
@@ -767,34 +728,12 @@ def run(arguments: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="twinport parity proxy", description=__doc__.split("\n\n")[0])
-    add_arguments(parser)
+    add_proxy_arguments(parser)
     try:
         return run(parser.parse_args(argv))
     except ConfigError as error:
         print(f"twinport parity proxy: {error}", file=sys.stderr)
         return 2
-
-
-def _count(text: str) -> int:
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"not a whole number of at least 0: {text!r}")
-    return int(text)
-
-
-def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"not a whole number of at least 1: {text!r}")
-    return int(text)
-
-
-def _seconds(text: str) -> float:
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = -1.0
-    if not 0 < seconds < float("inf"):
-        raise argparse.ArgumentTypeError(f"not a positive number of seconds: {text!r}")
-    return seconds
 
 
 if __name__ == "__main__":

@@ -70,15 +70,13 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
+from .options import FORMATS, Format
 from .pair import DIFFERENCE, Finding
 from .servers import LOG_LINES, log_tail
 
 __all__ = ["FORMATS", "Format", "Group", "Run", "group", "render", "write"]
 
-Format = Literal["text", "json", "junit", "html"]
-FORMATS: tuple[Format, ...] = ("text", "json", "junit", "html")
 
 JSON_VERSION = 1
 ABSENT = "(absent)"  # compare's word for a header one side did not send

@@ -35,73 +35,13 @@ from shared.settings import ConfigError
 
 from .case import Case
 from .clients import Client
-from .report import FORMATS, Run, write
+from .options import DEFAULT_REDACT
+from .report import Run, write
 from .rules import DEFAULT_RULES, Rules, parse_rule, rules_from_mapping
-from .sources import DEFAULT_REDACT, SourceError, generate_cases, load_case_file, load_har
+from .sources import SourceError, generate_cases, load_case_file, load_har
 from .targets import AppTarget, Mode, Target, TargetError, UrlTarget, build_app, open_pair
 
-__all__ = ["add_arguments", "has_targets", "refuse_options_without_targets", "run"]
-
-_TARGET_OPTIONS = ("flask", "quart", "left", "right")
-_CASE_OPTIONS = ("cases", "har", "generate", "rule", "examples", "settings")
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    targets = parser.add_argument_group("targets (without any: twinport's own two apps)")
-    targets.add_argument("--flask", metavar="MODULE:FACTORY", help="the left side: a WSGI app factory or app object")
-    targets.add_argument("--quart", metavar="MODULE:FACTORY", help="the right side: an ASGI app factory or app object")
-    targets.add_argument("--left", metavar="URL", help="the left side: a service's base URL (http or https)")
-    targets.add_argument("--right", metavar="URL", help="the right side: a service's base URL (http or https)")
-    targets.add_argument(
-        "--settings",
-        metavar="FILE",
-        type=Path,
-        help="a TOML or JSON table passed to both factories as their one argument",
-    )
-    for side in ("left", "right"):
-        targets.add_argument(f"--{side}-host", metavar="HOST", help=f"the Host header the {side} side is sent")
-        targets.add_argument(f"--{side}-prefix", metavar="PATH", default="", help=f"put in front of each {side} target")
-    targets.add_argument("--http2", action="store_true", help="speak HTTP/2 to the URLs (ALPN on https, h2c on http)")
-    targets.add_argument("--ca-file", metavar="FILE", help="trust this CA bundle for the https URLs")
-    targets.add_argument("--insecure", action="store_true", help="do not verify the https URLs' certificates")
-    cases = parser.add_argument_group("cases")
-    cases.add_argument("--cases", metavar="FILE", type=Path, action="append", default=[], help="TOML or JSON cases")
-    cases.add_argument("--har", metavar="FILE", type=Path, action="append", default=[], help="a HAR recording")
-    cases.add_argument(
-        "--redact",
-        metavar="HEADER",
-        action="append",
-        help=f"leave this request header out of HAR cases (default: {', '.join(DEFAULT_REDACT)}); repeatable",
-    )
-    cases.add_argument("--har-origin", metavar="ORIGIN", action="append", help="replay this origin's HAR entries")
-    cases.add_argument("--generate", action="store_true", help="cases from the left app's url map (or the right's)")
-    cases.add_argument(
-        "--examples",
-        metavar="FILE",
-        type=Path,
-        help='converter values for --generate, TOML or JSON: {"/items/<int:item_id>": {"item_id": "7"}}',
-    )
-    compared = parser.add_argument_group("comparison and report")
-    compared.add_argument(
-        "--rule",
-        metavar="RULE",
-        action="append",
-        default=[],
-        help="header:NAME=ignore|presence|set|regex:PATTERN, json:PATH=ignore|unordered, sse:heartbeats=compare",
-    )
-    compared.add_argument("--format", choices=FORMATS, default="text", help="the report's format (default: text)")
-    compared.add_argument("--output", metavar="FILE", type=Path, help="write the report here (default: stdout)")
-    compared.add_argument(
-        "--logs",
-        metavar="DIR",
-        type=Path,
-        help="keep the servers' logs here (default: a new folder under ./.twinport-parity/)",
-    )
-
-
-def has_targets(arguments: argparse.Namespace) -> bool:
-    """Whether the command names a pair of its own (else it runs twinport's own apps)."""
-    return any(getattr(arguments, option) for option in _TARGET_OPTIONS)
+__all__ = ["run"]
 
 
 def run(arguments: argparse.Namespace) -> int:
@@ -110,14 +50,6 @@ def run(arguments: argparse.Namespace) -> int:
         return _run(arguments)
     except (SourceError, TargetError, ValueError, OSError) as error:
         raise ConfigError(str(error)) from error
-
-
-def refuse_options_without_targets(arguments: argparse.Namespace) -> None:
-    given = [option for option in _CASE_OPTIONS if getattr(arguments, option)]
-    if given:
-        raise ConfigError(
-            f"--{given[0]} needs two targets: --flask and --quart (app factories) or --left and --right (URLs)"
-        )
 
 
 @dataclass(frozen=True, slots=True)

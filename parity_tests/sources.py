@@ -33,10 +33,10 @@ from werkzeug.routing.converters import FloatConverter, IntegerConverter, UUIDCo
 
 from .case import Case
 from .clients import HOST, Client, Exchange, enough
+from .options import DEFAULT_REDACT
 from .rules import HOP_BY_HOP
 
 __all__ = [
-    "DEFAULT_REDACT",
     "MAX_CASES",
     "MAX_FILE_BYTES",
     "PROBE_EVENTS",
@@ -55,8 +55,6 @@ __all__ = [
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
 MAX_CASES = 10_000
-#: The request fields a recording keeps that a replay must not: credentials (RFC 9110 §11.6.2, §11.7.1; RFC 6265 §5.4).
-DEFAULT_REDACT = ("authorization", "cookie", "proxy-authorization")
 #: Methods whose cases are sent twice to learn noise (as ``Pair.check`` treats them); RFC 9110 §9.2.1.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: How much of one answer a probe reads: the first events of a stream, or this many bytes.

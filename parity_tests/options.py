@@ -121,6 +121,13 @@ def add_proxy_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--keep-host", action="store_true", help="send each service the client's Host, not the service's own"
     )
+    parser.add_argument(
+        "--rule",
+        metavar="RULE",
+        action="append",
+        default=[],
+        help="a comparison rule, as twinport parity takes it (header:NAME=ignore, json:PATH=unordered...)",
+    )
     parser.add_argument("--max-body", type=_count, default=MIB, metavar="BYTES", help="compare bodies up to this size")
     parser.add_argument(
         "--max-request-body", type=_count, default=MIB, metavar="BYTES", help="a larger request body gets 413"

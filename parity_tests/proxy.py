@@ -30,7 +30,7 @@ invisible, and its clients get left's answer as left sent it, hop-by-hop fields 
 
 Both sides speak HTTP/1.1 through h11 (the listening side as a server, the upstreams as a
 client, one connection per upstream request), as its docs intend: h11 decides, this module does
-the I/O. Comparison is ``compare.diff_exchanges`` under ``rules.DEFAULT_RULES``.
+the I/O. Comparison is ``compare.diff_exchanges`` under ``rules.DEFAULT_RULES`` and ``--rule``.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ from .clients import Exchange, enough
 from .compare import diff_exchanges
 from .options import MIB, add_proxy_arguments
 from .pair import DIFFERENCE, Finding
-from .rules import DEFAULT_RULES, HOP_BY_HOP, Rules
+from .rules import DEFAULT_RULES, HOP_BY_HOP, Rules, parse_rule
 
 __all__ = [
     "ProxySettings",
@@ -693,6 +693,12 @@ async def _report_periodically(tally: Tally, settings: ProxySettings) -> None:
 
 def settings_from_arguments(arguments: argparse.Namespace) -> ProxySettings:
     host, port = parse_listen(arguments.listen)
+    rules = DEFAULT_RULES
+    for text in arguments.rule:
+        try:
+            rules = rules.extended(parse_rule(text))
+        except ValueError as error:
+            raise ConfigError(str(error)) from error
     return ProxySettings(
         left=Upstream.from_url("left", arguments.left),
         right=Upstream.from_url("right", arguments.right),
@@ -709,6 +715,7 @@ def settings_from_arguments(arguments: argparse.Namespace) -> ProxySettings:
         max_in_flight=arguments.max_in_flight,
         events=arguments.events,
         report_every=arguments.report_every,
+        rules=rules,
     )
 
 

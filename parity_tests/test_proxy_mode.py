@@ -171,6 +171,14 @@ def test_the_client_gets_lefts_answers_and_the_report_lists_the_planted_differen
     assert report["noise"] == {"header x-request-id": len(requests)}
 
 
+def test_a_rule_given_to_the_proxy_leaves_what_it_ignores_out_of_the_report(apps: Apps, tmp_path: Path) -> None:
+    options = ["--left", apps.left_url, "--right", apps.right_url, "--rule", "header:cache-control=ignore"]
+    with proxy(tmp_path, *options, "--rule", "header:x-request-id=ignore") as shadow:
+        assert ask(shadow.port, "GET", "/items/1").status == 200
+        report = shadow.stop()
+    assert (shadow.exit_status, report["compared"], report["findings"]) == (0, 1, [])
+
+
 def read_events(port: int, target: str, events: int) -> tuple[list[tuple[str, str]], bytes]:
     """The head and the first ``events`` events of an endless stream, then hang up."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
@@ -358,6 +366,7 @@ def test_a_bad_or_slow_request_gets_an_error_and_the_connection_closed(
         ("--right", "http://127.0.0.1:99999", "--right 'http://127.0.0.1:99999'"),
         ("--listen", "localhost:http", "give [HOST:]PORT"),
         ("--report", "/nonexistent/shadow.json", "--report '/nonexistent/shadow.json': No such file or directory"),
+        ("--rule", "header:x=frob", "rule 'header:x=frob'"),
     ],
 )
 def test_a_bad_option_is_one_line_and_exit_status_2(

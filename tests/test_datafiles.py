@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
+import pytest
 from hypothesis import given, strategies as st
 
 from shared.edge.files import (
@@ -16,6 +20,7 @@ from shared.edge.files import (
     body_steps,
     ensure_data_dir,
     iter_body,
+    iter_body_async,
     open_data_file,
 )
 from shared.protocol.ranges import ByteSpan
@@ -35,6 +40,41 @@ def test_steps_cover_each_span_exactly_in_chunks(parts_spec: list[object], chunk
     expected = b"".join(p if isinstance(p, bytes) else data[p.first : p.last + 1] for p in parts)
     assert rebuilt == expected
     assert all(step.length <= chunk_size for step in body_steps(parts, chunk_size) if isinstance(step, Read))
+    reads = [step for step in body_steps(parts, chunk_size) if isinstance(step, Read)]
+    assert [step.last for step in reads] == [False] * (len(reads) - 1) + [True] * bool(reads)
+
+
+def _sync_chunks(file: BinaryIO, parts: tuple[bytes | ByteSpan, ...]) -> Iterator[bytes]:
+    return iter_body(file, parts, 10)
+
+
+def _async_chunks(file: BinaryIO, parts: tuple[bytes | ByteSpan, ...]) -> Iterator[bytes]:
+    """``iter_body_async`` driven step by step, as a server would: one chunk per ``next``."""
+    chunks = iter_body_async(file, parts, 10)
+    loop = asyncio.new_event_loop()
+    try:
+        while True:
+            try:
+                yield loop.run_until_complete(anext(chunks))
+            except StopAsyncIteration:
+                return
+    finally:
+        loop.close()
+
+
+@pytest.mark.parametrize("chunks_of", [_sync_chunks, _async_chunks], ids=["sync", "async"])
+def test_the_file_is_closed_before_its_last_bytes_are_handed_on(
+    tmp_path: Path, chunks_of: Callable[[BinaryIO, tuple[bytes | ByteSpan, ...]], Iterator[bytes]]
+) -> None:
+    """A client that has the whole body finds the server holding no descriptor on the file: the
+    last read closes it, before that chunk (or the closing multipart boundary) is sent."""
+    path = tmp_path / "f.bin"
+    path.write_bytes(bytes(range(100)))
+    for parts in ((ByteSpan(0, 99),), (b"--a\r\n", ByteSpan(0, 4), b"\r\n--a\r\n", ByteSpan(90, 99), b"--a--")):
+        file = path.open("rb")
+        handed_on = [(chunk, file.closed) for chunk in chunks_of(file, parts)]
+        closed_from = next(index for index, (chunk, _) in enumerate(handed_on) if chunk == bytes(range(90, 100)))
+        assert [closed for _, closed in handed_on] == [False] * closed_from + [True] * (len(handed_on) - closed_from)
 
 
 def test_a_file_that_shrinks_ends_the_body_short(tmp_path: Path) -> None:

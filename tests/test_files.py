@@ -8,6 +8,7 @@ import functools
 import hashlib
 import http.client
 import os
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -204,8 +205,16 @@ def test_whole_files_under_load_and_after_a_replace(serving: Serving, tmp_path: 
             answers = list(pool.map(lambda _: client.request("GET", f"/files/{LARGE_FILE}"), range(24)))
         assert [answer.status for answer in answers] == [200] * 24
         assert all(answer.body == expected for answer in answers)
-        held = _descriptors_on(server.process.pid, target.resolve())
-        assert held == (1 if serving.server == "granian" else 0)
+        # Quart closes a streamed file before its last chunk is sent (shared/edge/files.iter_body);
+        # gunicorn closes Flask's file_wrapper just after its sendfile returns, which can be a moment
+        # after the client has the last byte: a count that settles within a few seconds is no leak.
+        expected_held = 1 if serving.server == "granian" else 0
+        deadline = time.monotonic() + 5
+        while (held := _descriptors_on(server.process.pid, target.resolve())) != expected_held:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert held == expected_held
 
         replacement = data_dir / "replacement.tmp"
         replacement.write_bytes(b"the new version\n" * 1000)

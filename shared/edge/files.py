@@ -89,22 +89,26 @@ def open_data_file(data_dir: str, name: str) -> tuple[BinaryIO, FileFacts] | Non
 
 @dataclass(frozen=True, slots=True)
 class Read:
-    """Read ``length`` bytes of the file at ``offset``."""
+    """Read ``length`` bytes of the file at ``offset``; ``last``: the body reads nothing after it."""
 
     offset: int
     length: int
+    last: bool = False
 
 
 def body_steps(parts: tuple[BodyPart, ...], chunk_size: int) -> Iterator[bytes | Read]:
     """The body as literal bytes and reads of at most ``chunk_size``, in order: the one plan that
     the sync (``iter_body``) and async (Quart) writers both follow. Never a whole file or range
     in memory."""
-    for part in parts:
+    spans = [index for index, part in enumerate(parts) if not isinstance(part, bytes)]
+    final = spans[-1] if spans else -1
+    for index, part in enumerate(parts):
         if isinstance(part, bytes):
             yield part
             continue
         for offset in range(part.first, part.last + 1, chunk_size):
-            yield Read(offset, min(chunk_size, part.last + 1 - offset))
+            length = min(chunk_size, part.last + 1 - offset)
+            yield Read(offset, length, last=index == final and offset + length == part.last + 1)
 
 
 def read(file: BinaryIO, step: Read) -> bytes:
@@ -113,14 +117,21 @@ def read(file: BinaryIO, step: Read) -> bytes:
 
 
 def iter_body(file: BinaryIO, parts: tuple[BodyPart, ...], chunk_size: int) -> Iterator[bytes]:
-    """The body, read as it is sent; closes the file at the end, or when the server closes the
-    iterator early. A short read means the file shrank under us: the body ends short and the
-    server, which sent Content-Length, closes the connection."""
+    """The body, read as it is sent. The file is closed as soon as its last byte is read, before
+    that chunk goes to the server (a client holding the whole body finds no descriptor left, and a
+    slow reader of the last chunk holds none), or when the server closes the iterator early. A
+    short read means the file shrank under us: the body ends short and the server, which sent
+    Content-Length, closes the connection."""
     try:
         for step in body_steps(parts, chunk_size):
-            chunk = step if isinstance(step, bytes) else read(file, step)
+            if isinstance(step, bytes):
+                yield step
+                continue
+            chunk = read(file, step)
+            if step.last or len(chunk) < step.length:
+                file.close()
             yield chunk
-            if not isinstance(step, bytes) and len(chunk) < step.length:
+            if len(chunk) < step.length:
                 return
     finally:
         file.close()
@@ -130,12 +141,18 @@ async def iter_body_async(file: BinaryIO, parts: tuple[BodyPart, ...], chunk_siz
     """``iter_body`` for a coroutine: the same steps, each read and the close in a worker thread."""
     try:
         for step in body_steps(parts, chunk_size):
-            chunk = step if isinstance(step, bytes) else await asyncio.to_thread(read, file, step)
+            if isinstance(step, bytes):
+                yield step
+                continue
+            chunk = await asyncio.to_thread(read, file, step)
+            if step.last or len(chunk) < step.length:
+                await asyncio.to_thread(file.close)
             yield chunk
-            if not isinstance(step, bytes) and len(chunk) < step.length:
+            if len(chunk) < step.length:
                 return
     finally:
-        await asyncio.to_thread(file.close)
+        if not file.closed:
+            await asyncio.to_thread(file.close)
 
 
 class HandedFiles:

@@ -79,14 +79,6 @@ def enough(body: bytes | bytearray, read_limit: int | None, events: int | None) 
     if end is None and len(body) >= STREAM_LIMIT:
         return STREAM_LIMIT
     return end
-    start = seen = 0
-    while (end := body.find(b"\n\n", start)) != -1:
-        block, start = body[start:end], end + 2
-        if any(line and not line.startswith(b":") for line in block.split(b"\n")):
-            seen += 1
-            if seen == events:
-                return start
-    return None
 
 
 @dataclass(frozen=True, slots=True)
